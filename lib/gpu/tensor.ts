@@ -1,0 +1,152 @@
+/**
+ * Tensors: float32 GPU storage buffers with a shape and a name. All allocation goes through
+ * {@link createTensor}, which checks the device limits before anything is dispatched and counts
+ * live and peak bytes on `gpu.memory`.
+ *
+ * @module
+ */
+
+import type { Gpu } from "./device.ts";
+
+/** A float32 (or u32/i32, same 4-byte element) GPU buffer with a row-major shape. */
+export class Tensor {
+  /** Whether {@link Tensor.destroy} was called. */
+  destroyed = false;
+
+  /**
+   * @param gpu the context that owns the buffer
+   * @param name what the tensor is, used in every error about it
+   * @param shape row-major dimensions
+   * @param buffer the storage buffer (at least 4 bytes, even for empty tensors)
+   */
+  constructor(
+    readonly gpu: Gpu,
+    readonly name: string,
+    readonly shape: readonly number[],
+    readonly buffer: GPUBuffer,
+  ) {}
+
+  /** Number of elements. */
+  get size(): number {
+    return shapeSize(this.shape);
+  }
+
+  /** Bytes of the data (not counting the 4-byte minimum of an empty tensor). */
+  get bytes(): number {
+    return this.size * 4;
+  }
+
+  /** Frees the buffer and updates the memory counter; idempotent. */
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    this.gpu.memory.free(this.buffer.size);
+    this.buffer.destroy();
+  }
+}
+
+/** Product of the dimensions. */
+export function shapeSize(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+/** Values a tensor can be filled with: 32-bit words backed by a plain ArrayBuffer. */
+export type TensorData = Float32Array<ArrayBuffer> | Uint32Array<ArrayBuffer> | Int32Array<ArrayBuffer>;
+
+/** Thrown when a tensor does not fit the device; nothing was allocated. */
+export class TensorTooLargeError extends RangeError {
+  override name = "TensorTooLargeError";
+}
+
+/**
+ * Allocates a zero-filled tensor, optionally uploading `data`.
+ *
+ * @throws {TensorTooLargeError} when the tensor exceeds `maxBufferSize` or `maxStorageBufferBindingSize`.
+ * @example
+ * ```ts
+ * const x = createTensor(gpu, "x", [2, 3], new Float32Array([1, 2, 3, 4, 5, 6]));
+ * ```
+ */
+export function createTensor(
+  gpu: Gpu,
+  name: string,
+  shape: readonly number[],
+  data?: TensorData,
+): Tensor {
+  for (const d of shape) {
+    if (!Number.isInteger(d) || d < 0) {
+      throw new RangeError(`Cannot create tensor "${name}": invalid shape [${shape.join(", ")}]`);
+    }
+  }
+  const bytes = shapeSize(shape) * 4;
+  const limit = Math.min(gpu.limits.maxStorageBufferBindingSize, gpu.limits.maxBufferSize);
+  if (bytes > limit) {
+    throw new TensorTooLargeError(
+      `Cannot create tensor "${name}" [${shape.join(", ")}]: ${bytes} bytes exceed the device limit of ` +
+        `${limit} bytes (maxStorageBufferBindingSize/maxBufferSize); use a smaller batch, sequence or model`,
+    );
+  }
+  if (data && data.length !== shapeSize(shape)) {
+    throw new RangeError(
+      `Cannot create tensor "${name}": ${data.length} values given for shape [${shape.join(", ")}]`,
+    );
+  }
+  const size = Math.max(4, bytes);
+  const buffer = gpu.device.createBuffer({
+    label: name,
+    size,
+    usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+  });
+  gpu.memory.allocate(size);
+  const tensor = new Tensor(gpu, name, shape, buffer);
+  if (data && data.length > 0) writeTensor(tensor, data);
+  return tensor;
+}
+
+/** Copies `data` into the tensor (queued; visible to the next submitted work). */
+export function writeTensor(tensor: Tensor, data: TensorData, offset = 0): void {
+  if (offset + data.length > tensor.size) {
+    throw new RangeError(
+      `Cannot write ${data.length} values at ${offset} into tensor "${tensor.name}" of ${tensor.size}`,
+    );
+  }
+  tensor.gpu.device.queue.writeBuffer(tensor.buffer, offset * 4, data);
+}
+
+/**
+ * Reads the tensor back to the CPU (waits for all submitted work).
+ *
+ * @example
+ * ```ts
+ * const values = await readTensor(x); // Float32Array
+ * ```
+ */
+export async function readTensor(tensor: Tensor): Promise<Float32Array> {
+  return new Float32Array(await readTensorBytes(tensor));
+}
+
+/** Reads the tensor back as raw 32-bit words, for u32/i32 tensors. */
+export async function readTensorU32(tensor: Tensor): Promise<Uint32Array> {
+  return new Uint32Array(await readTensorBytes(tensor));
+}
+
+async function readTensorBytes(tensor: Tensor): Promise<ArrayBuffer> {
+  if (tensor.destroyed) throw new Error(`Cannot read tensor "${tensor.name}": it was destroyed`);
+  const { device } = tensor.gpu;
+  const bytes = tensor.bytes;
+  if (bytes === 0) return new ArrayBuffer(0);
+  const staging = device.createBuffer({
+    size: bytes,
+    usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+  });
+  const encoder = device.createCommandEncoder();
+  encoder.copyBufferToBuffer(tensor.buffer, 0, staging, 0, bytes);
+  device.queue.submit([encoder.finish()]);
+  await staging.mapAsync(GPUMapMode.READ);
+  const copy = staging.getMappedRange().slice(0);
+  staging.unmap();
+  staging.destroy();
+  return copy;
+}

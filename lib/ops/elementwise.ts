@@ -1,0 +1,56 @@
+/**
+ * Elementwise add and scale: `y = α·a + β·b`. Forward and backward side by side, with the CPU
+ * reference the tests use.
+ *
+ * Backward of `y = α·a + β·b`: `da = α·dy`, `db = β·dy`, which is the same kernel again.
+ *
+ * @module
+ */
+
+import code from "../../kernels/elementwise.wgsl" with { type: "text" };
+import type { Gpu } from "../gpu/device.ts";
+import { type Dispatch, grid, makeDispatch } from "../gpu/kernel.ts";
+import type { Tensor } from "../gpu/tensor.ts";
+
+const kernel = { name: "elementwise", code };
+
+/** Arguments of {@link addScaledForward}: `out = alpha·a + beta·b`, all of one size. */
+export interface AddScaledArgs {
+  /** Output (may alias neither input). */
+  out: Tensor;
+  /** First input. */
+  a: Tensor;
+  /** Second input (ignored when `beta` is 0, but must be bound). */
+  b: Tensor;
+  /** Factor of `a`. */
+  alpha: number;
+  /** Factor of `b`. */
+  beta: number;
+}
+
+/** Builds the dispatch of `out = alpha·a + beta·b`. */
+export function addScaledForward(gpu: Gpu, args: AddScaledArgs): Promise<Dispatch> {
+  const n = args.out.size;
+  for (const t of [args.a, args.b]) {
+    if (t.size !== n) {
+      throw new RangeError(`Cannot add "${t.name}" (${t.size} values) into "${args.out.name}" (${n} values)`);
+    }
+  }
+  return makeDispatch(gpu, kernel, {
+    params: { u32: [n], f32: [args.alpha, args.beta] },
+    tensors: [args.a, args.b, args.out],
+    workgroups: grid(gpu, Math.ceil(n / 256)),
+  });
+}
+
+/** CPU reference of {@link addScaledForward}. */
+export function addScaledCpu(
+  a: ArrayLike<number>,
+  b: ArrayLike<number>,
+  alpha: number,
+  beta: number,
+): Float64Array {
+  const out = new Float64Array(a.length);
+  for (let i = 0; i < a.length; i++) out[i] = alpha * a[i]! + beta * b[i]!;
+  return out;
+}

@@ -1,0 +1,25 @@
+import { createTensor, readTensor } from "../../lib/gpu/tensor.ts";
+import { runDispatches } from "../../lib/gpu/kernel.ts";
+import { addScaledCpu, addScaledForward } from "../../lib/ops/elementwise.ts";
+import { assertAllClose, Rng } from "../_numeric.ts";
+import { gpuTest, testGpu } from "../_gpu.ts";
+
+Deno.test({
+  name: "addScaled matches the CPU reference on awkward sizes",
+  ...gpuTest,
+  async fn() {
+    const gpu = await testGpu();
+    const rng = new Rng(1);
+    for (const n of [1, 7, 255, 257, 1000]) {
+      const a = rng.floats(n);
+      const b = rng.floats(n);
+      const ta = createTensor(gpu, "a", [n], a);
+      const tb = createTensor(gpu, "b", [n], b);
+      const out = createTensor(gpu, "out", [n]);
+      await runDispatches(gpu, [await addScaledForward(gpu, { out, a: ta, b: tb, alpha: 0.5, beta: -2 })]);
+      // One multiply-add in float32 against float64: error within a few ulps of |result|.
+      assertAllClose(await readTensor(out), addScaledCpu(a, b, 0.5, -2), { atol: 1e-6, rtol: 1e-6 });
+      for (const t of [ta, tb, out]) t.destroy();
+    }
+  },
+});
