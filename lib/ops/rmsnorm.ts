@@ -1,0 +1,215 @@
+/**
+ * RMSNorm with Hugging Face LLaMA semantics, `out = weight ⊙ (x · rsqrt(mean(x²) + eps))`, computed in
+ * float32; forward, backward and their float64 CPU references.
+ *
+ * Forward caches `rstd` (rows) for the backward. Backward is two dispatches: one workgroup per group of
+ * rows writes `dx` and partial sums of `dweight`, then one thread per column sums the partials in
+ * order, so `dweight` is deterministic without float atomics.
+ *
+ * @module
+ */
+
+import forwardCode from "../../kernels/rmsnorm.wgsl" with { type: "text" };
+import backwardCode from "../../kernels/rmsnorm_backward.wgsl" with { type: "text" };
+import dweightCode from "../../kernels/rmsnorm_dweight.wgsl" with { type: "text" };
+import type { Gpu } from "../gpu/device.ts";
+import { type Dispatch, grid, makeDispatch } from "../gpu/kernel.ts";
+import { createTensor, type Tensor } from "../gpu/tensor.ts";
+
+const forwardKernel = { name: "rmsnorm", code: forwardCode };
+const backwardKernel = { name: "rmsnorm_backward", code: backwardCode };
+const dweightKernel = { name: "rmsnorm_dweight", code: dweightCode };
+
+/** Threads per row: the tree reduction's width (a power of two). */
+const THREADS_PER_ROW = 64;
+/** Most partial-sum groups the backward makes; more rows make each group longer instead. */
+const MAX_GROUPS = 1024;
+/** Fewest rows one backward workgroup handles. */
+const MIN_ROWS_PER_GROUP = 8;
+
+/** Arguments of {@link rmsnormForward}. */
+export interface RmsnormForwardArgs {
+  /** Normalized output, (rows, dim). */
+  out: Tensor;
+  /** Reciprocal RMS of each row, (rows): the cache {@link rmsnormBackward} reads. */
+  rstd: Tensor;
+  /** Input, (rows, dim). */
+  x: Tensor;
+  /** Gain, (dim). */
+  weight: Tensor;
+  /** Number of rows (tokens). */
+  rows: number;
+  /** Row length (hidden size). */
+  dim: number;
+  /** Added to the mean square before the square root (HF `rms_norm_eps`). */
+  eps: number;
+}
+
+/** Arguments of {@link rmsnormBackward}. */
+export interface RmsnormBackwardArgs {
+  /** Gradient of the input, (rows, dim): overwritten, or added into when `accumulateDx`. */
+  dx: Tensor;
+  /** Gradient of the gain, (dim), always overwritten; omit it when the gain is frozen. */
+  dweight?: Tensor;
+  /** Gradient of the output, (rows, dim). */
+  dout: Tensor;
+  /** The forward's input, (rows, dim). */
+  x: Tensor;
+  /** Gain, (dim). */
+  weight: Tensor;
+  /** The forward's `rstd` cache, (rows). */
+  rstd: Tensor;
+  /** Number of rows. */
+  rows: number;
+  /** Row length. */
+  dim: number;
+  /** Add into `dx` instead of overwriting it (the residual stream's gradient). */
+  accumulateDx?: boolean;
+}
+
+/** Throws a RangeError naming `tensor` when it does not hold `size` values. */
+function checkSize(op: string, tensor: Tensor, size: number, shape: string): void {
+  if (tensor.size !== size) {
+    throw new RangeError(
+      `Cannot run ${op}: tensor "${tensor.name}" has ${tensor.size} values but ${shape} needs ${size}; ` +
+        `allocate it with that shape`,
+    );
+  }
+}
+
+/**
+ * Builds the forward: one dispatch, one workgroup per row.
+ *
+ * @example
+ * ```ts
+ * const plan = await rmsnormForward(gpu, { out, rstd, x, weight, rows: 512, dim: 128, eps: 1e-5 });
+ * await runDispatches(gpu, plan);
+ * ```
+ */
+export async function rmsnormForward(gpu: Gpu, args: RmsnormForwardArgs): Promise<Dispatch[]> {
+  const { rows, dim } = args;
+  const shape = `(rows ${rows}, dim ${dim})`;
+  for (const t of [args.out, args.x]) checkSize("rmsnorm forward", t, rows * dim, shape);
+  checkSize("rmsnorm forward", args.rstd, rows, shape);
+  checkSize("rmsnorm forward", args.weight, dim, shape);
+  return [
+    await makeDispatch(gpu, forwardKernel, {
+      params: { u32: [rows, dim], f32: [args.eps] },
+      tensors: [args.x, args.weight, args.out, args.rstd],
+      workgroups: grid(gpu, rows),
+      constants: { WG: THREADS_PER_ROW },
+    }),
+  ];
+}
+
+/**
+ * Builds the backward: `dx` (overwritten, or added into with `accumulateDx`) and `dweight` (always
+ * overwritten; reduced over rows deterministically through a scratch tensor `rmsnorm.dweight_partials`).
+ * Two dispatches, or one when `dweight` is omitted.
+ *
+ * @example
+ * ```ts
+ * const plan = await rmsnormBackward(gpu, { dx, dweight, dout, x, weight, rstd, rows, dim, accumulateDx: true });
+ * ```
+ */
+export async function rmsnormBackward(gpu: Gpu, args: RmsnormBackwardArgs): Promise<Dispatch[]> {
+  const { rows, dim, dweight } = args;
+  const shape = `(rows ${rows}, dim ${dim})`;
+  for (const t of [args.dx, args.dout, args.x]) checkSize("rmsnorm backward", t, rows * dim, shape);
+  checkSize("rmsnorm backward", args.rstd, rows, shape);
+  checkSize("rmsnorm backward", args.weight, dim, shape);
+  if (dweight) checkSize("rmsnorm backward", dweight, dim, shape);
+  const rowsPerGroup = Math.max(MIN_ROWS_PER_GROUP, Math.ceil(rows / MAX_GROUPS));
+  const groups = Math.ceil(rows / rowsPerGroup);
+  // Without dweight the kernel writes no partials, but binding 6 still needs a buffer.
+  const partials = createTensor(gpu, "rmsnorm.dweight_partials", dweight ? [groups, dim] : [1]);
+  const plan = [
+    await makeDispatch(gpu, backwardKernel, {
+      params: { u32: [rows, dim, rowsPerGroup] },
+      tensors: [args.dout, args.x, args.weight, args.rstd, args.dx, partials],
+      workgroups: grid(gpu, groups),
+      constants: {
+        WG: THREADS_PER_ROW,
+        ACCUMULATE_DX: args.accumulateDx ? 1 : 0,
+        WITH_DWEIGHT: dweight ? 1 : 0,
+      },
+    }),
+  ];
+  if (dweight) {
+    plan.push(
+      await makeDispatch(gpu, dweightKernel, {
+        params: { u32: [groups, dim] },
+        tensors: [partials, dweight],
+        workgroups: grid(gpu, Math.ceil(dim / 64)),
+      }),
+    );
+  }
+  return plan;
+}
+
+/** Inputs of {@link rmsnormForwardCpu}: the GPU arguments as plain arrays. */
+export interface RmsnormForwardCpuArgs {
+  /** Input, (rows, dim). */
+  x: ArrayLike<number>;
+  /** Gain, (dim). */
+  weight: ArrayLike<number>;
+  /** Number of rows. */
+  rows: number;
+  /** Row length. */
+  dim: number;
+  /** Added to the mean square. */
+  eps: number;
+}
+
+/** CPU reference of {@link rmsnormForward} in float64: returns `out` (rows, dim) and `rstd` (rows). */
+export function rmsnormForwardCpu(args: RmsnormForwardCpuArgs): { out: Float64Array; rstd: Float64Array } {
+  const { x, weight, rows, dim } = args;
+  const out = new Float64Array(rows * dim);
+  const rstd = new Float64Array(rows);
+  for (let r = 0; r < rows; r++) {
+    const base = r * dim;
+    let squares = 0;
+    for (let i = 0; i < dim; i++) squares += x[base + i]! * x[base + i]!;
+    const s = 1 / Math.sqrt(squares / dim + args.eps);
+    rstd[r] = s;
+    for (let i = 0; i < dim; i++) out[base + i] = weight[i]! * (x[base + i]! * s);
+  }
+  return { out, rstd };
+}
+
+/** Inputs of {@link rmsnormBackwardCpu}: the GPU arguments as plain arrays. */
+export interface RmsnormBackwardCpuArgs {
+  /** Gradient of the output, (rows, dim). */
+  dout: ArrayLike<number>;
+  /** The forward's input, (rows, dim). */
+  x: ArrayLike<number>;
+  /** Gain, (dim). */
+  weight: ArrayLike<number>;
+  /** The forward's `rstd`, (rows). */
+  rstd: ArrayLike<number>;
+  /** Number of rows. */
+  rows: number;
+  /** Row length. */
+  dim: number;
+}
+
+/** CPU reference of {@link rmsnormBackward} in float64: returns `dx` (rows, dim) and `dweight` (dim). */
+export function rmsnormBackwardCpu(
+  args: RmsnormBackwardCpuArgs,
+): { dx: Float64Array; dweight: Float64Array } {
+  const { dout, x, weight, rstd, rows, dim } = args;
+  const dx = new Float64Array(rows * dim);
+  const dweight = new Float64Array(dim);
+  for (let r = 0; r < rows; r++) {
+    const base = r * dim;
+    const s = rstd[r]!;
+    let dot = 0;
+    for (let i = 0; i < dim; i++) dot += dout[base + i]! * weight[i]! * x[base + i]!;
+    const coef = dot * s * s * s / dim;
+    for (let i = 0; i < dim; i++) {
+      dx[base + i] = s * weight[i]! * dout[base + i]! - coef * x[base + i]!;
+      dweight[i] = dweight[i]! + dout[base + i]! * x[base + i]! * s;
+    }
+  }
+  return { dx, dweight };
+}
