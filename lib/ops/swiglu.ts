@@ -1,0 +1,139 @@
+/**
+ * SwiGLU, the LLaMA MLP's gate: `out = silu(gate) ⊙ up` with `silu(g) = g·sigmoid(g)`; forward,
+ * backward (both gradients in one dispatch) and their float64 CPU references.
+ *
+ * @module
+ */
+
+import forwardCode from "../../kernels/swiglu.wgsl" with { type: "text" };
+import backwardCode from "../../kernels/swiglu_backward.wgsl" with { type: "text" };
+import type { Gpu } from "../gpu/device.ts";
+import { type Dispatch, grid, type KernelSource, makeDispatch } from "../gpu/kernel.ts";
+import type { Tensor } from "../gpu/tensor.ts";
+
+const forwardKernel = { name: "swiglu", code: forwardCode };
+const backwardKernel = { name: "swiglu_backward", code: backwardCode };
+
+/** Threads per workgroup, as the kernels declare. */
+const THREADS = 256;
+
+/**
+ * The kernel with its `Values` type declared: `vec4f` when `n` is a multiple of 4 (vectorized loads and
+ * a quarter of the threads: about 1.7× faster on the software adapter), else `f32`.
+ */
+function specialize(kernel: KernelSource, n: number): { kernel: KernelSource; count: number } {
+  const vec4 = n % 4 === 0;
+  const type = vec4 ? "vec4f" : "f32";
+  return {
+    kernel: { name: `${kernel.name}_${type}`, code: `${kernel.code}\nalias Values = ${type};\n` },
+    count: vec4 ? n / 4 : n,
+  };
+}
+
+/** Arguments of {@link swigluForward}. */
+export interface SwigluForwardArgs {
+  /** `silu(gate) ⊙ up`, (n). */
+  out: Tensor;
+  /** Gate projection, (n). */
+  gate: Tensor;
+  /** Up projection, (n). */
+  up: Tensor;
+  /** Number of values (tokens × hidden). */
+  n: number;
+}
+
+/** Arguments of {@link swigluBackward}. */
+export interface SwigluBackwardArgs {
+  /** Gradient of the gate, (n), overwritten. */
+  dgate: Tensor;
+  /** Gradient of the up projection, (n), overwritten. */
+  dup: Tensor;
+  /** Gradient of the output, (n). */
+  dout: Tensor;
+  /** The forward's gate, (n). */
+  gate: Tensor;
+  /** The forward's up projection, (n). */
+  up: Tensor;
+  /** Number of values. */
+  n: number;
+}
+
+/** Throws a RangeError naming the first tensor that does not hold `n` values. */
+function checkSizes(op: string, tensors: Tensor[], n: number): void {
+  for (const t of tensors) {
+    if (t.size !== n) {
+      throw new RangeError(
+        `Cannot run ${op}: tensor "${t.name}" has ${t.size} values but n is ${n}; pass tensors of n values`,
+      );
+    }
+  }
+}
+
+/**
+ * Builds the forward, `out = silu(gate) ⊙ up`: one dispatch.
+ *
+ * @example
+ * ```ts
+ * await runDispatches(gpu, await swigluForward(gpu, { out, gate, up, n: gate.size }));
+ * ```
+ */
+export async function swigluForward(gpu: Gpu, args: SwigluForwardArgs): Promise<Dispatch[]> {
+  checkSizes("swiglu forward", [args.out, args.gate, args.up], args.n);
+  const { kernel, count } = specialize(forwardKernel, args.n);
+  return [
+    await makeDispatch(gpu, kernel, {
+      params: { u32: [count] },
+      tensors: [args.gate, args.up, args.out],
+      workgroups: grid(gpu, Math.ceil(count / THREADS)),
+    }),
+  ];
+}
+
+/**
+ * Builds the backward: `dgate` and `dup`, both overwritten, in one dispatch.
+ *
+ * @example
+ * ```ts
+ * const plan = await swigluBackward(gpu, { dgate, dup, dout, gate, up, n: gate.size });
+ * ```
+ */
+export async function swigluBackward(gpu: Gpu, args: SwigluBackwardArgs): Promise<Dispatch[]> {
+  checkSizes("swiglu backward", [args.dgate, args.dup, args.dout, args.gate, args.up], args.n);
+  const { kernel, count } = specialize(backwardKernel, args.n);
+  return [
+    await makeDispatch(gpu, kernel, {
+      params: { u32: [count] },
+      tensors: [args.dout, args.gate, args.up, args.dgate, args.dup],
+      workgroups: grid(gpu, Math.ceil(count / THREADS)),
+    }),
+  ];
+}
+
+/** `1 / (1 + e^(−g))` in float64. */
+function sigmoid(g: number): number {
+  return 1 / (1 + Math.exp(-g));
+}
+
+/** CPU reference of {@link swigluForward} in float64. */
+export function swigluForwardCpu(gate: ArrayLike<number>, up: ArrayLike<number>): Float64Array {
+  const out = new Float64Array(gate.length);
+  for (let i = 0; i < gate.length; i++) out[i] = gate[i]! * sigmoid(gate[i]!) * up[i]!;
+  return out;
+}
+
+/** CPU reference of {@link swigluBackward} in float64: returns `dgate` and `dup`. */
+export function swigluBackwardCpu(
+  dout: ArrayLike<number>,
+  gate: ArrayLike<number>,
+  up: ArrayLike<number>,
+): { dgate: Float64Array; dup: Float64Array } {
+  const dgate = new Float64Array(gate.length);
+  const dup = new Float64Array(gate.length);
+  for (let i = 0; i < gate.length; i++) {
+    const g = gate[i]!;
+    const s = sigmoid(g);
+    dup[i] = dout[i]! * g * s;
+    dgate[i] = dout[i]! * up[i]! * s * (1 + g * (1 - s));
+  }
+  return { dgate, dup };
+}
