@@ -16,6 +16,7 @@ struct Params {
 
 const WG: u32 = 256u;
 
+// Per-thread partial loss sums and counted-row tallies (u32, so the count is exact).
 var<workgroup> loss_sum: array<f32, WG>;
 var<workgroup> row_count: array<u32, WG>;
 
@@ -33,6 +34,8 @@ fn main(@builtin(local_invocation_index) lid: u32) {
   row_count[lid] = c;
   workgroupBarrier();
 
+  // Tree: at each level thread lid < stride folds in lid + stride; after log2(WG) levels slot 0 holds
+  // the total, always added in the same order.
   for (var stride = WG / 2u; stride > 0u; stride >>= 1u) {
     if (lid < stride) {
       loss_sum[lid] += loss_sum[lid + stride];

@@ -11,6 +11,7 @@ import {
 } from "../../lib/ops/cross_entropy.ts";
 import { assertAllClose, numericGradient, randomF64, Rng } from "../_numeric.ts";
 import { gpuTest, testGpu } from "../_gpu.ts";
+import { readSafetensors } from "../../lib/io/safetensors.ts";
 
 /** What one GPU forward + backward run produced, read back. */
 interface CeRun {
@@ -153,6 +154,26 @@ Deno.test({
     const first = await runCrossEntropy(gpu, logits, labels, vocab, 0.25);
     const second = await runCrossEntropy(gpu, logits, labels, vocab, 0.25);
     assertEquals(first.bits, second.bits);
+  },
+});
+
+Deno.test({
+  name: "crossEntropy reproduces torch's loss on the golden llama-tiny logits",
+  ...gpuTest,
+  async fn() {
+    const gpu = await testGpu();
+    const golden = await readSafetensors("testdata/golden/llama-tiny/case.safetensors");
+    const [batch, seq, vocab] = golden.shape("logits") as [number, number, number];
+    const labels = golden.int("labels");
+    // LlamaForCausalLM shifts: position t predicts labels[t + 1]; the last position predicts nothing.
+    const shifted = new Int32Array(batch * seq).fill(IGNORE_INDEX);
+    for (let b = 0; b < batch; b++) {
+      for (let t = 0; t + 1 < seq; t++) shifted[b * seq + t] = labels[b * seq + t + 1]!;
+    }
+    const run = await runCrossEntropy(gpu, golden.f32("logits"), shifted, vocab, 1);
+    // The float64 logits rounded to float32 move each loss by ≤ 2 ulps of |logit| ≈ 5 (≈ 1e-6); the
+    // kernel adds a few ulps of lse: 5e-6 is well below any labelling or shift mistake (≥ 0.1).
+    assertAllClose([run.stats[0]!], golden.f64("loss"), { atol: 5e-6, rtol: 0 }, "mean loss");
   },
 });
 

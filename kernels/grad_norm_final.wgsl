@@ -1,0 +1,42 @@
+// Gradient global norm, pass 2: one workgroup sums every partial sum of squares in a fixed order.
+// partials is (count) f32 from grad_norm_partial.wgsl; out is (2):
+//   out[0] = ‖g‖₂ = sqrt(Σ partials),
+//   out[1] = clip coefficient = min(1, max_norm / (‖g‖₂ + 1e-6)) (torch clip_grad_norm_), or 1 when
+//            clipping is off (max_norm = Infinity on the host, passed as clip_enabled = 0).
+// Bindings: 0 params {count, clip_enabled, max_norm}, 1 partials, 2 out.
+
+struct Params {
+  count: u32,
+  clip_enabled: u32,
+  max_norm: f32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> partials: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+
+const WG: u32 = 256u;
+
+// One partial sum per thread, then folded by a fixed tree.
+var<workgroup> sums: array<f32, WG>;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(local_invocation_index) lid: u32) {
+  // Thread lid sums partials lid, lid + WG, ... (all tensors' regions alike, in index order).
+  var s = 0.0;
+  for (var k = lid; k < params.count; k += WG) { s += partials[k]; }
+  sums[lid] = s;
+  workgroupBarrier();
+
+  // Tree: thread lid < width adds slot lid + width; slot 0 ends with the workgroup total.
+  for (var width = WG / 2u; width > 0u; width >>= 1u) {
+    if (lid < width) { sums[lid] += sums[lid + width]; }
+    workgroupBarrier();
+  }
+  if (lid == 0u) {
+    let norm = sqrt(sums[0]);
+    out[0] = norm;
+    let coefficient = min(1.0, params.max_norm / (norm + 1e-6));
+    out[1] = select(1.0, coefficient, params.clip_enabled != 0u);
+  }
+}
