@@ -1,0 +1,72 @@
+// MoRA compression f_comp (paper Eq. 4, 6, 8; spec/mora.md §2) without rotation, one pass over x:
+//   truncate (Eq. 4):          c[b, s] = x[b, s] for s < in, else 0                 (slots = R)
+//   modulo sum (Eq. 6, types 1, 4): c[b, s] = Σ_{t < terms} x[b, (s + t·R) mod in]   (slots = R)
+//   contiguous sum (types 2, 3):    c[b, s] = Σ_{i in group s} x[b, i]               (slots = R)
+//   wrap-padded chunks (Eq. 8):     c[b, s] = x[b, s mod in]                          (slots = chunks·R)
+// x is (rows, in); c is (rows, slots), overwritten.
+// Bindings: 0 params, 1 x, 2 c.
+//
+// Thread = one column s of c; a workgroup covers 64 columns and ROWS rows, so the source indices are
+// worked out once per thread and reused on every row. Workgroups form a linear grid (2-D past the
+// per-dimension limit, see lib/gpu/kernel.ts `grid`): column tile = index mod col_tiles.
+
+struct Params {
+  rows: u32,
+  in_features: u32,
+  slots: u32,
+  rank: u32,
+  col_tiles: u32,
+  terms: u32,        // modulo sum: chunks of the wrap-padded input, ceil(in/R)
+  group_small: u32,  // contiguous sum: floor(in/R) members per group ...
+  group_large: u32,  // ... plus one for the first in mod R groups
+}
+
+// 0 truncate, 1 modulo sum, 2 contiguous sum, 3 wrap-padded chunks.
+override KIND: u32 = 0u;
+// Rows per workgroup.
+override ROWS: u32 = 8u;
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> c: array<f32>;
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  let tile = wid.x + wid.y * nwg.x;
+  let s = (tile % params.col_tiles) * 64u + lid;
+  let row0 = (tile / params.col_tiles) * ROWS;
+  if (s >= params.slots || row0 >= params.rows) { return; }
+  let row_end = min(row0 + ROWS, params.rows);
+  let n = params.in_features;
+  // first: the first source column; count: how many sources (consecutive for contiguous groups).
+  var first = s % n;
+  var count = params.terms;
+  if (KIND == 0u) {
+    first = s;
+    count = select(0u, 1u, s < n);
+  } else if (KIND == 2u) {
+    let big = params.group_small + 1u;
+    first = select(params.group_large * big + (s - params.group_large) * params.group_small, s * big,
+                   s < params.group_large);
+    count = select(params.group_small, big, s < params.group_large);
+  } else if (KIND == 3u) {
+    count = 1u;
+  }
+  for (var b = row0; b < row_end; b++) {
+    let xrow = b * n;
+    var acc = 0.0;
+    var src = first;
+    for (var t = 0u; t < count; t++) {
+      acc += x[xrow + src];
+      if (KIND == 1u) {
+        // Next wrap-padded position s + (t+1)·R; one subtraction suffices (R < in whenever terms > 1).
+        src += params.rank;
+        if (src >= n) { src -= n; }
+      } else {
+        src += 1u;
+      }
+    }
+    c[b * params.slots + s] = acc;
+  }
+}

@@ -1,0 +1,47 @@
+// MoRA rotation compression (paper Eq. 9–11, spec/mora.md §2.3 and §3), one pass over x: the input is
+// wrap-padded to L = chunks·R (xp[p] = x[p mod in]) and chunk j is rotated by RoPE angles j·θ in the
+// half-split layout (element k pairs with k ± R/2):
+//   u[b, p] = cos[p]·xp[p] − sin[p]·xp[p + R/2]   if p mod R < R/2
+//   u[b, p] = cos[p]·xp[p] + sin[p]·xp[p − R/2]   otherwise
+// x is (rows, in); cos, sin are (chunks, R) = (L); u is (rows, L) = (rows·chunks, R), overwritten.
+// Bindings: 0 params, 1 x, 2 cos, 3 sin, 4 u.
+//
+// Thread = one column p of u, looping over ROWS rows; linear workgroup grid as in mora_compress.wgsl.
+
+struct Params {
+  rows: u32,
+  in_features: u32,
+  slots: u32,
+  rank: u32,
+  col_tiles: u32,
+}
+
+// Rows per workgroup.
+override ROWS: u32 = 8u;
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> cos_table: array<f32>;
+@group(0) @binding(3) var<storage, read> sin_table: array<f32>;
+@group(0) @binding(4) var<storage, read_write> u: array<f32>;
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  let tile = wid.x + wid.y * nwg.x;
+  let p = (tile % params.col_tiles) * 64u + lid;
+  let row0 = (tile / params.col_tiles) * ROWS;
+  if (p >= params.slots || row0 >= params.rows) { return; }
+  let row_end = min(row0 + ROWS, params.rows);
+  let half = params.rank / 2u;
+  let low = p % params.rank < half;
+  let partner = select(p - half, p + half, low);
+  let src = p % params.in_features;
+  let partner_src = partner % params.in_features;
+  let cos_p = cos_table[p];
+  let sin_p = select(sin_table[p], -sin_table[p], low);
+  for (var b = row0; b < row_end; b++) {
+    let xrow = b * params.in_features;
+    u[b * params.slots + p] = cos_p * x[xrow + src] + sin_p * x[xrow + partner_src];
+  }
+}

@@ -1,0 +1,52 @@
+// MoRA decompression f_decomp (paper Eq. 4, 6, 8; spec/mora.md §2), ADDED into the base layer's output
+// in one gather-add pass:
+//   zero pad (Eq. 4):          out[b, o] += z[b, o]                  for o < min(R, out) (columns)
+//   tile (Eq. 6, types 1, 3; and Eq. 8/9 concat + truncate/repeat, slots = chunks·R):
+//                              out[b, o] += z[b, o mod slots]
+//   contiguous repeat (types 2, 4): out[b, o] += z[b, G_out(o)]
+// z is (rows, slots); out is (rows, out_features), read and written.
+// Bindings: 0 params, 1 z, 2 out.
+//
+// Thread = one output column o, looping over ROWS rows (the source slot is computed once); linear
+// workgroup grid as in mora_compress.wgsl.
+
+struct Params {
+  rows: u32,
+  out_features: u32,
+  slots: u32,
+  columns: u32,      // columns written: out_features, or min(R, out_features) for zero pad
+  col_tiles: u32,
+  group_small: u32,  // contiguous repeat: floor(out/R) copies of each slot ...
+  group_large: u32,  // ... plus one for the first out mod R slots
+}
+
+// 0 zero pad, 1 tile, 2 contiguous repeat.
+override KIND: u32 = 1u;
+// Rows per workgroup.
+override ROWS: u32 = 8u;
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> z: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  let tile = wid.x + wid.y * nwg.x;
+  let o = (tile % params.col_tiles) * 64u + lid;
+  let row0 = (tile / params.col_tiles) * ROWS;
+  if (o >= params.columns || row0 >= params.rows) { return; }
+  let row_end = min(row0 + ROWS, params.rows);
+  var src = o;
+  if (KIND == 1u) {
+    src = o % params.slots;
+  } else if (KIND == 2u) {
+    let big = params.group_small + 1u;
+    let split = params.group_large * big;
+    src = select(params.group_large + (o - split) / max(params.group_small, 1u), o / big, o < split);
+  }
+  for (var b = row0; b < row_end; b++) {
+    let i = b * params.out_features + o;
+    out[i] = out[i] + z[b * params.slots + src];
+  }
+}

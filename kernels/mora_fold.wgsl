@@ -1,0 +1,60 @@
+// MoRA decompression backward, the fold Dᵀ (spec/mora.md §2.5): dz[b, s] = Σ_{o: source(o) = s} dout[b, o]
+//   zero pad (Eq. 4):     dz[b, s] = dout[b, s] if s < out, else 0
+//   tile:                 dz[b, s] = Σ_{t: s + t·slots < out} dout[b, s + t·slots]
+//   contiguous repeat:    dz[b, s] = Σ_{o in group s of out} dout[b, o]
+// dout is (rows, out_features); dz is (rows, slots), overwritten.
+// Bindings: 0 params, 1 dout, 2 dz.
+//
+// Thread = one column s of dz, looping over ROWS rows; linear workgroup grid as in mora_compress.wgsl.
+// Each sum runs in a fixed order, so results are deterministic.
+
+struct Params {
+  rows: u32,
+  out_features: u32,
+  slots: u32,
+  col_tiles: u32,
+  group_small: u32,  // contiguous repeat: floor(out/R) members per group ...
+  group_large: u32,  // ... plus one for the first out mod R groups
+}
+
+// 0 zero pad, 1 tile, 2 contiguous repeat.
+override KIND: u32 = 1u;
+// Rows per workgroup.
+override ROWS: u32 = 8u;
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> dout: array<f32>;
+@group(0) @binding(2) var<storage, read_write> dz: array<f32>;
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  let tile = wid.x + wid.y * nwg.x;
+  let s = (tile % params.col_tiles) * 64u + lid;
+  let row0 = (tile / params.col_tiles) * ROWS;
+  if (s >= params.slots || row0 >= params.rows) { return; }
+  let row_end = min(row0 + ROWS, params.rows);
+  // Members: first, first + stride, ... (count of them).
+  var first = s;
+  var stride = params.slots;
+  var count = 0u;
+  if (KIND == 0u) {
+    count = select(0u, 1u, s < params.out_features);
+  } else if (KIND == 1u) {
+    count = select(0u, (params.out_features - s + params.slots - 1u) / params.slots, s < params.out_features);
+  } else {
+    let big = params.group_small + 1u;
+    first = select(params.group_large * big + (s - params.group_large) * params.group_small, s * big,
+                   s < params.group_large);
+    count = select(params.group_small, big, s < params.group_large);
+    stride = 1u;
+  }
+  for (var b = row0; b < row_end; b++) {
+    let row = b * params.out_features;
+    var acc = 0.0;
+    for (var t = 0u; t < count; t++) {
+      acc += dout[row + first + t * stride];
+    }
+    dz[b * params.slots + s] = acc;
+  }
+}

@@ -1,0 +1,67 @@
+// MoRA compression backward without rotation, Cᵀ (spec/mora.md §2.5), ADDED into dx (the base layer's
+// g·W0 is already there):
+//   truncate (Eq. 4):     dx[b, i] += dc[b, i]                                  for i < min(in, R) (columns)
+//   modulo sum (Eq. 6):   dx[b, i] += Σ_{p = i + t·in < padded} dc[b, p mod R]
+//   contiguous sum:       dx[b, i] += dc[b, G_in(i)]
+//   wrap-padded chunks:   dx[b, i] += Σ_{p = i + t·in < padded} dc[b, p]
+// dc is (rows, slots); dx is (rows, in_features), read and written.
+// Bindings: 0 params, 1 dc, 2 dx.
+//
+// Thread = one column i of dx, looping over ROWS rows; linear workgroup grid as in mora_compress.wgsl.
+
+struct Params {
+  rows: u32,
+  in_features: u32,
+  slots: u32,
+  rank: u32,
+  padded: u32,       // ceil(in/R)·R, the wrap-padded input length
+  columns: u32,      // columns written: in_features, or min(R, in_features) for truncate
+  col_tiles: u32,
+  group_small: u32,  // contiguous sum: floor(in/R) members per group ...
+  group_large: u32,  // ... plus one for the first in mod R groups
+}
+
+// 0 truncate, 1 modulo sum, 2 contiguous sum, 3 wrap-padded chunks.
+override KIND: u32 = 0u;
+// Rows per workgroup.
+override ROWS: u32 = 8u;
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> dc: array<f32>;
+@group(0) @binding(2) var<storage, read_write> dx: array<f32>;
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  let tile = wid.x + wid.y * nwg.x;
+  let i = (tile % params.col_tiles) * 64u + lid;
+  let row0 = (tile / params.col_tiles) * ROWS;
+  if (i >= params.columns || row0 >= params.rows) { return; }
+  let row_end = min(row0 + ROWS, params.rows);
+  let n = params.in_features;
+  // Wrap-padded positions of feature i: i, i + in, ... below padded; their slot advances by in mod R.
+  var first = i;
+  var count = 1u;
+  var step = 0u;
+  if (KIND == 1u || KIND == 3u) {
+    count = (params.padded - i + n - 1u) / n;
+    step = select(n, n % params.rank, KIND == 1u);
+    first = select(i, i % params.rank, KIND == 1u);
+  } else if (KIND == 2u) {
+    let big = params.group_small + 1u;
+    let split = params.group_large * big;
+    first = select(params.group_large + (i - split) / max(params.group_small, 1u), i / big, i < split);
+  }
+  for (var b = row0; b < row_end; b++) {
+    let row = b * params.slots;
+    var acc = 0.0;
+    var slot = first;
+    for (var t = 0u; t < count; t++) {
+      acc += dc[row + slot];
+      slot += step;
+      if (KIND == 1u && slot >= params.rank) { slot -= params.rank; }
+    }
+    let j = b * n + i;
+    dx[j] = dx[j] + acc;
+  }
+}

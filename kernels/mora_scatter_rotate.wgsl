@@ -1,0 +1,55 @@
+// MoRA rotation compression backward (spec/mora.md §2.5): un-rotate dc chunk by chunk (Rⱼᵀ, rotation by
+// −j·θ in the half-split layout) and scatter-add the wrap-padded positions back into dx:
+//   dv[p] = cos[p]·dc[p] + sin[p + R/2]·dc[p + R/2]   if p mod R < R/2
+//   dv[p] = cos[p]·dc[p] − sin[p − R/2]·dc[p − R/2]   otherwise
+//   dx[b, i] += Σ_{p = i + t·in < L} dv[b, p]
+// dc is (rows, L) = (rows·chunks, R); cos, sin are (chunks, R) = (L); dx is (rows, in), read and written.
+// Bindings: 0 params, 1 dc, 2 cos, 3 sin, 4 dx.
+//
+// Thread = one column i of dx, looping over ROWS rows; linear workgroup grid as in mora_compress.wgsl.
+
+struct Params {
+  rows: u32,
+  in_features: u32,
+  slots: u32,
+  rank: u32,
+  col_tiles: u32,
+}
+
+// Rows per workgroup.
+override ROWS: u32 = 8u;
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> dc: array<f32>;
+@group(0) @binding(2) var<storage, read> cos_table: array<f32>;
+@group(0) @binding(3) var<storage, read> sin_table: array<f32>;
+@group(0) @binding(4) var<storage, read_write> dx: array<f32>;
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  let tile = wid.x + wid.y * nwg.x;
+  let i = (tile % params.col_tiles) * 64u + lid;
+  let row0 = (tile / params.col_tiles) * ROWS;
+  if (i >= params.in_features || row0 >= params.rows) { return; }
+  let row_end = min(row0 + ROWS, params.rows);
+  let n = params.in_features;
+  let half = params.rank / 2u;
+  let step = n % params.rank;
+  let first_k = i % params.rank;
+  for (var b = row0; b < row_end; b++) {
+    let row = b * params.slots;
+    var acc = 0.0;
+    var k = first_k;  // p mod R, advanced by in mod R
+    for (var p = i; p < params.slots; p += n) {
+      let low = k < half;
+      let partner = select(p - half, p + half, low);
+      let partner_sin = select(-sin_table[partner], sin_table[partner], low);
+      acc += cos_table[p] * dc[row + p] + partner_sin * dc[row + partner];
+      k += step;
+      if (k >= params.rank) { k -= params.rank; }
+    }
+    let j = b * n + i;
+    dx[j] = dx[j] + acc;
+  }
+}

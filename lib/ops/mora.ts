@@ -1,0 +1,298 @@
+/**
+ * MoRA's compress and decompress operators on the GPU (paper §4, Eq. 2–11; spec/mora.md §2–3), forward
+ * and backward, for every variant of `lib/adapters/mora_variants.ts`. Each builds one dispatch that makes
+ * one pass over its largest tensor and never materialises ΔW:
+ *
+ * - {@link moraCompressForward}: x (rows, in) → compressed (rows, slots), overwritten;
+ * - {@link moraDecompressForward}: out (rows, out) += f_decomp(z), z (rows, slots);
+ * - {@link moraDecompressBackward}: dz (rows, slots) = fold of dout (rows, out), overwritten;
+ * - {@link moraCompressBackward}: dx (rows, in) += Cᵀ·dcompressed, dcompressed (rows, slots).
+ *
+ * `slots = chunks·R` for `decouple`/`rotation` (the compressed tensor is (rows·chunks, R), the rotated
+ * chunks of each row one after the other) and `R` otherwise; see {@link moraCompressedShape}. The square
+ * step `z = c·Mᵀ` and its gradients are matmuls (see `mora_adapter.ts`).
+ *
+ * Rotation tables are computed on the CPU exactly as the float32 reference does ({@link moraRotationTables})
+ * and uploaded once per (device, chunks, R), shared by every layer of that shape like the reference's cache.
+ *
+ * @module
+ */
+
+import compressCode from "../../kernels/mora_compress.wgsl" with { type: "text" };
+import compressRotateCode from "../../kernels/mora_compress_rotate.wgsl" with { type: "text" };
+import decompressCode from "../../kernels/mora_decompress.wgsl" with { type: "text" };
+import foldCode from "../../kernels/mora_fold.wgsl" with { type: "text" };
+import scatterCode from "../../kernels/mora_scatter.wgsl" with { type: "text" };
+import scatterRotateCode from "../../kernels/mora_scatter_rotate.wgsl" with { type: "text" };
+import {
+  contiguousGroups,
+  MORA_OPERATORS,
+  type MoraLayout,
+  moraLayout,
+  moraRotationTables,
+  type MoraVariant,
+} from "../adapters/mora_variants.ts";
+import type { Gpu } from "../gpu/device.ts";
+import { type Dispatch, grid, makeDispatch } from "../gpu/kernel.ts";
+import { createTensor, type Tensor } from "../gpu/tensor.ts";
+
+const kernels = {
+  compress: { name: "mora_compress", code: compressCode },
+  compressRotate: { name: "mora_compress_rotate", code: compressRotateCode },
+  decompress: { name: "mora_decompress", code: decompressCode },
+  fold: { name: "mora_fold", code: foldCode },
+  scatter: { name: "mora_scatter", code: scatterCode },
+  scatterRotate: { name: "mora_scatter_rotate", code: scatterRotateCode },
+};
+
+/** Threads per workgroup along the columns (fixed in the kernels). */
+const COLUMNS_PER_GROUP = 64;
+/** Rows each thread loops over: its index arithmetic is done once and reused this many times. */
+const ROWS_PER_GROUP = 8;
+
+/** `KIND` constant of mora_compress.wgsl and mora_scatter.wgsl. */
+const COMPRESSION_KIND = { truncate: 0, moduloSum: 1, contiguousSum: 2, chunks: 3 } as const;
+/** `KIND` constant of mora_decompress.wgsl and mora_fold.wgsl. */
+const DECOMPRESSION_KIND = { zeroPad: 0, tile: 1, contiguousRepeat: 2 } as const;
+
+/** The sizes every MoRA op takes. */
+export interface MoraDims {
+  /** Rows of x (tokens). */
+  rows: number;
+  /** in_features of the adapted linear layer. */
+  inF: number;
+  /** out_features of the adapted linear layer. */
+  outF: number;
+  /** r̂, the side of M (see `moraRank`). */
+  R: number;
+  /** Which compression/decompression pair. */
+  variant: MoraVariant;
+}
+
+/** Shape of the compressed tensor (and of z, dz, dcompressed): (rows·chunks, R). */
+export function moraCompressedShape(dims: MoraDims): [number, number] {
+  const { chunks } = moraLayout(dims.inF, dims.outF, dims.R, dims.variant);
+  return [dims.rows * chunks, dims.R];
+}
+
+/** Arguments of {@link moraCompressForward}. */
+export interface MoraCompressForwardArgs extends MoraDims {
+  /** (rows·chunks, R), overwritten with f_comp(x). */
+  compressed: Tensor;
+  /** (rows, inF). */
+  x: Tensor;
+}
+
+/** Arguments of {@link moraDecompressForward}. */
+export interface MoraDecompressForwardArgs extends MoraDims {
+  /** (rows, outF), the base layer's output; f_decomp(z) is added into it. */
+  out: Tensor;
+  /** (rows·chunks, R) = compressed·Mᵀ. */
+  z: Tensor;
+}
+
+/** Arguments of {@link moraDecompressBackward}. */
+export interface MoraDecompressBackwardArgs extends MoraDims {
+  /** (rows·chunks, R), overwritten with the fold Dᵀ·dout. */
+  dz: Tensor;
+  /** (rows, outF), gradient of the layer output. */
+  dout: Tensor;
+}
+
+/** Arguments of {@link moraCompressBackward}. */
+export interface MoraCompressBackwardArgs extends MoraDims {
+  /** (rows, inF); Cᵀ·dcompressed is added into it. */
+  dx: Tensor;
+  /** (rows·chunks, R), gradient of the compressed tensor (dz·M). */
+  dcompressed: Tensor;
+}
+
+function checkShape(op: string, tensor: Tensor, size: number, shape: string): void {
+  if (tensor.size !== size) {
+    throw new RangeError(
+      `Cannot build ${op}: "${tensor.name}" has ${tensor.size} values, expected ${size} for ${shape}; ` +
+        `allocate it with moraCompressedShape or the layer's (rows, features)`,
+    );
+  }
+}
+
+function layoutOf(op: string, dims: MoraDims): MoraLayout {
+  if (!Number.isInteger(dims.rows) || dims.rows < 1) {
+    throw new RangeError(`Cannot build ${op}: rows = ${dims.rows} is not a positive integer`);
+  }
+  return moraLayout(dims.inF, dims.outF, dims.R, dims.variant);
+}
+
+function describe(dims: MoraDims): string {
+  return `"${dims.variant}" (rows ${dims.rows}, in ${dims.inF}, out ${dims.outF}, R ${dims.R})`;
+}
+
+/** Workgroups covering `columns` × rows in tiles of 64 columns and ROWS_PER_GROUP rows. */
+function tiles(
+  gpu: Gpu,
+  columns: number,
+  rows: number,
+): { colTiles: number; workgroups: [number, number, number] } {
+  const colTiles = Math.ceil(columns / COLUMNS_PER_GROUP);
+  return { colTiles, workgroups: grid(gpu, colTiles * Math.ceil(rows / ROWS_PER_GROUP)) };
+}
+
+const rotationTables = new WeakMap<Gpu, Map<string, { cos: Tensor; sin: Tensor }>>();
+
+/** The device's (chunks, R) rotation tables, uploaded on first use and shared by every layer of that shape. */
+function rotationTablesOn(gpu: Gpu, chunks: number, R: number): { cos: Tensor; sin: Tensor } {
+  let cache = rotationTables.get(gpu);
+  if (!cache) rotationTables.set(gpu, cache = new Map());
+  const key = `${chunks}x${R}`;
+  let tables = cache.get(key);
+  if (!tables || tables.cos.destroyed || tables.sin.destroyed) {
+    const { cos, sin } = moraRotationTables(chunks, R);
+    tables = {
+      cos: createTensor(gpu, `mora.rotation_cos_${key}`, [chunks, R], new Float32Array(cos)),
+      sin: createTensor(gpu, `mora.rotation_sin_${key}`, [chunks, R], new Float32Array(sin)),
+    };
+    cache.set(key, tables);
+  }
+  return tables;
+}
+
+/**
+ * Builds f_comp: `compressed = C·x` row by row (overwritten), one dispatch reading x once.
+ *
+ * @example
+ * ```ts
+ * const compressed = createTensor(gpu, "c", moraCompressedShape(dims));
+ * await runDispatches(gpu, await moraCompressForward(gpu, { compressed, x, ...dims }));
+ * ```
+ */
+export async function moraCompressForward(gpu: Gpu, args: MoraCompressForwardArgs): Promise<Dispatch[]> {
+  const op = "MoRA compress forward";
+  const layout = layoutOf(op, args);
+  const { rows, inF, R } = args;
+  checkShape(op, args.x, rows * inF, describe(args));
+  checkShape(op, args.compressed, rows * layout.slots, describe(args));
+  const { colTiles, workgroups } = tiles(gpu, layout.slots, rows);
+  const compression = MORA_OPERATORS[args.variant].compression;
+  if (compression === "rotatedChunks") {
+    const { cos, sin } = rotationTablesOn(gpu, layout.chunks, R);
+    return [
+      await makeDispatch(gpu, kernels.compressRotate, {
+        params: { u32: [rows, inF, layout.slots, R, colTiles] },
+        tensors: [args.x, cos, sin, args.compressed],
+        workgroups,
+        constants: { ROWS: ROWS_PER_GROUP },
+      }),
+    ];
+  }
+  const groups = contiguousGroups(inF, R);
+  return [
+    await makeDispatch(gpu, kernels.compress, {
+      params: { u32: [rows, inF, layout.slots, R, colTiles, layout.padded / R, groups.small, groups.large] },
+      tensors: [args.x, args.compressed],
+      workgroups,
+      constants: { KIND: COMPRESSION_KIND[compression], ROWS: ROWS_PER_GROUP },
+    }),
+  ];
+}
+
+/**
+ * Builds f_decomp added into the output: `out[b, o] += z[b, D(o)]`, one gather-add pass over `out`
+ * (accumulates).
+ *
+ * @example
+ * ```ts
+ * await runDispatches(gpu, await moraDecompressForward(gpu, { out, z, ...dims }));
+ * ```
+ */
+export async function moraDecompressForward(gpu: Gpu, args: MoraDecompressForwardArgs): Promise<Dispatch[]> {
+  const op = "MoRA decompress forward";
+  const layout = layoutOf(op, args);
+  const { rows, outF, R } = args;
+  checkShape(op, args.out, rows * outF, describe(args));
+  checkShape(op, args.z, rows * layout.slots, describe(args));
+  const decompression = MORA_OPERATORS[args.variant].decompression;
+  const columns = decompression === "zeroPad" ? Math.min(R, outF) : outF;
+  const { colTiles, workgroups } = tiles(gpu, columns, rows);
+  const groups = contiguousGroups(outF, R);
+  return [
+    await makeDispatch(gpu, kernels.decompress, {
+      params: { u32: [rows, outF, layout.slots, columns, colTiles, groups.small, groups.large] },
+      tensors: [args.z, args.out],
+      workgroups,
+      constants: { KIND: DECOMPRESSION_KIND[decompression], ROWS: ROWS_PER_GROUP },
+    }),
+  ];
+}
+
+/**
+ * Builds the backward of f_decomp: `dz = Dᵀ·dout` row by row (overwritten), the fold of spec §2.5.
+ *
+ * @example
+ * ```ts
+ * await runDispatches(gpu, await moraDecompressBackward(gpu, { dz, dout, ...dims }));
+ * ```
+ */
+export async function moraDecompressBackward(
+  gpu: Gpu,
+  args: MoraDecompressBackwardArgs,
+): Promise<Dispatch[]> {
+  const op = "MoRA decompress backward";
+  const layout = layoutOf(op, args);
+  const { rows, outF, R } = args;
+  checkShape(op, args.dout, rows * outF, describe(args));
+  checkShape(op, args.dz, rows * layout.slots, describe(args));
+  const { colTiles, workgroups } = tiles(gpu, layout.slots, rows);
+  const groups = contiguousGroups(outF, R);
+  const decompression = MORA_OPERATORS[args.variant].decompression;
+  return [
+    await makeDispatch(gpu, kernels.fold, {
+      params: { u32: [rows, outF, layout.slots, colTiles, groups.small, groups.large] },
+      tensors: [args.dout, args.dz],
+      workgroups,
+      constants: { KIND: DECOMPRESSION_KIND[decompression], ROWS: ROWS_PER_GROUP },
+    }),
+  ];
+}
+
+/**
+ * Builds the backward of f_comp: `dx += Cᵀ·dcompressed` row by row (accumulates: the base layer's
+ * `dout·W0` is already in dx), undoing the chunk rotations for `rotation`.
+ *
+ * @example
+ * ```ts
+ * await runDispatches(gpu, await moraCompressBackward(gpu, { dx, dcompressed, ...dims }));
+ * ```
+ */
+export async function moraCompressBackward(gpu: Gpu, args: MoraCompressBackwardArgs): Promise<Dispatch[]> {
+  const op = "MoRA compress backward";
+  const layout = layoutOf(op, args);
+  const { rows, inF, R } = args;
+  checkShape(op, args.dx, rows * inF, describe(args));
+  checkShape(op, args.dcompressed, rows * layout.slots, describe(args));
+  const compression = MORA_OPERATORS[args.variant].compression;
+  if (compression === "rotatedChunks") {
+    const { cos, sin } = rotationTablesOn(gpu, layout.chunks, R);
+    const { colTiles, workgroups } = tiles(gpu, inF, rows);
+    return [
+      await makeDispatch(gpu, kernels.scatterRotate, {
+        params: { u32: [rows, inF, layout.slots, R, colTiles] },
+        tensors: [args.dcompressed, cos, sin, args.dx],
+        workgroups,
+        constants: { ROWS: ROWS_PER_GROUP },
+      }),
+    ];
+  }
+  const columns = compression === "truncate" ? Math.min(R, inF) : inF;
+  const { colTiles, workgroups } = tiles(gpu, columns, rows);
+  const groups = contiguousGroups(inF, R);
+  return [
+    await makeDispatch(gpu, kernels.scatter, {
+      params: {
+        u32: [rows, inF, layout.slots, R, layout.padded, columns, colTiles, groups.small, groups.large],
+      },
+      tensors: [args.dcompressed, args.dx],
+      workgroups,
+      constants: { KIND: COMPRESSION_KIND[compression], ROWS: ROWS_PER_GROUP },
+    }),
+  ];
+}

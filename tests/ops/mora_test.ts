@@ -1,0 +1,172 @@
+import { rejects } from "node:assert/strict";
+import {
+  MORA_VARIANTS,
+  moraCompressionTerms,
+  moraDecompressionSources,
+  moraRank,
+  type MoraVariant,
+} from "../../lib/adapters/mora_operators.ts";
+import type { Gpu } from "../../lib/gpu/device.ts";
+import { runDispatches } from "../../lib/gpu/kernel.ts";
+import { createTensor, readTensor, type Tensor } from "../../lib/gpu/tensor.ts";
+import {
+  moraCompressBackward,
+  moraCompressedShape,
+  moraCompressForward,
+  moraDecompressBackward,
+  moraDecompressForward,
+  type MoraDims,
+} from "../../lib/ops/mora.ts";
+import { assertAllClose, Rng } from "../_numeric.ts";
+import { gpuTest, testGpu } from "../_gpu.ts";
+
+/** Awkward (in, out) pairs; r = 4 gives R = 22, 22, 29, 29, 27: 7×200 has pad = 22 > in = 7. */
+const SHAPES: [number, number][] = [[50, 70], [33, 129], [7, 200], [200, 7], [96, 80]];
+/** 17 rows: three row tiles of 8, the last one partial. */
+const ROWS = 17;
+
+// Values are float32 in [-1, 1). Each GPU output is a sum of at most ⌈in/R⌉ + 2 float32 products or
+// copies (rotation: 2 products per wrap-padded position, ≤ 8 positions here), each rounded with relative
+// error 2^-24 ≈ 6e-8: |error| ≤ 16 · 6e-8 · 2 ≈ 2e-6. The float64 reference sees the same float32 inputs.
+const F32_TOL = { atol: 4e-6, rtol: 1e-6 };
+
+function upload(gpu: Gpu, name: string, values: Float32Array<ArrayBuffer>, shape: number[]): Tensor {
+  return createTensor(gpu, name, shape, values);
+}
+
+/** c = C·x per row (float64). */
+function compressCpu(x: Float32Array, d: MoraDims): Float64Array {
+  const terms = moraCompressionTerms(d.inF, d.R, d.variant);
+  const c = new Float64Array(d.rows * terms.slots);
+  for (let b = 0; b < d.rows; b++) {
+    for (let t = 0; t < terms.slot.length; t++) {
+      const i = b * terms.slots + terms.slot[t]!;
+      c[i] = c[i]! + terms.coef[t]! * x[b * d.inF + terms.col[t]!]!;
+    }
+  }
+  return c;
+}
+
+/** dx + Cᵀ·dc per row (float64). */
+function scatterCpu(dx: Float32Array, dc: Float32Array, d: MoraDims): Float64Array {
+  const terms = moraCompressionTerms(d.inF, d.R, d.variant);
+  const out = Float64Array.from(dx);
+  for (let b = 0; b < d.rows; b++) {
+    for (let t = 0; t < terms.slot.length; t++) {
+      const i = b * d.inF + terms.col[t]!;
+      out[i] = out[i]! + terms.coef[t]! * dc[b * terms.slots + terms.slot[t]!]!;
+    }
+  }
+  return out;
+}
+
+/** out + D·z per row (float64). */
+function decompressCpu(out: Float32Array, z: Float32Array, d: MoraDims, slots: number): Float64Array {
+  const sources = moraDecompressionSources(d.inF, d.outF, d.R, d.variant);
+  const result = Float64Array.from(out);
+  for (let b = 0; b < d.rows; b++) {
+    for (let o = 0; o < d.outF; o++) {
+      if (sources[o]! >= 0) result[b * d.outF + o] = result[b * d.outF + o]! + z[b * slots + sources[o]!]!;
+    }
+  }
+  return result;
+}
+
+/** Dᵀ·dout per row (float64). */
+function foldCpu(dout: Float32Array, d: MoraDims, slots: number): Float64Array {
+  const sources = moraDecompressionSources(d.inF, d.outF, d.R, d.variant);
+  const dz = new Float64Array(d.rows * slots);
+  for (let b = 0; b < d.rows; b++) {
+    for (let o = 0; o < d.outF; o++) {
+      const s = sources[o]!;
+      if (s >= 0) dz[b * slots + s] = dz[b * slots + s]! + dout[b * d.outF + o]!;
+    }
+  }
+  return dz;
+}
+
+async function checkOperators(gpu: Gpu, rng: Rng, d: MoraDims): Promise<void> {
+  const what = `${d.variant} ${d.inF}×${d.outF} R=${d.R} rows=${d.rows}`;
+  const shape = moraCompressedShape(d);
+  const slots = (shape[0] / d.rows) * d.R;
+  const x = rng.floats(d.rows * d.inF);
+  const dout = rng.floats(d.rows * d.outF);
+  const base = rng.floats(d.rows * d.outF);
+  const dxBase = rng.floats(d.rows * d.inF);
+  const z = rng.floats(d.rows * slots);
+  const dc = rng.floats(d.rows * slots);
+  const tensors = {
+    x: upload(gpu, "x", x, [d.rows, d.inF]),
+    compressed: createTensor(gpu, "compressed", shape),
+    out: upload(gpu, "out", base, [d.rows, d.outF]),
+    z: upload(gpu, "z", z, shape),
+    dout: upload(gpu, "dout", dout, [d.rows, d.outF]),
+    dz: upload(gpu, "dz", rng.floats(d.rows * slots), shape), // garbage: the fold must overwrite it
+    dx: upload(gpu, "dx", dxBase, [d.rows, d.inF]),
+    dcompressed: upload(gpu, "dcompressed", dc, shape),
+  };
+  await runDispatches(gpu, [
+    ...await moraCompressForward(gpu, { ...d, compressed: tensors.compressed, x: tensors.x }),
+    ...await moraDecompressForward(gpu, { ...d, out: tensors.out, z: tensors.z }),
+    ...await moraDecompressBackward(gpu, { ...d, dz: tensors.dz, dout: tensors.dout }),
+    ...await moraCompressBackward(gpu, { ...d, dx: tensors.dx, dcompressed: tensors.dcompressed }),
+  ]);
+  assertAllClose(await readTensor(tensors.compressed), compressCpu(x, d), F32_TOL, `${what}: compressed`);
+  assertAllClose(
+    await readTensor(tensors.out),
+    decompressCpu(base, z, d, slots),
+    F32_TOL,
+    `${what}: out += D·z`,
+  );
+  assertAllClose(await readTensor(tensors.dz), foldCpu(dout, d, slots), F32_TOL, `${what}: dz = Dᵀ·dout`);
+  assertAllClose(await readTensor(tensors.dx), scatterCpu(dxBase, dc, d), F32_TOL, `${what}: dx += Cᵀ·dc`);
+  for (const t of Object.values(tensors)) t.destroy();
+}
+
+for (const variant of MORA_VARIANTS) {
+  Deno.test({
+    name: `MoRA ${variant} compress/decompress kernels match the CPU reference on awkward shapes`,
+    ...gpuTest,
+    async fn() {
+      const gpu = await testGpu();
+      const rng = new Rng(variant.length * 7919);
+      for (const [inF, outF] of SHAPES) {
+        await checkOperators(gpu, rng, {
+          rows: ROWS,
+          inF,
+          outF,
+          R: moraRank(inF, outF, 4, variant),
+          variant,
+        });
+      }
+      // n = 1 with in = R (reference merge crash for rotation) and pad > in twice over (x wraps 3×).
+      await checkOperators(gpu, rng, { rows: 3, inF: 16, outF: 40, R: 16, variant });
+      await checkOperators(gpu, rng, { rows: 3, inF: 5, outF: 9, R: 18, variant });
+    },
+  });
+}
+
+Deno.test({
+  name: "MoRA kernels reject mis-sized tensors and odd R for rotation",
+  ...gpuTest,
+  async fn() {
+    const gpu = await testGpu();
+    const x = createTensor(gpu, "x", [3, 10]);
+    const c = createTensor(gpu, "c", [3, 4]);
+    const dims = { rows: 3, inF: 10, outF: 6, R: 4 };
+    await rejects(
+      moraCompressForward(gpu, { ...dims, variant: "rotation", compressed: c, x }),
+      { name: "RangeError", message: /"c" has 12 values, expected 36/ },
+    );
+    await rejects(
+      moraCompressForward(gpu, { ...dims, R: 3, variant: "rotation", compressed: c, x }),
+      { name: "RangeError", message: /odd R/ },
+    );
+    await rejects(
+      moraCompressForward(gpu, { ...dims, variant: "sharing" as MoraVariant, compressed: c, x: c }),
+      { name: "RangeError", message: /"c" has 12 values, expected 30/ },
+    );
+    x.destroy();
+    c.destroy();
+  },
+});
