@@ -1,0 +1,77 @@
+/**
+ * Running a list of benchmark suites: progress lines with elapsed time, every record appended to a
+ * JSON-lines journal as soon as its suite finishes, each suite's tables printed, and the whole run
+ * returned as a {@link ResultsFile}.
+ *
+ * @module
+ */
+
+import type { Gpu } from "../gpu/device.ts";
+import { formatTextSection } from "../report/text.ts";
+import type { Environment } from "./env.ts";
+import { appendResult } from "./results.ts";
+import { type BenchSuite, RESULTS_SCHEMA_VERSION, type ResultsFile } from "./suite.ts";
+import type { TimingOptions } from "./timing.ts";
+
+/** Options of {@link runSuites}. */
+export interface RunSuitesOptions {
+  /** Recorded with every result. */
+  environment: Environment;
+  /** How suites time their work. */
+  timing: TimingOptions;
+  /** Smaller sizes, for a smoke run. */
+  quick: boolean;
+  /** JSON-lines file each record is appended to (`{ date, suite, record }`); none when omitted. */
+  journal?: string;
+  /** Receives progress lines and tables; `console.log` by default. */
+  log?: (line: string) => void;
+}
+
+/**
+ * Runs `suites` in order on `gpu`.
+ *
+ * @example
+ * ```ts
+ * const results = await runSuites(gpu, [kernelSuite], { environment, timing: {}, quick: false });
+ * ```
+ */
+export async function runSuites(
+  gpu: Gpu,
+  suites: readonly BenchSuite[],
+  options: RunSuitesOptions,
+): Promise<ResultsFile> {
+  const log = options.log ?? console.log;
+  const start = performance.now();
+  const progress = (message: string) =>
+    log(`[${((performance.now() - start) / 1000).toFixed(1)} s] ${message}`);
+  const results: ResultsFile = {
+    schemaVersion: RESULTS_SCHEMA_VERSION,
+    environment: options.environment,
+    suites: {},
+  };
+  for (const [index, suite] of suites.entries()) {
+    progress(`Suite ${index + 1}/${suites.length} "${suite.name}": ${suite.description}`);
+    const ctx = {
+      gpu,
+      environment: options.environment,
+      timing: options.timing,
+      quick: options.quick,
+      progress,
+    };
+    const records = await suite.run(ctx);
+    results.suites[suite.name] = records;
+    if (options.journal) {
+      for (const record of records) {
+        await appendResult(options.journal, { date: options.environment.date, suite: suite.name, record });
+      }
+    }
+    log(`\n${formatTextSection(suite.section(records, options.environment))}\n`);
+  }
+  progress("Done");
+  return results;
+}
+
+/** Writes `results` as pretty JSON to `path`. */
+export async function writeResultsFile(path: string, results: ResultsFile): Promise<void> {
+  await Deno.writeTextFile(path, `${JSON.stringify(results, null, 2)}\n`);
+}

@@ -1,0 +1,93 @@
+/**
+ * Benchmark suites and the results file. A suite runs on the GPU and returns JSON records, and turns
+ * records (fresh, or read back from `results.json`) into a report section; the bench is a list of
+ * suites, so a new benchmark is one more entry.
+ *
+ * @module
+ */
+
+import type { Gpu } from "../gpu/device.ts";
+import type { ReportSection } from "../report/model.ts";
+import type { Environment } from "./env.ts";
+import type { TimingOptions } from "./timing.ts";
+
+/** What a suite gets to run with. */
+export interface BenchContext {
+  /** The device. */
+  gpu: Gpu;
+  /** Where this run happens (recorded with the results). */
+  environment: Environment;
+  /** How to time work (`measure` options). */
+  timing: TimingOptions;
+  /** Smaller sizes and fewer trials, for a smoke run. */
+  quick: boolean;
+  /** Prints one progress line. */
+  progress(message: string): void;
+}
+
+/** A benchmark suite: records come out of `run`, a report section out of `section`. */
+export interface BenchSuite<R = unknown> {
+  /** Key in `results.json` and in `--suite`; lower-case. */
+  name: string;
+  /** One line saying what the suite measures. */
+  description: string;
+  /** Runs the benchmarks and returns one JSON-serializable record per case. */
+  run(ctx: BenchContext): Promise<R[]>;
+  /** The report section of these records; pure. */
+  section(records: readonly R[], environment: Environment): ReportSection;
+}
+
+/** Version of the `results.json` layout; bump when a field changes meaning. */
+export const RESULTS_SCHEMA_VERSION = 1;
+
+/** `results.json`: every record of one bench run, by suite, with its environment. */
+export interface ResultsFile {
+  /** {@link RESULTS_SCHEMA_VERSION} at the time of writing. */
+  schemaVersion: number;
+  /** Where the results were measured. */
+  environment: Environment;
+  /** Records by suite name. */
+  suites: Record<string, unknown[]>;
+}
+
+/**
+ * Parses and checks a `results.json` text.
+ *
+ * @throws {SyntaxError} when the text is not JSON or not a results file of this schema version.
+ */
+export function parseResultsFile(text: string, path: string): ResultsFile {
+  let data: Partial<ResultsFile>;
+  try {
+    data = JSON.parse(text);
+  } catch (error) {
+    throw new SyntaxError(
+      `Cannot read results "${path}": ${(error as Error).message}; run \`deno task bench\` to write it again`,
+    );
+  }
+  if (data?.schemaVersion !== RESULTS_SCHEMA_VERSION || !data.environment || !data.suites) {
+    throw new SyntaxError(
+      `Cannot read results "${path}": expected schemaVersion ${RESULTS_SCHEMA_VERSION} with environment and ` +
+        `suites, got schemaVersion ${data?.schemaVersion}; run \`deno task bench\` to write it again`,
+    );
+  }
+  return data as ResultsFile;
+}
+
+/**
+ * The sections of the suites that have records in `results`, in suite order.
+ *
+ * @throws {RangeError} naming unknown suites found in the file.
+ */
+export function sectionsOf(results: ResultsFile, suites: readonly BenchSuite[]): ReportSection[] {
+  const known = new Set(suites.map((s) => s.name));
+  const unknown = Object.keys(results.suites).filter((name) => !known.has(name));
+  if (unknown.length > 0) {
+    throw new RangeError(
+      `Cannot report suites ${unknown.map((n) => `"${n}"`).join(", ")}: not in the bench's suite list; ` +
+        `update benchmarks/run.ts or re-run \`deno task bench\``,
+    );
+  }
+  return suites
+    .filter((suite) => results.suites[suite.name] !== undefined)
+    .map((suite) => suite.section(results.suites[suite.name]!, results.environment));
+}

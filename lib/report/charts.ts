@@ -1,0 +1,142 @@
+/**
+ * Generic Vega-Lite spec builders (results → spec), pure functions with the data inline: grouped bars
+ * for benchmark comparisons, lines for loss curves and sweeps. Sections build their charts from these.
+ *
+ * @module
+ */
+
+import type { TopLevelSpec } from "vega-lite";
+
+/** The Vega-Lite schema every spec declares (for editors; rendering never fetches it). */
+export const VEGA_LITE_SCHEMA = "https://vega.github.io/schema/vega-lite/v6.json";
+
+/** One row of chart data. */
+export type Datum = Record<string, string | number | boolean | null>;
+
+/** A field on an axis or the color channel. */
+export interface Channel {
+  /** Field name in the data. */
+  field: string;
+  /** Axis or legend title. */
+  title: string;
+  /** Vega-Lite measurement type; `nominal` for categories by default, `quantitative` for values. */
+  type?: "nominal" | "ordinal" | "quantitative";
+  /** Log scale (quantitative only). */
+  log?: boolean;
+  /** Category order; data order when omitted. */
+  sort?: string[];
+}
+
+/** Options of {@link barChart}. */
+export interface BarChartOptions {
+  /** Chart title. */
+  title: string;
+  /** Data rows. */
+  values: Datum[];
+  /** The category axis. */
+  category: Channel;
+  /** The value axis (quantitative). */
+  value: Channel;
+  /** Bars grouped side by side and colored by this field. */
+  group?: Channel;
+  /** Bars run left to right (category on y); default false. */
+  horizontal?: boolean;
+  /** Plot width in pixels; default 480. */
+  width?: number;
+}
+
+/**
+ * Bars of `value` per `category`, grouped by `group` when given.
+ *
+ * @example GFLOP/s per size and layout
+ * ```ts
+ * const spec = barChart({
+ *   title: "matmul",
+ *   values: [{ size: "256³", layout: "nt", gflops: 3.2 }],
+ *   category: { field: "size", title: "Size" },
+ *   value: { field: "gflops", title: "GFLOP/s" },
+ *   group: { field: "layout", title: "Layout" },
+ * });
+ * ```
+ */
+export function barChart(options: BarChartOptions): TopLevelSpec {
+  const category = categoryEncoding(options.category);
+  const value = valueEncoding(options.value);
+  const offset = options.horizontal ? "yOffset" : "xOffset";
+  const group = options.group
+    ? { color: categoryEncoding(options.group), [offset]: { field: options.group.field } }
+    : {};
+  return {
+    $schema: VEGA_LITE_SCHEMA,
+    title: options.title,
+    width: options.width ?? 480,
+    data: { values: options.values },
+    mark: { type: "bar", tooltip: true },
+    encoding: options.horizontal ? { y: category, x: value, ...group } : { x: category, y: value, ...group },
+  } as TopLevelSpec;
+}
+
+/** Options of {@link lineChart}. */
+export interface LineChartOptions {
+  /** Chart title. */
+  title: string;
+  /** Data rows. */
+  values: Datum[];
+  /** The x axis (quantitative by default, e.g. step or rank). */
+  x: Channel;
+  /** The y axis (quantitative, e.g. loss). */
+  y: Channel;
+  /** One line per value of this field. */
+  series?: Channel;
+  /** Draw a point at each datum; default true. */
+  points?: boolean;
+  /** Plot width in pixels; default 480. */
+  width?: number;
+}
+
+/**
+ * Lines of `y` over `x`, one per `series`, e.g. loss curves or a rank sweep.
+ *
+ * @example Loss per step per method
+ * ```ts
+ * const spec = lineChart({
+ *   title: "Training loss",
+ *   values: [{ step: 1, loss: 2.3, method: "MoRA" }],
+ *   x: { field: "step", title: "Step" },
+ *   y: { field: "loss", title: "Loss" },
+ *   series: { field: "method", title: "Method" },
+ * });
+ * ```
+ */
+export function lineChart(options: LineChartOptions): TopLevelSpec {
+  return {
+    $schema: VEGA_LITE_SCHEMA,
+    title: options.title,
+    width: options.width ?? 480,
+    data: { values: options.values },
+    mark: { type: "line", point: options.points ?? true, tooltip: true },
+    encoding: {
+      x: valueEncoding(options.x),
+      y: valueEncoding(options.y),
+      ...(options.series ? { color: categoryEncoding(options.series) } : {}),
+    },
+  } as TopLevelSpec;
+}
+
+function categoryEncoding(channel: Channel) {
+  return {
+    field: channel.field,
+    title: channel.title,
+    type: channel.type ?? "nominal",
+    ...(channel.sort ? { sort: channel.sort } : { sort: null }),
+  };
+}
+
+function valueEncoding(channel: Channel) {
+  return {
+    field: channel.field,
+    title: channel.title,
+    type: channel.type ?? "quantitative",
+    ...(channel.log ? { scale: { type: "log" } } : {}),
+  };
+}

@@ -1,0 +1,101 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import type { Environment } from "../../lib/harness/env.ts";
+import { readResults } from "../../lib/harness/results.ts";
+import { runSuites, writeResultsFile } from "../../lib/harness/runner.ts";
+import {
+  type BenchSuite,
+  parseResultsFile,
+  RESULTS_SCHEMA_VERSION,
+  sectionsOf,
+} from "../../lib/harness/suite.ts";
+import { gpuTest, testGpu } from "../_gpu.ts";
+
+const environment: Environment = {
+  adapter: { vendor: "mesa", architecture: "", description: "llvmpipe", isFallbackAdapter: true },
+  deno: { deno: "2.9.6", v8: "14.0", typescript: "5.9" },
+  gitCommit: "unknown",
+  date: "2025-01-01T00:00:00.000Z",
+  os: "linux",
+  arch: "x86_64",
+  cpuCount: 2,
+};
+
+interface Sample {
+  name: string;
+  ms: number;
+}
+
+const sampleSuite: BenchSuite<Sample> = {
+  name: "sample",
+  description: "two fixed records",
+  run(ctx) {
+    ctx.progress("measuring samples");
+    return Promise.resolve([{ name: "a", ms: 1.5 }, { name: "b", ms: 2.25 }]);
+  },
+  section(records, env) {
+    return {
+      id: "sample",
+      title: `Samples on ${env.adapter.description}`,
+      intro: "",
+      tables: [{ caption: "Samples", columns: ["Name", "ms"], rows: records.map((r) => [r.name, r.ms]) }],
+      charts: [],
+    };
+  },
+};
+
+Deno.test({
+  name: "runSuites journals every record, prints progress and tables, and returns the results file",
+  ...gpuTest,
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    try {
+      const lines: string[] = [];
+      const journal = join(dir, "results.jsonl");
+      const results = await runSuites(await testGpu(), [sampleSuite], {
+        environment,
+        timing: {},
+        quick: true,
+        journal,
+        log: (line) => lines.push(line),
+      });
+      assert.equal(results.schemaVersion, RESULTS_SCHEMA_VERSION);
+      assert.deepEqual(results.suites.sample, [{ name: "a", ms: 1.5 }, { name: "b", ms: 2.25 }]);
+      assert.deepEqual(
+        (await readResults<{ suite: string; record: Sample }>(journal)).map((l) => l.record.name),
+        [
+          "a",
+          "b",
+        ],
+      );
+      const output = lines.join("\n");
+      assert.match(output, /\[\d+\.\d s\] Suite 1\/1 "sample": two fixed records/);
+      assert.match(output, /\[\d+\.\d s\] measuring samples/);
+      assert.match(output, /== Samples on llvmpipe ==[\s\S]*b     2\.25/);
+      const path = join(dir, "results.json");
+      await writeResultsFile(path, results);
+      assert.deepEqual(parseResultsFile(await Deno.readTextFile(path), path), results);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test("results files of another schema version or not JSON are refused with the fix", () => {
+  assert.throws(
+    () => parseResultsFile(JSON.stringify({ schemaVersion: 0, environment, suites: {} }), "r.json"),
+    /Cannot read results "r\.json": expected schemaVersion 1 .* got schemaVersion 0; run `deno task bench`/,
+  );
+  assert.throws(() => parseResultsFile("{", "r.json"), /Cannot read results "r\.json": .*deno task bench/);
+});
+
+Deno.test("sections come from the suites with records; unknown suites are named", () => {
+  const base = { schemaVersion: RESULTS_SCHEMA_VERSION, environment };
+  const sections = sectionsOf({ ...base, suites: { sample: [{ name: "x", ms: 1 }] } }, [sampleSuite]);
+  assert.deepEqual(sections.map((s) => s.tables[0]!.rows), [[["x", 1]]]);
+  assert.deepEqual(sectionsOf({ ...base, suites: {} }, [sampleSuite]), []);
+  assert.throws(
+    () => sectionsOf({ ...base, suites: { old: [] } }, [sampleSuite]),
+    /Cannot report suites "old"/,
+  );
+});

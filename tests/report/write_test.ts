@@ -1,0 +1,129 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import type { Environment } from "../../lib/harness/env.ts";
+import type { KernelRecord } from "../../lib/harness/kernel_records.ts";
+import { kernelsSection } from "../../lib/report/kernels_section.ts";
+import { validateReport } from "../../lib/report/model.ts";
+import { writeReport } from "../../lib/report/write.ts";
+
+const environment: Environment = {
+  adapter: { vendor: "mesa", architecture: "", description: "llvmpipe (LLVM 19)", isFallbackAdapter: true },
+  deno: { deno: "2.9.6", v8: "14.0", typescript: "5.9" },
+  gitCommit: "unknown",
+  date: "2025-01-01T00:00:00.000Z",
+  os: "linux",
+  arch: "x86_64",
+  cpuCount: 2,
+};
+
+function timing(bestMs: number) {
+  return { meanMs: bestMs * 1.1, bestMs, repetitions: 4, trialsMs: [bestMs, bestMs * 1.2] };
+}
+
+/** 19 GFLOP/s (10× below OpenBLAS) for nt 1024³, less for the others. */
+const records: KernelRecord[] = [
+  {
+    op: "matmul",
+    label: "nt 1024³",
+    params: { layout: "nt", m: 1024, n: 1024, k: 1024 },
+    pass: "forward",
+    flops: 2 * 1024 ** 3,
+    bytes: 0,
+    timing: timing(2 * 1024 ** 3 / 19e6),
+  },
+  {
+    op: "matmul",
+    label: "nn 512×512×128",
+    params: { layout: "nn", m: 512, n: 512, k: 128 },
+    pass: "forward",
+    flops: 2 * 512 * 512 * 128,
+    bytes: 0,
+    timing: timing(10),
+  },
+  {
+    op: "attention",
+    label: "B8 T64 H4 D32",
+    params: { batch: 8, seqLen: 64, heads: 4, headDim: 32 },
+    pass: "forward+backward",
+    flops: 1e8,
+    bytes: 0,
+    timing: timing(20),
+  },
+  {
+    op: "rmsnorm",
+    label: "512×128",
+    params: { rows: 512, dim: 128 },
+    pass: "forward+backward",
+    flops: 0,
+    bytes: 1e6,
+    timing: timing(0.5),
+  },
+];
+
+Deno.test("the kernel section says how far the best matmul is from OpenBLAS and lists the references", () => {
+  const section = kernelsSection(records, environment);
+  assert.match(
+    section.intro,
+    /Our best matmul \(nt 1024³\) reaches 19 GFLOP\/s: 10× below OpenBLAS \(190/,
+  );
+  assert.match(
+    section.intro,
+    /tfjs-backend-webgpu 4\.22 5\.7, jax-js 0\.1\.25 \(WebGPU\) 5\.4, naive WGSL matmul 1\.8/,
+  );
+  assert.match(section.intro, /Software-adapter timings/);
+  const references = section.tables.find((t) => t.caption === "Matmul reference points")!;
+  assert.deepEqual(references.rows.map((r) => r[0]), [
+    "This project (nt 1024³)",
+    "OpenBLAS sgemm (CPU)",
+    "tfjs-backend-webgpu 4.22",
+    "jax-js 0.1.25 (WebGPU)",
+    "naive WGSL matmul",
+  ]);
+  assert.deepEqual(references.rows[1]!.slice(1), [190, "the same 2 CPU cores, without WebGPU", "0.100×"]);
+  const rms = section.tables.find((t) => t.caption?.startsWith("RMSNorm"))!;
+  assert.deepEqual(rms.rows[0]!.slice(0, 2), [512, 128]);
+  assert.equal(rms.rows[0]![4], 2); // 1e6 bytes in 0.5 ms = 2 GB/s
+  assert.deepEqual(section.charts.map((c) => c.name), [
+    "kernels-matmul",
+    "kernels-matmul-references",
+    "kernels-attention",
+    "kernels-rmsnorm",
+  ]);
+});
+
+Deno.test("a section without matmuls has no OpenBLAS claim and no matmul tables", () => {
+  const section = kernelsSection(records.slice(2), environment);
+  assert.doesNotMatch(section.intro, /OpenBLAS/);
+  assert.equal(section.tables.some((t) => t.caption?.startsWith("Matmul")), false);
+});
+
+Deno.test("writeReport writes a self-contained page with inline SVG and every spec with its data", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const section = kernelsSection(records, environment);
+    const written = await writeReport(dir, { title: "Bench", environment, sections: [section] });
+    const html = await Deno.readTextFile(written.html);
+    assert.equal(html.match(/<svg/g)?.length, 4);
+    assert.doesNotMatch(html, /<script|<link|src=/);
+    assert.equal(written.specs.length, 4);
+    const spec = JSON.parse(await Deno.readTextFile(join(dir, "specs", "kernels-matmul.vl.json")));
+    assert.equal(spec.data.values.length, 2);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("report validation rejects repeated section ids and unsafe or repeated chart names", () => {
+  const section = kernelsSection(records, environment);
+  assert.throws(
+    () => validateReport({ title: "x", environment, sections: [section, section] }),
+    /section id "kernels" repeats/,
+  );
+  const unsafe = { ...section, charts: [{ ...section.charts[0]!, name: "../evil" }] };
+  assert.throws(
+    () => validateReport({ title: "x", environment, sections: [unsafe] }),
+    /chart name "\.\.\/evil"/,
+  );
+  const twice = { ...section, charts: [section.charts[0]!, section.charts[0]!] };
+  assert.throws(() => validateReport({ title: "x", environment, sections: [twice] }), /repeats/);
+});
