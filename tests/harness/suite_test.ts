@@ -71,7 +71,7 @@ Deno.test({
       const output = lines.join("\n");
       assert.match(output, /\[\d+\.\d s\] Suite 1\/1 "sample": two fixed records/);
       assert.match(output, /\[\d+\.\d s\] measuring samples/);
-      assert.match(output, /== Samples on llvmpipe ==[\s\S]*b     2\.25/);
+      assert.match(output, /== Samples on llvmpipe ==[\s\S]*b {5}2\.25/);
       const path = join(dir, "results.json");
       await writeResultsFile(path, results);
       assert.deepEqual(parseResultsFile(await Deno.readTextFile(path), path), results);
