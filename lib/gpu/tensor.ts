@@ -123,12 +123,12 @@ export function writeTensor(tensor: Tensor, data: TensorData, offset = 0): void 
  * const values = await readTensor(x); // Float32Array
  * ```
  */
-export async function readTensor(tensor: Tensor): Promise<Float32Array> {
+export async function readTensor(tensor: Tensor): Promise<Float32Array<ArrayBuffer>> {
   return new Float32Array(await readTensorBytes(tensor));
 }
 
 /** Reads the tensor back as raw 32-bit words, for u32/i32 tensors. */
-export async function readTensorU32(tensor: Tensor): Promise<Uint32Array> {
+export async function readTensorU32(tensor: Tensor): Promise<Uint32Array<ArrayBuffer>> {
   return new Uint32Array(await readTensorBytes(tensor));
 }
 

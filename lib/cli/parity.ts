@@ -1,0 +1,45 @@
+/**
+ * `deno task parity <model-dir | vectors.json>`: compares this project's WebGPU results with a float64 PyTorch
+ * reference and prints one line per quantity with its max abs and rel error; exits 1 past tolerance.
+ *
+ * - `<model-dir>`: a Hugging Face LLaMA directory (`config.json`, `model.safetensors`) with `case.safetensors`
+ *   (logits, loss, every gradient, a 5-step AdamW trajectory); every `<model-dir>/adapters/<case>/` with a PEFT
+ *   adapter and its own `case.safetensors` is checked too.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { requestGpu } from "../gpu/device.ts";
+import { formatParityLine, type ParityLine } from "../parity/compare.ts";
+import { adapterCases, adapterParity } from "../parity/adapter_parity.ts";
+import { llamaParity } from "../parity/llama_parity.ts";
+import { runCli } from "./run_cli.ts";
+
+const USAGE = "Usage: deno task parity <model-dir>";
+
+async function main(args: string[]): Promise<number> {
+  const { positionals } = parseArgs({ args, allowPositionals: true, options: {} });
+  if (positionals.length !== 1) {
+    console.error(USAGE);
+    return 2;
+  }
+  const target = positionals[0]!;
+  const gpu = await requestGpu();
+  console.log(`adapter: ${gpu.adapter.description}${gpu.adapter.isFallbackAdapter ? " (software)" : ""}`);
+  const lines: ParityLine[] = [];
+  const report = (title: string, part: ParityLine[]) => {
+    console.log(`\n${title}`);
+    for (const line of part) console.log(formatParityLine(line));
+    lines.push(...part);
+  };
+  report(`model ${target}`, await llamaParity(gpu, target));
+  for (const caseDir of await adapterCases(target)) {
+    report(`adapter ${caseDir}`, await adapterParity(gpu, target, caseDir));
+  }
+  const failed = lines.filter((l) => !l.ok).length;
+  console.log(`\n${lines.length - failed} passed, ${failed} failed`);
+  return failed === 0 ? 0 : 1;
+}
+
+if (import.meta.main) await runCli(main);
