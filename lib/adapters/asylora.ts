@@ -1,0 +1,28 @@
+/**
+ * AsyLoRA (Zhu et al. 2024; spec baselines §6): LoRA whose A starts with orthonormal rows (A·Aᵀ = I) and
+ * B at zero. MoRA's runs train A as well (the default here); `freezeA` gives the original method, where only
+ * B trains. Orthonormal rows come from Gaussian rows and Gram-Schmidt (Haar-distributed), the practical
+ * recipe of the spec; torch's RNG and SVD cannot be reproduced bit for bit anyway.
+ *
+ * @module
+ */
+
+import { LoraLayer, validateLoraConfig } from "./lora.ts";
+import type { AdapterMethod } from "./types.ts";
+
+/** AsyLoRA. */
+export const asyLora: AdapterMethod = {
+  name: "asylora",
+  summary: "AsyLoRA (Zhu et al. 2024): LoRA with orthonormal-row A, optionally frozen",
+  validate(c) {
+    validateLoraConfig(c);
+  },
+  wrap: (gpu, base, c) => {
+    if (c.r > base.inFeatures) {
+      throw new RangeError(
+        `Cannot give "${base.name}" ${c.r} orthonormal rows of length ${base.inFeatures}: lower r`,
+      );
+    }
+    return new LoraLayer(gpu, base, c.r, c.alpha, "orthonormal", c.seed, !c.freezeA);
+  },
+};

@@ -1,0 +1,175 @@
+/**
+ * DoRA (Liu et al. 2024) as PEFT implements it (spec baselines §8), without dropout:
+ * `y = (x·W0ᵀ + s·x·Aᵀ·Bᵀ)·diag(c)`, `c = m ⊘ n`, `n = rownorm(W0 + s·B·A)` treated as a constant
+ * (PEFT detaches it, per §4.3 of the DoRA paper). `m` starts at rownorm(W0), so the adapter starts as the identity.
+ *
+ * Backward with the detached norm, U the unscaled output and Ĝ = G·diag(c): `∂m_i = Σ_t G_ti·U_ti / n_i`,
+ * and A, B, x get LoRA's gradients with G replaced by Ĝ. Merge: `W' = diag(m ⊘ n*)·(W0 + s·B·A)`.
+ * The norm is recomputed every step in one kernel that rebuilds B·A row by row (never stored).
+ *
+ * @module
+ */
+
+import magnitudeGradCode from "../../kernels/dora_magnitude_grad.wgsl" with { type: "text" };
+import normCode from "../../kernels/dora_norm.wgsl" with { type: "text" };
+import scaleCode from "../../kernels/dora_scale_columns.wgsl" with { type: "text" };
+import type { Gpu } from "../gpu/device.ts";
+import { type Dispatch, grid, makeDispatch } from "../gpu/kernel.ts";
+import { createTensor, readTensor, type Tensor, writeTensor } from "../gpu/tensor.ts";
+import type { DenseLinear, LinearBackwardArgs, LinearForwardArgs, TrainableTensor } from "../model/linear.ts";
+import { LoraLayer, validateLoraConfig } from "./lora.ts";
+import type { AdapterConfig, AdapterLayer, AdapterMethod } from "./types.ts";
+
+const kernels = {
+  norm: { name: "dora_norm", code: normCode },
+  scale: { name: "dora_scale_columns", code: scaleCode },
+  magnitudeGrad: { name: "dora_magnitude_grad", code: magnitudeGradCode },
+};
+
+/** A DoRA adapter: a LoRA adapter plus a magnitude vector per output feature. */
+export class DoraLayer implements AdapterLayer {
+  readonly lora: LoraLayer;
+  readonly magnitude: Tensor;
+  readonly gradMagnitude: Tensor;
+  readonly norm: Tensor;
+  readonly coef: Tensor;
+  readonly #unscaled = new Map<number, Tensor>();
+  readonly #scaledGrad = new Map<number, Tensor>();
+
+  private constructor(readonly gpu: Gpu, readonly base: DenseLinear, config: AdapterConfig) {
+    this.lora = new LoraLayer(gpu, base, config.r, config.alpha, "kaiming", config.seed);
+    const out = [base.outFeatures];
+    this.magnitude = createTensor(gpu, `${base.name}.lora_magnitude_vector`, out);
+    this.gradMagnitude = createTensor(gpu, `grad.${base.name}.lora_magnitude_vector`, out);
+    this.norm = createTensor(gpu, `${base.name}.dora.norm`, out);
+    this.coef = createTensor(gpu, `${base.name}.dora.coef`, out);
+  }
+
+  /** Wraps `base`, with m initialized to the row norms of W0. */
+  static async create(gpu: Gpu, base: DenseLinear, config: AdapterConfig): Promise<DoraLayer> {
+    const layer = new DoraLayer(gpu, base, config);
+    await layer.#resetMagnitude();
+    return layer;
+  }
+
+  get name(): string {
+    return this.base.name;
+  }
+  get inFeatures(): number {
+    return this.base.inFeatures;
+  }
+  get outFeatures(): number {
+    return this.base.outFeatures;
+  }
+  get weight(): Tensor {
+    return this.base.weight;
+  }
+
+  #scratch(map: Map<number, Tensor>, rows: number, what: string): Tensor {
+    let t = map.get(rows);
+    if (!t) map.set(rows, t = createTensor(this.gpu, `${this.name}.dora.${what}`, [rows, this.outFeatures]));
+    return t;
+  }
+
+  #scaleColumns(gpu: Gpu, y: Tensor, x: Tensor, rows: number): Promise<Dispatch> {
+    const n = rows * this.outFeatures;
+    return makeDispatch(gpu, kernels.scale, {
+      params: { u32: [rows, this.outFeatures] },
+      tensors: [x, this.coef, y],
+      workgroups: grid(gpu, Math.ceil(n / 256)),
+    });
+  }
+
+  /** `U = x·W0ᵀ + s·x·Aᵀ·Bᵀ`, then `c = m ⊘ rownorm(W0 + s·B·A)` and `out = U·diag(c)`. */
+  async forward(gpu: Gpu, { out, x, rows }: LinearForwardArgs): Promise<Dispatch[]> {
+    const unscaled = this.#scratch(this.#unscaled, rows, "unscaled");
+    return [
+      ...await this.lora.forward(gpu, { out: unscaled, x, rows }),
+      await makeDispatch(gpu, kernels.norm, {
+        params: { u32: [this.outFeatures, this.inFeatures, this.lora.r], f32: [this.lora.scale] },
+        tensors: [this.base.weight, this.lora.a, this.lora.b, this.magnitude, this.norm, this.coef],
+        workgroups: grid(gpu, this.outFeatures),
+      }),
+      await this.#scaleColumns(gpu, out, unscaled, rows),
+    ];
+  }
+
+  /** ∂m, and LoRA's backward with Ĝ = G·diag(c). */
+  async backward(gpu: Gpu, { dx, accumulateDx, dy, x, rows }: LinearBackwardArgs): Promise<Dispatch[]> {
+    const unscaled = this.#scratch(this.#unscaled, rows, "unscaled");
+    const scaledGrad = this.#scratch(this.#scaledGrad, rows, "scaled_grad");
+    return [
+      await makeDispatch(gpu, kernels.magnitudeGrad, {
+        params: { u32: [rows, this.outFeatures] },
+        tensors: [dy, unscaled, this.norm, this.gradMagnitude],
+        workgroups: [Math.ceil(this.outFeatures / 64), 1, 1],
+      }),
+      await this.#scaleColumns(gpu, scaledGrad, dy, rows),
+      ...await this.lora.backward(gpu, { dx, accumulateDx, dy: scaledGrad, x, rows }),
+    ];
+  }
+
+  trainable(): TrainableTensor[] {
+    return [
+      ...this.lora.trainable(),
+      {
+        name: `${this.name}.lora_magnitude_vector`,
+        value: this.magnitude,
+        grad: this.gradMagnitude,
+        group: "dora_m",
+      },
+    ];
+  }
+
+  peftTensors(): Record<string, Tensor> {
+    return { ...this.lora.peftTensors(), lora_magnitude_vector: this.magnitude };
+  }
+
+  /** `ΔW = diag(m ⊘ n*)·(W0 + s·B·A) − W0`, float64. */
+  async deltaWeight(): Promise<Float64Array> {
+    const delta = await this.lora.deltaWeight();
+    const w0 = await readTensor(this.base.weight);
+    const m = await readTensor(this.magnitude);
+    const n = this.inFeatures;
+    for (let o = 0; o < this.outFeatures; o++) {
+      let sq = 0;
+      for (let i = 0; i < n; i++) sq += (w0[o * n + i]! + delta[o * n + i]!) ** 2;
+      const c = m[o]! / Math.sqrt(sq);
+      for (let i = 0; i < n; i++) {
+        delta[o * n + i] = c * (w0[o * n + i]! + delta[o * n + i]!) - w0[o * n + i]!;
+      }
+    }
+    return delta;
+  }
+
+  /** LoRA re-initialization; m keeps its value (call after a merge, when rownorm(W) is the new norm). */
+  reinitialize(seed: number): void {
+    this.lora.reinitialize(seed);
+  }
+
+  async #resetMagnitude(): Promise<void> {
+    const w0 = await readTensor(this.base.weight);
+    const n = this.inFeatures;
+    const m = new Float32Array(this.outFeatures);
+    for (let o = 0; o < this.outFeatures; o++) {
+      let sq = 0;
+      for (let i = 0; i < n; i++) sq += w0[o * n + i]! ** 2;
+      m[o] = Math.sqrt(sq);
+    }
+    writeTensor(this.magnitude, m);
+  }
+
+  destroy(): void {
+    this.lora.destroy();
+    for (const t of [this.magnitude, this.gradMagnitude, this.norm, this.coef]) t.destroy();
+    for (const t of [...this.#unscaled.values(), ...this.#scaledGrad.values()]) t.destroy();
+  }
+}
+
+/** DoRA. */
+export const dora: AdapterMethod = {
+  name: "dora",
+  summary: "DoRA (Liu et al. 2024): LoRA direction with a trained per-output magnitude, norm detached",
+  validate: validateLoraConfig,
+  wrap: (gpu, base, c) => DoraLayer.create(gpu, base, c),
+};

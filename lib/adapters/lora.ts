@@ -1,0 +1,227 @@
+/**
+ * LoRA (Hu et al. 2021, as Hugging Face PEFT implements it; spec baselines §4): `y = x·W0ᵀ + s·(x·Aᵀ)·Bᵀ`
+ * with `A (r, in)` kaiming-uniform (`U(±1/√in)`), `B (out, r)` zero, `s = alpha / r`. Never materializes B·A
+ * in training: two skinny matmuls forward, four backward.
+ *
+ * Backward (G = ∂L/∂y, H = x·Aᵀ): `∂B = s·Gᵀ·H`, `∂H = s·G·B`, `∂A = ∂Hᵀ·x`, `∂x = G·W0 + ∂H·A`.
+ * Merge: `ΔW = s·B·A`.
+ *
+ * @module
+ */
+
+import type { Gpu } from "../gpu/device.ts";
+import type { Dispatch } from "../gpu/kernel.ts";
+import { createTensor, readTensor, type Tensor, writeTensor } from "../gpu/tensor.ts";
+import type { DenseLinear, LinearBackwardArgs, LinearForwardArgs, TrainableTensor } from "../model/linear.ts";
+import { matmul } from "../ops/matmul.ts";
+import { SeededRandom } from "../random.ts";
+import type { AdapterConfig, AdapterLayer, AdapterMethod } from "./types.ts";
+
+/** How A is initialized. */
+export type LoraInit = "kaiming" | "orthonormal";
+
+/** A LoRA adapter around a frozen base layer. */
+export class LoraLayer implements AdapterLayer {
+  readonly a: Tensor;
+  readonly b: Tensor;
+  readonly gradA: Tensor;
+  readonly gradB: Tensor;
+  readonly scale: number;
+  readonly #hidden = new Map<number, Tensor>();
+  readonly #gradHidden = new Map<number, Tensor>();
+
+  /**
+   * @param base frozen base layer
+   * @param r rank
+   * @param alpha scale numerator (s = alpha / r)
+   * @param init A's initialization ("orthonormal" for AsyLoRA)
+   * @param trainA whether A trains (false: original AsyLoRA)
+   */
+  constructor(
+    readonly gpu: Gpu,
+    readonly base: DenseLinear,
+    readonly r: number,
+    alpha: number,
+    readonly init: LoraInit,
+    seed: number,
+    readonly trainA = true,
+  ) {
+    this.scale = alpha / r;
+    this.a = createTensor(gpu, `${base.name}.lora_A.weight`, [r, base.inFeatures]);
+    this.b = createTensor(gpu, `${base.name}.lora_B.weight`, [base.outFeatures, r]);
+    this.gradA = createTensor(gpu, `grad.${base.name}.lora_A.weight`, [r, base.inFeatures]);
+    this.gradB = createTensor(gpu, `grad.${base.name}.lora_B.weight`, [base.outFeatures, r]);
+    this.reinitialize(seed);
+  }
+
+  get name(): string {
+    return this.base.name;
+  }
+  get inFeatures(): number {
+    return this.base.inFeatures;
+  }
+  get outFeatures(): number {
+    return this.base.outFeatures;
+  }
+  get weight(): Tensor {
+    return this.base.weight;
+  }
+
+  /** Scratch H = x·Aᵀ (rows, r), one per activation shape, kept from forward to backward. */
+  #scratch(map: Map<number, Tensor>, rows: number, what: string): Tensor {
+    let t = map.get(rows);
+    if (!t) map.set(rows, t = createTensor(this.gpu, `${this.name}.lora.${what}`, [rows, this.r]));
+    return t;
+  }
+
+  /** `out = x·W0ᵀ + s·(x·Aᵀ)·Bᵀ`. */
+  async forward(gpu: Gpu, { out, x, rows }: LinearForwardArgs): Promise<Dispatch[]> {
+    const h = this.#scratch(this.#hidden, rows, "hidden");
+    return [
+      ...await this.base.forward(gpu, { out, x, rows }),
+      ...await matmul(gpu, { out: h, a: x, b: this.a, layout: "nt", m: rows, n: this.r, k: this.inFeatures }),
+      ...await matmul(gpu, {
+        out,
+        a: h,
+        b: this.b,
+        layout: "nt",
+        m: rows,
+        n: this.outFeatures,
+        k: this.r,
+        alpha: this.scale,
+        accumulate: true,
+      }),
+    ];
+  }
+
+  /** Gradients of A and B (overwritten) and `dx (+)= G·W0 + ∂H·A`. */
+  async backward(gpu: Gpu, { dx, accumulateDx, dy, x, rows }: LinearBackwardArgs): Promise<Dispatch[]> {
+    const h = this.#scratch(this.#hidden, rows, "hidden");
+    const dh = this.#scratch(this.#gradHidden, rows, "grad_hidden");
+    const out = [
+      ...await this.base.backward(gpu, { dx, accumulateDx, dy, x, rows }),
+      // ∂B = s·Gᵀ·H: (out, r) = (rows, out)ᵀ·(rows, r)
+      ...await matmul(gpu, {
+        out: this.gradB,
+        a: dy,
+        b: h,
+        layout: "tn",
+        m: this.outFeatures,
+        n: this.r,
+        k: rows,
+        alpha: this.scale,
+      }),
+      // ∂H = s·G·B: (rows, r) = (rows, out)·(out, r)
+      ...await matmul(gpu, {
+        out: dh,
+        a: dy,
+        b: this.b,
+        layout: "nn",
+        m: rows,
+        n: this.r,
+        k: this.outFeatures,
+        alpha: this.scale,
+      }),
+    ];
+    if (this.trainA) {
+      // ∂A = ∂Hᵀ·x: (r, in) = (rows, r)ᵀ·(rows, in)
+      out.push(
+        ...await matmul(gpu, {
+          out: this.gradA,
+          a: dh,
+          b: x,
+          layout: "tn",
+          m: this.r,
+          n: this.inFeatures,
+          k: rows,
+        }),
+      );
+    }
+    if (dx) {
+      // ∂x += ∂H·A: (rows, in) = (rows, r)·(r, in)
+      out.push(
+        ...await matmul(gpu, {
+          out: dx,
+          a: dh,
+          b: this.a,
+          layout: "nn",
+          m: rows,
+          n: this.inFeatures,
+          k: this.r,
+          accumulate: true,
+        }),
+      );
+    }
+    return out;
+  }
+
+  /** A (unless frozen) and B; B is in group `lora_B` so LoRA+ can scale its learning rate. */
+  trainable(): TrainableTensor[] {
+    const out: TrainableTensor[] = [];
+    if (this.trainA) {
+      out.push({ name: `${this.name}.lora_A.weight`, value: this.a, grad: this.gradA, group: "lora_A" });
+    }
+    out.push({ name: `${this.name}.lora_B.weight`, value: this.b, grad: this.gradB, group: "lora_B" });
+    return out;
+  }
+
+  peftTensors(): Record<string, Tensor> {
+    return { "lora_A.weight": this.a, "lora_B.weight": this.b };
+  }
+
+  /** `ΔW = s·B·A`, float64. */
+  async deltaWeight(): Promise<Float64Array> {
+    const [a, b] = [await readTensor(this.a), await readTensor(this.b)];
+    const { inFeatures: n, outFeatures: m, r } = this;
+    const delta = new Float64Array(m * n);
+    for (let o = 0; o < m; o++) {
+      for (let k = 0; k < r; k++) {
+        const bok = this.scale * b[o * r + k]!;
+        if (bok === 0) continue;
+        for (let i = 0; i < n; i++) delta[o * n + i]! += bok * a[k * n + i]!;
+      }
+    }
+    return delta;
+  }
+
+  /** A fresh A (kaiming-uniform or orthonormal rows) and B = 0, so ΔW = 0. */
+  reinitialize(seed: number): void {
+    const rng = new SeededRandom(seed, this.name);
+    const a = this.init === "orthonormal"
+      ? rng.orthonormalRows(this.r, this.inFeatures)
+      : rng.uniformArray(this.r * this.inFeatures, 1 / Math.sqrt(this.inFeatures));
+    writeTensor(this.a, a);
+    writeTensor(this.b, new Float32Array(this.b.size));
+  }
+
+  destroy(): void {
+    for (
+      const t of [
+        this.a,
+        this.b,
+        this.gradA,
+        this.gradB,
+        ...this.#hidden.values(),
+        ...this.#gradHidden.values(),
+      ]
+    ) {
+      t.destroy();
+    }
+  }
+}
+
+/** Validates the fields every LoRA-family method uses. */
+export function validateLoraConfig(c: AdapterConfig): void {
+  if (!Number.isInteger(c.r) || c.r < 1) {
+    throw new RangeError(`Cannot use LoRA rank ${c.r}: r must be a positive integer`);
+  }
+  if (!(c.alpha > 0)) throw new RangeError(`Cannot use lora_alpha ${c.alpha}: it must be positive`);
+}
+
+/** Plain LoRA. */
+export const lora: AdapterMethod = {
+  name: "lora",
+  summary: "LoRA (Hu et al. 2021): ΔW = (alpha/r)·B·A, A kaiming-uniform, B zero",
+  validate: validateLoraConfig,
+  wrap: (gpu, base, c) => new LoraLayer(gpu, base, c.r, c.alpha, "kaiming", c.seed),
+};

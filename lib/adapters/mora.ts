@@ -1,0 +1,215 @@
+/**
+ * MoRA (Jiang et al. 2024): one trainable square matrix `M (r̂, r̂)` between a parameter-free compression
+ * of the input and decompression to the output: `y = x·W0ᵀ + f_decomp(M·f_comp(x))` (paper Eq. 3), with
+ * r̂ from r as the reference code computes it, M initialized to zero, no scaling factor. The variants
+ * (truncation Eq. 4, sharing Eq. 6, decouple Eq. 8, rotation Eq. 9, and ReMoRA's extra groupings) are in
+ * `mora_variants.ts`; the kernels in `lib/ops/mora.ts`. ΔW is never materialized in training.
+ *
+ * Backward: fold ∂y through the decompression (`dz`), `∂M = dzᵀ·c`, `dc = dz·M`, scatter `dc` back through
+ * the compression into ∂x (added to the base layer's `G·W0`).
+ *
+ * ReMoRA (`remora`): every `mergeEvery` updates, M is merged into W0, reset to zero, and the grouping moves
+ * one step along {@link REMORA_CYCLE} (reference types 1→2→3→4→1); the optimizer state of M is reset.
+ *
+ * @module
+ */
+
+import type { Gpu } from "../gpu/device.ts";
+import type { Dispatch } from "../gpu/kernel.ts";
+import { createTensor, readTensor, type Tensor, writeTensor } from "../gpu/tensor.ts";
+import type { DenseLinear, LinearBackwardArgs, LinearForwardArgs, TrainableTensor } from "../model/linear.ts";
+import { matmul } from "../ops/matmul.ts";
+import {
+  moraCompressBackward,
+  moraCompressedShape,
+  moraCompressForward,
+  moraDecompressBackward,
+  moraDecompressForward,
+} from "../ops/mora.ts";
+import { moraDeltaWeightCpu } from "./mora_operators.ts";
+import {
+  MORA_VARIANTS,
+  moraRank,
+  type MoraSharingVariant,
+  type MoraVariant,
+  REMORA_CYCLE,
+} from "./mora_variants.ts";
+import type { AdapterConfig, AdapterLayer, AdapterMethod } from "./types.ts";
+
+interface Scratch {
+  compressed: Tensor;
+  z: Tensor;
+}
+
+/** A MoRA adapter around a frozen base layer. */
+export class MoraLayer implements AdapterLayer {
+  readonly m: Tensor;
+  readonly gradM: Tensor;
+  readonly rank: number;
+  readonly #scratch = new Map<string, Scratch>();
+
+  /** @param variant compress/decompress pair; @param r the LoRA rank r̂ is derived from */
+  constructor(readonly gpu: Gpu, readonly base: DenseLinear, public variant: MoraVariant, r: number) {
+    this.rank = moraRank(base.inFeatures, base.outFeatures, r, variant);
+    this.m = createTensor(gpu, `${base.name}.mora.M`, [this.rank, this.rank]);
+    this.gradM = createTensor(gpu, `grad.${base.name}.mora.M`, [this.rank, this.rank]);
+  }
+
+  get name(): string {
+    return this.base.name;
+  }
+  get inFeatures(): number {
+    return this.base.inFeatures;
+  }
+  get outFeatures(): number {
+    return this.base.outFeatures;
+  }
+  get weight(): Tensor {
+    return this.base.weight;
+  }
+
+  #dims(rows: number) {
+    return { rows, inF: this.inFeatures, outF: this.outFeatures, R: this.rank, variant: this.variant };
+  }
+
+  /** compressed c and z = c·Mᵀ (rows·chunks, r̂), per activation shape and variant. */
+  #buffers(rows: number, kind: "forward" | "backward"): Scratch {
+    const key = `${kind}:${rows}:${this.variant}`;
+    let s = this.#scratch.get(key);
+    if (!s) {
+      const shape = moraCompressedShape(this.#dims(rows));
+      s = {
+        compressed: createTensor(this.gpu, `${this.name}.mora.${kind}.compressed`, shape),
+        z: createTensor(this.gpu, `${this.name}.mora.${kind}.z`, shape),
+      };
+      this.#scratch.set(key, s);
+    }
+    return s;
+  }
+
+  /** `out = x·W0ᵀ + f_decomp(f_comp(x)·Mᵀ)`. */
+  async forward(gpu: Gpu, { out, x, rows }: LinearForwardArgs): Promise<Dispatch[]> {
+    const dims = this.#dims(rows);
+    const { compressed, z } = this.#buffers(rows, "forward");
+    const slotsRows = compressed.shape[0]!;
+    return [
+      ...await this.base.forward(gpu, { out, x, rows }),
+      ...await moraCompressForward(gpu, { compressed, x, ...dims }),
+      ...await matmul(gpu, {
+        out: z,
+        a: compressed,
+        b: this.m,
+        layout: "nt",
+        m: slotsRows,
+        n: this.rank,
+        k: this.rank,
+      }),
+      ...await moraDecompressForward(gpu, { out, z, ...dims }),
+    ];
+  }
+
+  /** ∂M (overwritten) and `dx (+)= G·W0 + Cᵀ·(Dᵀ·G)·M`. */
+  async backward(gpu: Gpu, { dx, accumulateDx, dy, x, rows }: LinearBackwardArgs): Promise<Dispatch[]> {
+    const dims = this.#dims(rows);
+    const { compressed } = this.#buffers(rows, "forward");
+    const { compressed: dc, z: dz } = this.#buffers(rows, "backward");
+    const slotsRows = compressed.shape[0]!;
+    const R = this.rank;
+    const out = [
+      ...await this.base.backward(gpu, { dx, accumulateDx, dy, x, rows }),
+      ...await moraDecompressBackward(gpu, { dz, dout: dy, ...dims }),
+      // ∂M = dzᵀ·c: (R, R) = (slotsRows, R)ᵀ·(slotsRows, R)
+      ...await matmul(gpu, { out: this.gradM, a: dz, b: compressed, layout: "tn", m: R, n: R, k: slotsRows }),
+    ];
+    if (dx) {
+      // dc = dz·M: (slotsRows, R) = (slotsRows, R)·(R, R)
+      out.push(
+        ...await matmul(gpu, { out: dc, a: dz, b: this.m, layout: "nn", m: slotsRows, n: R, k: R }),
+        ...await moraCompressBackward(gpu, { dx, dcompressed: dc, ...dims }),
+      );
+    }
+    return out;
+  }
+
+  trainable(): TrainableTensor[] {
+    // Named as peft-mora saves M (under lora_A, and again under lora_B).
+    return [{ name: `${this.name}.lora_A.weight`, value: this.m, grad: this.gradM, group: "mora" }];
+  }
+
+  /** M under both PEFT names, as peft-mora saves it (`lora_B` is the same module as `lora_A`). */
+  peftTensors(): Record<string, Tensor> {
+    return { "lora_A.weight": this.m, "lora_B.weight": this.m };
+  }
+
+  async deltaWeight(): Promise<Float64Array> {
+    const m = Float64Array.from(await readTensor(this.m));
+    return moraDeltaWeightCpu(this.inFeatures, this.outFeatures, m, this.rank, this.variant);
+  }
+
+  /** M = 0 (MoRA's init; the gradient is non-zero at M = 0, so training starts at once). */
+  reinitialize(_seed: number): void {
+    writeTensor(this.m, new Float32Array(this.m.size));
+  }
+
+  /** ReMoRA: the next grouping of the cycle (only the sharing variants cycle). */
+  advanceGrouping(): void {
+    const next = REMORA_CYCLE[this.variant as MoraSharingVariant];
+    if (!next) {
+      throw new RangeError(
+        `Cannot cycle MoRA variant "${this.variant}": ReMoRA cycles sharing variants only`,
+      );
+    }
+    this.variant = next;
+  }
+
+  destroy(): void {
+    for (const s of this.#scratch.values()) {
+      s.compressed.destroy();
+      s.z.destroy();
+    }
+    this.m.destroy();
+    this.gradM.destroy();
+  }
+}
+
+/** The MoRA variant of a config (default: rotation below r = 64, sharing from r = 64, as the README advises). */
+export function moraVariantOf(c: AdapterConfig): MoraVariant {
+  const variant = c.moraVariant ?? (c.r < 64 ? "rotation" : "sharing");
+  if (!(MORA_VARIANTS as readonly string[]).includes(variant)) {
+    throw new RangeError(`Cannot use MoRA variant "${variant}": expected one of ${MORA_VARIANTS.join(", ")}`);
+  }
+  return variant as MoraVariant;
+}
+
+function validateMora(c: AdapterConfig): void {
+  if (!Number.isInteger(c.r) || c.r < 1) {
+    throw new RangeError(`Cannot use MoRA rank ${c.r}: r must be a positive integer`);
+  }
+  moraVariantOf(c);
+}
+
+/** MoRA. */
+export const mora: AdapterMethod = {
+  name: "mora",
+  summary: "MoRA (Jiang et al. 2024): square M between compression and decompression, rank up to r̂",
+  validate: validateMora,
+  wrap: (gpu, base, c) => new MoraLayer(gpu, base, moraVariantOf(c), c.r),
+};
+
+/** ReMoRA: MoRA with merge-and-reset every `mergeEvery` updates, cycling the sharing groupings. */
+export const remora: AdapterMethod = {
+  name: "remora",
+  summary:
+    "ReMoRA (Jiang et al. 2024 §5.3): MoRA merged into W every T steps, M reset, grouping cycled 1→2→3→4",
+  validate(c) {
+    validateMora({ ...c, moraVariant: c.moraVariant ?? "sharing" });
+    if (!REMORA_CYCLE[(c.moraVariant ?? "sharing") as MoraSharingVariant]) {
+      throw new RangeError(`Cannot use ReMoRA with variant "${c.moraVariant}": use a sharing variant`);
+    }
+    if (!Number.isInteger(c.mergeEvery) || c.mergeEvery! < 1) {
+      throw new RangeError(`Cannot use ReMoRA without mergeEvery: set the merge period in updates`);
+    }
+  },
+  wrap: (gpu, base, c) =>
+    new MoraLayer(gpu, base, moraVariantOf({ ...c, moraVariant: c.moraVariant ?? "sharing" }), c.r),
+};

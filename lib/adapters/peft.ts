@@ -1,0 +1,142 @@
+/**
+ * Adapters in Hugging Face PEFT format: `adapter_config.json` and `adapter_model.safetensors` with names
+ * `base_model.model.<module path>.lora_A.weight` (and `lora_B.weight`, `lora_magnitude_vector` for DoRA).
+ * MoRA follows peft-mora: `use_mora`, `mora_type`, and M stored under both `lora_A` and `lora_B`. Fields
+ * the reference does not know (our method name; MoRA variants without a reference type number, truncation
+ * and decouple) go into `mora_webgpu`, which PEFT ignores.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { readTensor, writeTensor } from "../gpu/tensor.ts";
+import { readSafetensors, type TensorToWrite, writeFileAtomic, writeSafetensors } from "../io/safetensors.ts";
+import type { LlamaModel } from "../model/llama.ts";
+import { MORA_REFERENCE_TYPE, MORA_VARIANTS, type MoraVariant } from "./mora_variants.ts";
+import { applyAdapters } from "./registry.ts";
+import type { AdapterConfig, AdapterLayer } from "./types.ts";
+
+const PREFIX = "base_model.model.";
+
+/** The PEFT `adapter_config.json` of a config. */
+export function peftConfigJson(c: AdapterConfig): Record<string, unknown> {
+  const isMora = c.method === "mora" || c.method === "remora";
+  const json: Record<string, unknown> = {
+    peft_type: "LORA",
+    task_type: "CAUSAL_LM",
+    r: c.r,
+    lora_alpha: c.alpha,
+    lora_dropout: 0,
+    bias: "none",
+    fan_in_fan_out: false,
+    target_modules: c.targetModules,
+    use_dora: c.method === "dora",
+    mora_webgpu: { method: c.method, seed: c.seed, ...extraFields(c) },
+  };
+  if (isMora) {
+    const type = MORA_REFERENCE_TYPE[c.moraVariant as MoraVariant];
+    json.use_mora = true;
+    if (type !== undefined) json.mora_type = type;
+  }
+  return json;
+}
+
+function extraFields(c: AdapterConfig): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const key of ["loraPlusRatio", "freezeA", "moraVariant", "mergeEvery"] as const) {
+    if (c[key] !== undefined) out[key] = c[key];
+  }
+  return out;
+}
+
+/** Reads an `adapter_config.json` object into a config, naming the bad field. */
+export function parsePeftConfig(json: Record<string, unknown>, source: string): AdapterConfig {
+  const field = <T>(name: string, check: (v: unknown) => v is T): T => {
+    if (!check(json[name])) {
+      throw new SyntaxError(`Adapter config "${source}": field "${name}" is missing or invalid`);
+    }
+    return json[name] as T;
+  };
+  const isNumber = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
+  const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every((s) => typeof s === "string");
+  if ((json.lora_dropout as number | undefined ?? 0) !== 0) {
+    throw new RangeError(
+      `Adapter config "${source}": lora_dropout ${json.lora_dropout} is not supported; use 0`,
+    );
+  }
+  const ours = (json.mora_webgpu ?? {}) as Record<string, unknown>;
+  let method = typeof ours.method === "string" ? ours.method : json.use_dora ? "dora" : "lora";
+  let moraVariant = ours.moraVariant as string | undefined;
+  if (json.use_mora) {
+    if (method !== "remora") method = "mora";
+    if (moraVariant === undefined) {
+      const type = field("mora_type", isNumber);
+      moraVariant = MORA_VARIANTS.find((v) => MORA_REFERENCE_TYPE[v] === type);
+      if (!moraVariant) {
+        throw new RangeError(
+          `Adapter config "${source}": mora_type ${type} is not supported (1, 2, 3, 4, 6)`,
+        );
+      }
+    }
+  }
+  return {
+    method,
+    r: field("r", isNumber),
+    alpha: isNumber(json.lora_alpha) ? json.lora_alpha : field("r", isNumber),
+    targetModules: field("target_modules", isStrings),
+    seed: isNumber(ours.seed) ? ours.seed : 0,
+    loraPlusRatio: ours.loraPlusRatio as number | undefined,
+    freezeA: ours.freezeA as boolean | undefined,
+    moraVariant,
+    mergeEvery: ours.mergeEvery as number | undefined,
+  };
+}
+
+/** Saves adapters as a PEFT directory (both files written atomically). */
+export async function saveAdapters(
+  dir: string,
+  config: AdapterConfig,
+  adapters: Map<string, AdapterLayer>,
+): Promise<void> {
+  await Deno.mkdir(dir, { recursive: true });
+  const tensors: Record<string, TensorToWrite> = {};
+  for (const [path, adapter] of adapters) {
+    for (const [suffix, tensor] of Object.entries(adapter.peftTensors())) {
+      tensors[`${PREFIX}${path}.${suffix}`] = { shape: [...tensor.shape], data: await readTensor(tensor) };
+    }
+  }
+  await writeSafetensors(join(dir, "adapter_model.safetensors"), tensors, { format: "pt" });
+  const json = JSON.stringify(peftConfigJson(config), null, 2) + "\n";
+  await writeFileAtomic(join(dir, "adapter_config.json"), new TextEncoder().encode(json));
+}
+
+/**
+ * Loads a PEFT adapter directory onto a frozen model: applies the configured method to the targeted layers and
+ * fills every adapter tensor. Returns the config and the adapters.
+ *
+ * @throws {RangeError} when a tensor is missing or its shape does not match the model's layer.
+ */
+export async function loadAdapters(
+  dir: string,
+  model: LlamaModel,
+): Promise<{ config: AdapterConfig; adapters: Map<string, AdapterLayer> }> {
+  const configPath = join(dir, "adapter_config.json");
+  const config = parsePeftConfig(JSON.parse(await Deno.readTextFile(configPath)), configPath);
+  const file = await readSafetensors(join(dir, "adapter_model.safetensors"));
+  const adapters = await applyAdapters(model, config);
+  for (const [path, adapter] of adapters) {
+    for (const [suffix, tensor] of Object.entries(adapter.peftTensors())) {
+      const name = `${PREFIX}${path}.${suffix}`;
+      if (!file.has(name)) throw new RangeError(`Adapter "${file.source}" has no tensor "${name}"`);
+      const shape = file.shape(name);
+      if (shape.join(",") !== tensor.shape.join(",")) {
+        throw new RangeError(
+          `Adapter tensor "${name}" has shape [${shape}] but the model's layer needs [${tensor.shape}]; ` +
+            `the adapter was made for another model or rank`,
+        );
+      }
+      writeTensor(tensor, file.f32(name));
+    }
+  }
+  return { config, adapters };
+}

@@ -1,0 +1,83 @@
+/**
+ * Every adapter method by name, and {@link applyAdapters}, which wraps a model's targeted linear layers.
+ * Adding a method: its file, one line here, its tests.
+ *
+ * @module
+ */
+
+import type { LlamaModel } from "../model/llama.ts";
+import { DenseLinear } from "../model/linear.ts";
+import { asyLora } from "./asylora.ts";
+import { dora } from "./dora.ts";
+import { lora } from "./lora.ts";
+import { loraPlus } from "./lora_plus.ts";
+import { mora, remora } from "./mora.ts";
+import { reLora } from "./relora.ts";
+import { type AdapterConfig, type AdapterLayer, type AdapterMethod, isTargeted } from "./types.ts";
+
+/** Registered methods. */
+export const ADAPTER_METHODS: Readonly<Record<string, AdapterMethod>> = {
+  lora,
+  "lora+": loraPlus,
+  asylora: asyLora,
+  relora: reLora,
+  dora,
+  mora,
+  remora,
+};
+
+/** PEFT's names of the seven LLaMA projections: every linear layer except `lm_head` (MoRA's setup). */
+export const ALL_LINEAR_TARGETS = [
+  "q_proj",
+  "k_proj",
+  "v_proj",
+  "o_proj",
+  "gate_proj",
+  "up_proj",
+  "down_proj",
+];
+
+/** The method of a config, with a clear error listing the valid names. */
+export function adapterMethod(name: string): AdapterMethod {
+  const method = ADAPTER_METHODS[name];
+  if (!method) {
+    throw new RangeError(
+      `Unknown adapter method "${name}": expected one of ${Object.keys(ADAPTER_METHODS).join(", ")}`,
+    );
+  }
+  return method;
+}
+
+/**
+ * Wraps every targeted linear layer of `model` (frozen base) in the configured adapter. `lm_head` is never
+ * adapted. Returns the adapters by module path.
+ *
+ * @throws {RangeError} for an unknown method, a bad config, or targets that match no layer.
+ */
+export async function applyAdapters(
+  model: LlamaModel,
+  config: AdapterConfig,
+): Promise<Map<string, AdapterLayer>> {
+  const method = adapterMethod(config.method);
+  method.validate(config);
+  const adapters = new Map<string, AdapterLayer>();
+  for (const [path, layer] of model.linears) {
+    if (path === "lm_head" || !isTargeted(path, config.targetModules)) continue;
+    if (!(layer instanceof DenseLinear)) throw new RangeError(`Cannot adapt "${path}" twice`);
+    if (model.grads.has(`${path}.weight`)) {
+      throw new RangeError(
+        `Cannot adapt "${path}": its base weight trains; build the model with trainBase false`,
+      );
+    }
+    const adapter = await method.wrap(model.gpu, layer, config);
+    model.setLinear(path, adapter);
+    adapters.set(path, adapter);
+  }
+  if (adapters.size === 0) {
+    throw new RangeError(
+      `No linear layer matches target_modules [${config.targetModules.join(", ")}]; ` +
+        `expected names such as ${ALL_LINEAR_TARGETS.join(", ")}`,
+    );
+  }
+  return adapters;
+}

@@ -1,0 +1,71 @@
+/**
+ * The adapter contract. An adapter wraps a frozen base linear layer (PEFT's pattern), adds its contribution
+ * in the forward and backward passes, lists its trainable tensors, and knows its ΔW so it can merge itself
+ * into the base weight. One method per file; `registry.ts` lists them.
+ *
+ * @module
+ */
+
+import type { Gpu } from "../gpu/device.ts";
+import type { Tensor } from "../gpu/tensor.ts";
+import type { DenseLinear, LinearLayer } from "../model/linear.ts";
+
+/** Configuration shared by every adapter method (PEFT `LoraConfig` fields plus method options). */
+export interface AdapterConfig {
+  /** Method name as registered, e.g. `"lora"`, `"mora"`. */
+  method: string;
+  /** Rank r (MoRA derives its square size r̂ from it). */
+  r: number;
+  /** LoRA scale numerator: s = alpha / r (ignored by MoRA). */
+  alpha: number;
+  /** Module names to adapt (PEFT `target_modules`: a module matches when its path ends in `.<name>`). */
+  targetModules: string[];
+  /** Seed of the adapter initialization. */
+  seed: number;
+  /** LoRA+: learning-rate multiplier of B (λ). */
+  loraPlusRatio?: number;
+  /** AsyLoRA: freeze A (original AsyLoRA) instead of training it (MoRA-faithful default false). */
+  freezeA?: boolean;
+  /** MoRA compress/decompress variant. */
+  moraVariant?: string;
+  /** ReLoRA/ReMoRA: merge and restart every this many updates. */
+  mergeEvery?: number;
+}
+
+/** An adapter around one base layer. */
+export interface AdapterLayer extends LinearLayer {
+  /** The wrapped base layer (frozen). */
+  readonly base: DenseLinear;
+  /** The adapter tensors by PEFT suffix, e.g. `lora_A.weight` (M is saved under both A and B for MoRA). */
+  peftTensors(): Record<string, Tensor>;
+  /** ΔW (outFeatures, inFeatures) in float64 from the current adapter tensors: merged W = W0 + ΔW. */
+  deltaWeight(): Promise<Float64Array>;
+  /** Re-initializes the adapter so that ΔW = 0 again (ReLoRA/ReMoRA after a merge). */
+  reinitialize(seed: number): void;
+  /** Frees the adapter's tensors (not the base weight). */
+  destroy(): void;
+}
+
+/** A registered adapter method. */
+export interface AdapterMethod {
+  /** Registry name. */
+  name: string;
+  /** One line: what it is and where it comes from. */
+  summary: string;
+  /** Throws a RangeError naming the bad field. */
+  validate(config: AdapterConfig): void;
+  /** Wraps a frozen base layer (DoRA reads the base weight back, hence the promise). */
+  wrap(gpu: Gpu, base: DenseLinear, config: AdapterConfig): AdapterLayer | Promise<AdapterLayer>;
+  /** Optimizer group overrides (LoRA+ gives `lora_B` a larger learning rate). */
+  groups?(config: AdapterConfig): Record<string, { lrScale?: number; weightDecay?: number }>;
+}
+
+/** Whether a module path is targeted: equal to, or ending in `.<name>` (PEFT list matching). */
+export function isTargeted(path: string, targetModules: readonly string[]): boolean {
+  return targetModules.some((name) => path === name || path.endsWith(`.${name}`));
+}
+
+/** Type guard: a linear layer that is an adapter. */
+export function isAdapter(layer: LinearLayer): layer is AdapterLayer {
+  return "base" in layer && "deltaWeight" in layer;
+}
