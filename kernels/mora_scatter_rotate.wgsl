@@ -16,8 +16,9 @@ struct Params {
   col_tiles: u32,
 }
 
-// Rows per workgroup.
+// Rows per workgroup, at most MAX_ROWS (the per-row accumulators live in a fixed-size array).
 override ROWS: u32 = 8u;
+const MAX_ROWS: u32 = 32u;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> dc: array<f32>;
@@ -35,21 +36,23 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let row_end = min(row0 + ROWS, params.rows);
   let n = params.in_features;
   let half = params.rank / 2u;
-  let step = n % params.rank;
-  let first_k = i % params.rank;
-  for (var b = row0; b < row_end; b++) {
-    let row = b * params.slots;
-    var acc = 0.0;
-    var k = first_k;  // p mod R, advanced by in mod R
-    for (var p = i; p < params.slots; p += n) {
-      let low = k < half;
-      let partner = select(p - half, p + half, low);
-      let partner_sin = select(-sin_table[partner], sin_table[partner], low);
-      acc += cos_table[p] * dc[row + p] + partner_sin * dc[row + partner];
-      k += step;
-      if (k >= params.rank) { k -= params.rank; }
+  // Terms outer, rows inner: each wrap-padded position's coefficients are loaded once per thread.
+  var acc: array<f32, MAX_ROWS>;
+  var k = i % params.rank;  // p mod R, advanced by in mod R
+  for (var p = i; p < params.slots; p += n) {
+    let low = k < half;
+    let partner = select(p - half, p + half, low);
+    let cos_p = cos_table[p];
+    let partner_sin = select(-sin_table[partner], sin_table[partner], low);
+    for (var r = 0u; r < row_end - row0; r++) {
+      let row = (row0 + r) * params.slots;
+      acc[r] += cos_p * dc[row + p] + partner_sin * dc[row + partner];
     }
-    let j = b * n + i;
-    dx[j] = dx[j] + acc;
+    k += n % params.rank;
+    if (k >= params.rank) { k -= params.rank; }
+  }
+  for (var r = 0u; r < row_end - row0; r++) {
+    let j = (row0 + r) * n + i;
+    dx[j] = dx[j] + acc[r];
   }
 }

@@ -9,8 +9,10 @@
  * - {@link moraCompressBackward}: dx (rows, in) += Cᵀ·dcompressed, dcompressed (rows, slots).
  *
  * `slots = chunks·R` for `decouple`/`rotation` (the compressed tensor is (rows·chunks, R), the rotated
- * chunks of each row one after the other) and `R` otherwise; see {@link moraCompressedShape}. The square
- * step `z = c·Mᵀ` and its gradients are matmuls (see `mora_adapter.ts`).
+ * chunks of each row one after the other) and `R` otherwise; see {@link moraCompressedShape}.
+ *
+ * {@link moraForward} and {@link moraBackward} chain them with the square step `z = c·Mᵀ` and its
+ * gradients (matmuls): 3 dispatches forward, 4 backward (plus any split-k passes of the matmul).
  *
  * Rotation tables are computed on the CPU exactly as the float32 reference does ({@link moraRotationTables})
  * and uploaded once per (device, chunks, R), shared by every layer of that shape like the reference's cache.
@@ -35,6 +37,7 @@ import {
 import type { Gpu } from "../gpu/device.ts";
 import { type Dispatch, grid, makeDispatch } from "../gpu/kernel.ts";
 import { createTensor, type Tensor } from "../gpu/tensor.ts";
+import { matmul } from "./matmul.ts";
 
 const kernels = {
   compress: { name: "mora_compress", code: compressCode },
@@ -69,9 +72,13 @@ export interface MoraDims {
   variant: MoraVariant;
 }
 
-/** Shape of the compressed tensor (and of z, dz, dcompressed): (rows·chunks, R). */
+/**
+ * Shape of the compressed tensor (and of z, dz, dcompressed): (rows·chunks, R).
+ *
+ * @throws {RangeError} when a size is not a positive integer, or R is odd for `rotation`.
+ */
 export function moraCompressedShape(dims: MoraDims): [number, number] {
-  const { chunks } = moraLayout(dims.inF, dims.outF, dims.R, dims.variant);
+  const { chunks } = layoutOf("MoRA compressed shape", dims);
   return [dims.rows * chunks, dims.R];
 }
 
@@ -294,5 +301,89 @@ export async function moraCompressBackward(gpu: Gpu, args: MoraCompressBackwardA
       workgroups,
       constants: { KIND: COMPRESSION_KIND[compression], ROWS: ROWS_PER_GROUP },
     }),
+  ];
+}
+
+/** Arguments of {@link moraForward}. */
+export interface MoraForwardArgs extends MoraDims {
+  /** (rows, outF), the base layer's output; the adapter output is added into it. */
+  out: Tensor;
+  /** (rows·chunks, R), overwritten with f_comp(x); the backward reads it. */
+  compressed: Tensor;
+  /** (rows, inF). */
+  x: Tensor;
+  /** (R, R), the trainable square matrix. */
+  M: Tensor;
+}
+
+/** Arguments of {@link moraBackward}. */
+export interface MoraBackwardArgs extends MoraDims {
+  /** (rows, inF); the adapter's `dout·ΔW` is added into it. */
+  dx: Tensor;
+  /** (R, R), overwritten with ∂L/∂M. */
+  gradM: Tensor;
+  /** (rows, outF), gradient of the layer output. */
+  dout: Tensor;
+  /** (rows·chunks, R), as the forward left it. */
+  compressed: Tensor;
+  /** (R, R). */
+  M: Tensor;
+}
+
+/**
+ * Builds the adapter forward `out += f_decomp(f_comp(x)·Mᵀ)` (paper Eq. 2) without materialising ΔW:
+ * compress, matmul "nt" into the scratch `mora.z` (allocated here), gather-add into `out`.
+ *
+ * @example
+ * ```ts
+ * const compressed = createTensor(gpu, "q.mora_compressed", moraCompressedShape(dims));
+ * const plan = await moraForward(gpu, { out, compressed, x, M, ...dims });
+ * ```
+ */
+export async function moraForward(gpu: Gpu, args: MoraForwardArgs): Promise<Dispatch[]> {
+  const [slotRows, R] = moraCompressedShape(args);
+  checkShape("MoRA forward", args.M, R * R, describe(args));
+  checkShape("MoRA forward", args.out, args.rows * args.outF, describe(args));
+  const compress = await moraCompressForward(gpu, args);
+  const z = createTensor(gpu, "mora.z", [slotRows, R]);
+  return [
+    ...compress,
+    ...await matmul(gpu, { out: z, a: args.compressed, b: args.M, layout: "nt", m: slotRows, n: R, k: R }),
+    ...await moraDecompressForward(gpu, { ...args, z }),
+  ];
+}
+
+/**
+ * Builds the adapter backward (spec §2.5): fold `dout` into the scratch `mora.dz`, `gradM = dzᵀ·c`
+ * (matmul "tn", overwritten), `dc = dz·M` (matmul "nn", scratch `mora.dcompressed`), and scatter-add
+ * `dc` into `dx` (accumulates). Scratch tensors are allocated here.
+ *
+ * @example
+ * ```ts
+ * const plan = await moraBackward(gpu, { dx, gradM, dout, compressed, M, ...dims });
+ * ```
+ */
+export async function moraBackward(gpu: Gpu, args: MoraBackwardArgs): Promise<Dispatch[]> {
+  const [slotRows, R] = moraCompressedShape(args);
+  const shape = describe(args);
+  for (const t of [args.M, args.gradM]) checkShape("MoRA backward", t, R * R, shape);
+  checkShape("MoRA backward", args.compressed, slotRows * R, shape);
+  checkShape("MoRA backward", args.dout, args.rows * args.outF, shape);
+  checkShape("MoRA backward", args.dx, args.rows * args.inF, shape);
+  const dz = createTensor(gpu, "mora.dz", [slotRows, R]);
+  const dcompressed = createTensor(gpu, "mora.dcompressed", [slotRows, R]);
+  return [
+    ...await moraDecompressBackward(gpu, { ...args, dz }),
+    ...await matmul(gpu, {
+      out: args.gradM,
+      a: dz,
+      b: args.compressed,
+      layout: "tn",
+      m: R,
+      n: R,
+      k: slotRows,
+    }),
+    ...await matmul(gpu, { out: dcompressed, a: dz, b: args.M, layout: "nn", m: slotRows, n: R, k: R }),
+    ...await moraCompressBackward(gpu, { ...args, dcompressed }),
   ];
 }

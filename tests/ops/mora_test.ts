@@ -1,8 +1,10 @@
 import { rejects } from "node:assert/strict";
 import {
   MORA_VARIANTS,
+  moraBackwardCpu,
   moraCompressionTerms,
   moraDecompressionSources,
+  moraForwardCpu,
   moraRank,
   type MoraVariant,
 } from "../../lib/adapters/mora_operators.ts";
@@ -10,12 +12,14 @@ import type { Gpu } from "../../lib/gpu/device.ts";
 import { runDispatches } from "../../lib/gpu/kernel.ts";
 import { createTensor, readTensor, type Tensor } from "../../lib/gpu/tensor.ts";
 import {
+  moraBackward,
   moraCompressBackward,
   moraCompressedShape,
   moraCompressForward,
   moraDecompressBackward,
   moraDecompressForward,
   type MoraDims,
+  moraForward,
 } from "../../lib/ops/mora.ts";
 import { assertAllClose, Rng } from "../_numeric.ts";
 import { gpuTest, testGpu } from "../_gpu.ts";
@@ -170,3 +174,65 @@ Deno.test({
     c.destroy();
   },
 });
+
+// The longest float32 sums are gradM's, over rows·chunks ≤ 17·8 = 136 products, and z's over R ≤ 29:
+// rounding grows like √terms · 2^-24 of the largest term, ~1e-6 of the largest output; measured worst
+// 1.7e-7. An index error is an O(1) relative error, so 1e-5 of the largest |value| still catches it.
+const ADAPTER_REL_TOL = 1e-5;
+
+/** Runs moraForward then moraBackward and compares out, gradM and dx with the float64 reference. */
+async function checkAdapter(gpu: Gpu, rng: Rng, d: MoraDims): Promise<void> {
+  const what = `${d.variant} ${d.inF}×${d.outF} R=${d.R} rows=${d.rows}`;
+  const [x, M, dout] = [rng.floats(d.rows * d.inF), rng.floats(d.R * d.R), rng.floats(d.rows * d.outF)];
+  const [base, dxBase] = [rng.floats(d.rows * d.outF), rng.floats(d.rows * d.inF)];
+  const t = {
+    out: upload(gpu, "out", base, [d.rows, d.outF]),
+    compressed: createTensor(gpu, "compressed", moraCompressedShape(d)),
+    x: upload(gpu, "x", x, [d.rows, d.inF]),
+    M: upload(gpu, "M", M, [d.R, d.R]),
+    dx: upload(gpu, "dx", dxBase, [d.rows, d.inF]),
+    gradM: upload(gpu, "gradM", rng.floats(d.R * d.R), [d.R, d.R]), // garbage: must be overwritten
+    dout: upload(gpu, "dout", dout, [d.rows, d.outF]),
+  };
+  await runDispatches(gpu, [
+    ...await moraForward(gpu, { ...d, out: t.out, compressed: t.compressed, x: t.x, M: t.M }),
+    ...await moraBackward(gpu, {
+      ...d,
+      dx: t.dx,
+      gradM: t.gradM,
+      dout: t.dout,
+      compressed: t.compressed,
+      M: t.M,
+    }),
+  ]);
+  const x64 = Float64Array.from(x);
+  const M64 = Float64Array.from(M);
+  const { y } = moraForwardCpu(x64, d.rows, d.inF, d.outF, M64, d.R, d.variant);
+  const grads = moraBackwardCpu(x64, Float64Array.from(dout), d.rows, d.inF, d.outF, M64, d.R, d.variant);
+  const expected = {
+    out: y.map((v, i) => v + base[i]!),
+    gradM: grads.gradM,
+    dx: grads.gradX.map((v, i) => v + dxBase[i]!),
+  };
+  for (const name of ["out", "gradM", "dx"] as const) {
+    const got = await readTensor(t[name]);
+    const scale = Math.max(...expected[name].map(Math.abs));
+    assertAllClose(got, expected[name], { atol: ADAPTER_REL_TOL * scale, rtol: 0 }, `${what}: ${name}`);
+  }
+  for (const tensor of Object.values(t)) tensor.destroy();
+}
+
+for (const variant of MORA_VARIANTS) {
+  Deno.test({
+    name: `MoRA ${variant} adapter forward/backward (compress, matmul, decompress) matches the CPU reference`,
+    ...gpuTest,
+    async fn() {
+      const gpu = await testGpu();
+      const rng = new Rng(variant.length * 104729);
+      for (const [inF, outF] of SHAPES) {
+        await checkAdapter(gpu, rng, { rows: ROWS, inF, outF, R: moraRank(inF, outF, 4, variant), variant });
+      }
+      await checkAdapter(gpu, rng, { rows: 3, inF: 5, outF: 9, R: 18, variant }); // pad > in
+    },
+  });
+}
