@@ -39,6 +39,8 @@ export interface BarChartOptions {
   value: Channel;
   /** Bars grouped side by side and colored by this field. */
   group?: Channel;
+  /** Bars colored by this field, not grouped (for a category that determines it). */
+  color?: Channel;
   /** Bars run left to right (category on y); default false. */
   horizontal?: boolean;
   /** Plot width in pixels; default 480. */
@@ -61,18 +63,25 @@ export interface BarChartOptions {
  */
 export function barChart(options: BarChartOptions): TopLevelSpec {
   const category = categoryEncoding(options.category);
-  const value = valueEncoding(options.value);
+  // No stacking: bars start at the axis start, which on a log scale is the domain minimum, not zero.
+  const value = { ...valueEncoding(options.value, options.values), stack: null };
   const offset = options.horizontal ? "yOffset" : "xOffset";
   const group = options.group
-    ? { color: categoryEncoding(options.group), [offset]: { field: options.group.field } }
+    ? {
+      color: categoryEncoding(options.group),
+      [offset]: { field: options.group.field, sort: sortOf(options.group) },
+    }
     : {};
+  const color = options.color ? { color: categoryEncoding(options.color) } : {};
   return {
     $schema: VEGA_LITE_SCHEMA,
     title: options.title,
     width: options.width ?? 480,
     data: { values: options.values },
     mark: { type: "bar", tooltip: true },
-    encoding: options.horizontal ? { y: category, x: value, ...group } : { x: category, y: value, ...group },
+    encoding: options.horizontal
+      ? { y: category, x: value, ...color, ...group }
+      : { x: category, y: value, ...color, ...group },
   } as TopLevelSpec;
 }
 
@@ -116,11 +125,15 @@ export function lineChart(options: LineChartOptions): TopLevelSpec {
     data: { values: options.values },
     mark: { type: "line", point: options.points ?? true, tooltip: true },
     encoding: {
-      x: valueEncoding(options.x),
-      y: valueEncoding(options.y),
+      x: valueEncoding(options.x, options.values),
+      y: valueEncoding(options.y, options.values),
       ...(options.series ? { color: categoryEncoding(options.series) } : {}),
     },
   } as TopLevelSpec;
+}
+
+function sortOf(channel: Channel): string[] | null {
+  return channel.sort ?? null;
 }
 
 function categoryEncoding(channel: Channel) {
@@ -128,15 +141,23 @@ function categoryEncoding(channel: Channel) {
     field: channel.field,
     title: channel.title,
     type: channel.type ?? "nominal",
-    ...(channel.sort ? { sort: channel.sort } : { sort: null }),
+    sort: sortOf(channel),
+    axis: { labelLimit: 320 },
   };
 }
 
-function valueEncoding(channel: Channel) {
+/** A quantitative encoding; a log scale starts at the power of ten below the smallest positive value. */
+function valueEncoding(channel: Channel, values: readonly Datum[]) {
   return {
     field: channel.field,
     title: channel.title,
     type: channel.type ?? "quantitative",
-    ...(channel.log ? { scale: { type: "log" } } : {}),
+    ...(channel.log ? { scale: { type: "log", domainMin: logDomainMin(channel.field, values) } } : {}),
   };
+}
+
+/** Bars on a log scale start at the domain minimum; Vega's default (zero) draws none. */
+function logDomainMin(field: string, values: readonly Datum[]): number {
+  const positive = values.map((d) => d[field]).filter((v): v is number => typeof v === "number" && v > 0);
+  return positive.length === 0 ? 1 : 10 ** Math.floor(Math.log10(Math.min(...positive)));
 }

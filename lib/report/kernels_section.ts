@@ -176,7 +176,7 @@ function referenceChart(best: KernelRecord | undefined): ReportChart {
       values,
       category: { field: "name", title: "Implementation" },
       value: { field: "gflops", title: "GFLOP/s", log: true },
-      group: { field: "source", title: "Source" },
+      color: { field: "source", title: "Source" },
       horizontal: true,
     }),
   };

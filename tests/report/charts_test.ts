@@ -20,6 +20,7 @@ const horizontalLog = barChart({
   values: [{ name: "OpenBLAS", gflops: 190 }, { name: "ours", gflops: 4.2 }],
   category: { field: "name", title: "Implementation" },
   value: { field: "gflops", title: "GFLOP/s", log: true },
+  color: { field: "name", title: "Implementation" },
   horizontal: true,
 });
 
@@ -50,7 +51,8 @@ Deno.test("grouped bars offset and color by the group field; horizontal puts the
   const horizontal =
     (horizontalLog as { encoding: Record<string, { field?: string; scale?: unknown }> }).encoding;
   assert.deepEqual(horizontal.y?.field, "name");
-  assert.deepEqual(horizontal.x?.scale, { type: "log" });
+  assert.deepEqual([horizontal.color?.field, horizontal.yOffset], ["name", undefined]);
+  assert.deepEqual(horizontal.x?.scale, { type: "log", domainMin: 1 }); // the power of ten below 4.2
 });
 
 Deno.test("a spec Vega-Lite warns about or rejects is an error", () => {
@@ -76,4 +78,12 @@ Deno.test("charts render to SVG offline with their data labels", async () => {
   assert.match(svg, /256³/);
   assert.match(svg, /GFLOP\/s/);
   assert.match(await renderSvg(lines), /MoRA/);
+  // Log-scale bars drawn from zero have no tick labels and zero width.
+  const log = await renderSvg(horizontalLog);
+  assert.match(log, />100</);
+  const widths = [...log.matchAll(/roledescription="bar" d="M[\d.]+,[\d.]+h([\d.]+)/g)].map((m) =>
+    Number(m[1])
+  );
+  assert.equal(widths.length, 2);
+  assert.ok(widths.every((w) => w > 10), `bar widths ${widths}`);
 });
