@@ -79,9 +79,13 @@ async function runGit(git: string, args: string[], cwd?: string): Promise<string
   }
 }
 
-/** One line for headers and logs, e.g. `llvmpipe (LLVM 15.0.6, 256 bits) (software adapter)`. */
+/** Vendor and description, e.g. `65541: llvmpipe (LLVM 15.0.6, 256 bits)`. */
+export function adapterName(adapter: AdapterDescription): string {
+  return adapter.vendor ? `${adapter.vendor}: ${adapter.description}` : adapter.description;
+}
+
+/** One line for logs: {@link adapterName}, plus a software-adapter label when it is a fallback adapter. */
 export function describeAdapter(adapter: AdapterDescription): string {
-  const vendor = adapter.vendor ? `${adapter.vendor}: ` : "";
   const kind = adapter.isFallbackAdapter ? " (software adapter: timings are CPU timings)" : "";
-  return `${vendor}${adapter.description}${kind}`;
+  return `${adapterName(adapter)}${kind}`;
 }

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { describeAdapter, type Environment } from "../harness/env.ts";
+import { adapterName, type Environment } from "../harness/env.ts";
 import { type Cell, formatCell, type Report, type ReportSection, type ReportTable } from "./model.ts";
 
 const ESCAPES: Record<string, string> = {
@@ -74,7 +74,7 @@ export function environmentTable(env: Environment): ReportTable {
     caption: "Environment",
     columns: ["Property", "Value"],
     rows: [
-      ["Adapter", describeAdapter(env.adapter)],
+      ["Adapter", adapterName(env.adapter)],
       ["Adapter architecture", env.adapter.architecture || "(not reported)"],
       ["Fallback (software) adapter", env.adapter.isFallbackAdapter ? "yes" : "no"],
       ["Deno", `${env.deno.deno} (V8 ${env.deno.v8}, TypeScript ${env.deno.typescript})`],
@@ -119,9 +119,9 @@ ${report.sections.map((s) => renderSectionHtml(s, svgs)).join("\n")}
 }
 
 function adapterBanner(env: Environment): string {
-  const adapter = escapeHtml(describeAdapter(env.adapter));
+  const adapter = escapeHtml(adapterName(env.adapter));
   if (!env.adapter.isFallbackAdapter) return `<p>Measured on the WebGPU adapter <b>${adapter}</b>.</p>`;
   return `<p class="warning">Measured on a <b>software adapter</b> (isFallbackAdapter): <b>${adapter}</b>. ` +
-    `Every timing here is a CPU timing of the WGSL kernels run by Mesa's lavapipe on ${env.cpuCount} CPU ` +
-    `cores, not a GPU timing.</p>`;
+    `Every timing here is a CPU timing: the WGSL kernels ran on ${env.cpuCount} CPU cores through a ` +
+    `software Vulkan implementation (such as Mesa's lavapipe), not on a GPU.</p>`;
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { describeAdapter, gitCommit, recordEnvironment } from "../../lib/harness/env.ts";
+import { adapterName, describeAdapter, gitCommit, recordEnvironment } from "../../lib/harness/env.ts";
 
 const adapter = { vendor: "mesa", architecture: "", description: "llvmpipe", isFallbackAdapter: true };
 
@@ -34,4 +34,5 @@ Deno.test("the commit is unknown without a repository or without git", async () 
 Deno.test("software adapters are labelled in their description", () => {
   assert.equal(describeAdapter(adapter), "mesa: llvmpipe (software adapter: timings are CPU timings)");
   assert.equal(describeAdapter({ ...adapter, vendor: "", isFallbackAdapter: false }), "llvmpipe");
+  assert.equal(adapterName(adapter), "mesa: llvmpipe");
 });
