@@ -17,7 +17,7 @@ import type { Gpu } from "../gpu/device.ts";
 import { type Dispatch, grid, makeDispatch } from "../gpu/kernel.ts";
 import { createTensor, readTensor, type Tensor, writeTensor } from "../gpu/tensor.ts";
 import type { DenseLinear, LinearBackwardArgs, LinearForwardArgs, TrainableTensor } from "../model/linear.ts";
-import { LoraLayer, validateLoraConfig } from "./lora.ts";
+import { loraBackwardCpu, type LoraCpuArgs, loraForwardCpu, LoraLayer, validateLoraConfig } from "./lora.ts";
 import type { AdapterConfig, AdapterLayer, AdapterMethod } from "./types.ts";
 
 const kernels = {
@@ -173,3 +173,50 @@ export const dora: AdapterMethod = {
   validate: validateLoraConfig,
   wrap: (gpu, base, c) => DoraLayer.create(gpu, base, c),
 };
+
+/** Inputs of the DoRA CPU reference: LoRA's plus the magnitude m (out); `norm` overrides n (held constant). */
+export interface DoraCpuArgs extends LoraCpuArgs {
+  m: ArrayLike<number>;
+  norm?: ArrayLike<number>;
+}
+
+/** n = rownorm(W0 + s·B·A) in float64. */
+export function doraNormCpu(p: LoraCpuArgs): Float64Array {
+  const norm = new Float64Array(p.outF);
+  for (let o = 0; o < p.outF; o++) {
+    let sq = 0;
+    for (let i = 0; i < p.inF; i++) {
+      let v = p.w0[o * p.inF + i]!;
+      for (let k = 0; k < p.r; k++) v += p.scale * p.b[o * p.r + k]! * p.a[k * p.inF + i]!;
+      sq += v * v;
+    }
+    norm[o] = Math.sqrt(sq);
+  }
+  return norm;
+}
+
+/** `y = U·diag(m ⊘ n)` in float64, U = LoRA's output; also returns U and n. */
+export function doraForwardCpu(
+  p: DoraCpuArgs,
+): { y: Float64Array; u: Float64Array; norm: ArrayLike<number> } {
+  const u = loraForwardCpu(p).y;
+  const norm = p.norm ?? doraNormCpu(p);
+  const y = u.map((value, idx) => value * p.m[idx % p.outF]! / norm[idx % p.outF]!);
+  return { y, u, norm };
+}
+
+/** Gradients of Σ y·g with the norm detached: ∂m, and LoRA's ∂A, ∂B, ∂x with g·diag(c). */
+export function doraBackwardCpu(
+  p: DoraCpuArgs,
+  g: ArrayLike<number>,
+): { gradM: Float64Array; gradA: Float64Array; gradB: Float64Array; gradX: Float64Array } {
+  const { u, norm } = doraForwardCpu(p);
+  const gradM = new Float64Array(p.outF);
+  const scaled = new Float64Array(g.length);
+  for (let idx = 0; idx < g.length; idx++) {
+    const o = idx % p.outF;
+    gradM[o]! += g[idx]! * u[idx]! / norm[o]!;
+    scaled[idx] = g[idx]! * p.m[o]! / norm[o]!;
+  }
+  return { gradM, ...loraBackwardCpu(p, scaled) };
+}

@@ -225,3 +225,65 @@ export const lora: AdapterMethod = {
   validate: validateLoraConfig,
   wrap: (gpu, base, c) => new LoraLayer(gpu, base, c.r, c.alpha, "kaiming", c.seed),
 };
+
+/** Inputs of the LoRA CPU reference: x (rows, in), W0 (out, in), A (r, in), B (out, r). */
+export interface LoraCpuArgs {
+  x: ArrayLike<number>;
+  w0: ArrayLike<number>;
+  a: ArrayLike<number>;
+  b: ArrayLike<number>;
+  rows: number;
+  inF: number;
+  outF: number;
+  r: number;
+  scale: number;
+}
+
+/** `y = x·W0ᵀ + s·(x·Aᵀ)·Bᵀ` in float64; also returns H = x·Aᵀ. */
+export function loraForwardCpu(p: LoraCpuArgs): { y: Float64Array; h: Float64Array } {
+  const h = new Float64Array(p.rows * p.r);
+  const y = new Float64Array(p.rows * p.outF);
+  for (let t = 0; t < p.rows; t++) {
+    for (let k = 0; k < p.r; k++) {
+      let s = 0;
+      for (let i = 0; i < p.inF; i++) s += p.x[t * p.inF + i]! * p.a[k * p.inF + i]!;
+      h[t * p.r + k] = s;
+    }
+    for (let o = 0; o < p.outF; o++) {
+      let s = 0;
+      for (let i = 0; i < p.inF; i++) s += p.x[t * p.inF + i]! * p.w0[o * p.inF + i]!;
+      for (let k = 0; k < p.r; k++) s += p.scale * h[t * p.r + k]! * p.b[o * p.r + k]!;
+      y[t * p.outF + o] = s;
+    }
+  }
+  return { y, h };
+}
+
+/** Gradients of Σ y·g in float64: ∂A, ∂B, ∂x (spec baselines §4). */
+export function loraBackwardCpu(
+  p: LoraCpuArgs,
+  g: ArrayLike<number>,
+): { gradA: Float64Array; gradB: Float64Array; gradX: Float64Array } {
+  const { h } = loraForwardCpu(p);
+  const dh = new Float64Array(p.rows * p.r);
+  const gradB = new Float64Array(p.outF * p.r);
+  const gradA = new Float64Array(p.r * p.inF);
+  const gradX = new Float64Array(p.rows * p.inF);
+  for (let t = 0; t < p.rows; t++) {
+    for (let o = 0; o < p.outF; o++) {
+      const gto = g[t * p.outF + o]!;
+      for (let k = 0; k < p.r; k++) {
+        gradB[o * p.r + k]! += p.scale * gto * h[t * p.r + k]!;
+        dh[t * p.r + k]! += p.scale * gto * p.b[o * p.r + k]!;
+      }
+      for (let i = 0; i < p.inF; i++) gradX[t * p.inF + i]! += gto * p.w0[o * p.inF + i]!;
+    }
+    for (let k = 0; k < p.r; k++) {
+      for (let i = 0; i < p.inF; i++) {
+        gradA[k * p.inF + i]! += dh[t * p.r + k]! * p.x[t * p.inF + i]!;
+        gradX[t * p.inF + i]! += dh[t * p.r + k]! * p.a[k * p.inF + i]!;
+      }
+    }
+  }
+  return { gradA, gradB, gradX };
+}

@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { readTensor, writeTensor } from "../gpu/tensor.ts";
 import { readSafetensors, type TensorToWrite, writeFileAtomic, writeSafetensors } from "../io/safetensors.ts";
 import type { LlamaModel } from "../model/llama.ts";
+import { MoraLayer } from "./mora.ts";
 import { MORA_REFERENCE_TYPE, MORA_VARIANTS, type MoraVariant } from "./mora_variants.ts";
 import { applyAdapters } from "./registry.ts";
 import type { AdapterConfig, AdapterLayer } from "./types.ts";
@@ -106,7 +107,10 @@ export async function saveAdapters(
     }
   }
   await writeSafetensors(join(dir, "adapter_model.safetensors"), tensors, { format: "pt" });
-  const json = JSON.stringify(peftConfigJson(config), null, 2) + "\n";
+  // ReMoRA moves every layer to the next grouping at each merge: record the grouping the tensors belong to.
+  const mora = [...adapters.values()].find((a) => a instanceof MoraLayer);
+  const current = mora ? { ...config, moraVariant: mora.variant } : config;
+  const json = JSON.stringify(peftConfigJson(current), null, 2) + "\n";
   await writeFileAtomic(join(dir, "adapter_config.json"), new TextEncoder().encode(json));
 }
 

@@ -57,7 +57,7 @@ export class Trainer {
 
   private constructor(
     readonly model: LlamaModel,
-    readonly plan: TrainPlan,
+    public plan: TrainPlan,
     readonly optimizer: AdamW,
     readonly lr: LearningRate,
     readonly logEvery: number,
@@ -126,6 +126,14 @@ export class Trainer {
       );
     }
     return { step: this.step, loss, gradNorm: norm[0]!, lr };
+  }
+
+  /** Rebuilds the step's dispatches (after an adapter changed its kernels, e.g. ReMoRA's grouping). */
+  async rebuild(): Promise<void> {
+    const { batch, seqLen } = this.plan;
+    this.plan.destroy();
+    this.plan = await buildTrainPlan(this.model, { batch, seqLen, withBackward: true });
+    this.#dispatches = [...this.plan.forward, ...this.plan.backward, ...await this.optimizer.build()];
   }
 
   /** Frees the plan and optimizer (not the model). */

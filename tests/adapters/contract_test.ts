@@ -1,0 +1,182 @@
+import assert from "node:assert/strict";
+import { mergeAndUnload } from "../../lib/adapters/merge.ts";
+import { MORA_VARIANTS } from "../../lib/adapters/mora_variants.ts";
+import { loadAdapters, saveAdapters } from "../../lib/adapters/peft.ts";
+import { ADAPTER_METHODS, ALL_LINEAR_TARGETS, applyAdapters } from "../../lib/adapters/registry.ts";
+import { installMergeRestarts } from "../../lib/adapters/restarts.ts";
+import type { AdapterConfig } from "../../lib/adapters/types.ts";
+import type { Gpu } from "../../lib/gpu/device.ts";
+import { runDispatches } from "../../lib/gpu/kernel.ts";
+import { readTensor } from "../../lib/gpu/tensor.ts";
+import type { LlamaConfig } from "../../lib/model/config.ts";
+import { initLlamaWeights } from "../../lib/model/init.ts";
+import { LlamaModel } from "../../lib/model/llama.ts";
+import { buildTrainPlan } from "../../lib/model/train_plan.ts";
+import { Trainer } from "../../lib/train/trainer.ts";
+import { assertAllClose, Rng } from "../_numeric.ts";
+import { gpuTest, testGpu } from "../_gpu.ts";
+
+// An odd-shaped model: no size is a multiple of 4, GQA with one kv head, 2 layers.
+const CONFIG: LlamaConfig = {
+  hiddenSize: 30,
+  intermediateSize: 37,
+  numHiddenLayers: 2,
+  numAttentionHeads: 3,
+  numKeyValueHeads: 1,
+  vocabSize: 29,
+  rmsNormEps: 1e-6,
+  ropeTheta: 10000,
+  tieWordEmbeddings: false,
+  maxPositionEmbeddings: 32,
+  headDim: 10,
+};
+const BATCH = 3, SEQ = 7;
+// Logits of the merged model against the adapter model: both float32, differing only in where ΔW·x is
+// summed (ΔW is merged in float64 and rounded once), so ~1e-6 of the logit scale; 2e-5 leaves room.
+const MERGE_TOL = { atol: 2e-5, rtol: 1e-4 };
+
+const base = { r: 3, alpha: 6, targetModules: ALL_LINEAR_TARGETS, seed: 7 };
+const CASES: AdapterConfig[] = [
+  { ...base, method: "lora" },
+  { ...base, method: "lora+", loraPlusRatio: 4 },
+  { ...base, method: "asylora" },
+  { ...base, method: "asylora", freezeA: true },
+  { ...base, method: "relora", mergeEvery: 2 },
+  { ...base, method: "dora" },
+  ...MORA_VARIANTS.map((moraVariant) => ({ ...base, method: "mora", moraVariant })),
+  { ...base, method: "remora", moraVariant: "sharing", mergeEvery: 2 },
+];
+
+function batch(seed: number) {
+  const rng = new Rng(seed);
+  const ids = Uint32Array.from({ length: BATCH * SEQ }, () => rng.int(CONFIG.vocabSize));
+  return { ids, labels: Int32Array.from(ids) };
+}
+
+async function logits(model: LlamaModel): Promise<Float32Array> {
+  const plan = await buildTrainPlan(model, { batch: BATCH, seqLen: SEQ });
+  const { ids, labels } = batch(1);
+  plan.writeBatch(ids, labels);
+  await runDispatches(model.gpu, plan.forward);
+  const out = await readTensor(plan.logits);
+  plan.destroy();
+  return out;
+}
+
+function frozenModel(gpu: Gpu): LlamaModel {
+  return LlamaModel.create(gpu, CONFIG, initLlamaWeights(CONFIG, 3), { trainBase: false });
+}
+
+async function train(
+  model: LlamaModel,
+  config: AdapterConfig,
+  adapters: Awaited<ReturnType<typeof applyAdapters>>,
+) {
+  const steps = 5;
+  const trainer = await Trainer.create(model, {
+    batch: BATCH,
+    seqLen: SEQ,
+    lr: 2e-2,
+    schedule: { kind: "constant", warmupSteps: 0, totalSteps: steps },
+    adamw: ADAPTER_METHODS[config.method]!.groups
+      ? { groups: ADAPTER_METHODS[config.method]!.groups!(config) }
+      : {},
+  });
+  if (config.mergeEvery) {
+    installMergeRestarts(trainer, adapters, {
+      mergeEvery: config.mergeEvery,
+      warmupSteps: 1,
+      totalSteps: steps,
+      seed: config.seed,
+      cycleGrouping: config.method === "remora",
+    });
+  }
+  for (let s = 0; s < steps; s++) {
+    const { ids, labels } = batch(100 + s);
+    await trainer.trainStep(ids, labels, true);
+  }
+  trainer.destroy();
+}
+
+for (const config of CASES) {
+  const label = `${config.method}${config.moraVariant ? ` (${config.moraVariant})` : ""}${
+    config.freezeA ? " frozen A" : ""
+  }`;
+  Deno.test({
+    name:
+      `${label}: starts as the identity, trains, merges into the base with the same logits, saves and loads`,
+    ...gpuTest,
+    async fn() {
+      const gpu = await testGpu();
+      const model = frozenModel(gpu);
+      const before = await logits(model);
+      const adapters = await applyAdapters(model, config);
+      assert.equal(adapters.size, CONFIG.numHiddenLayers * 7);
+      // The initialized adapter does not change the function (B = 0, M = 0, m = ‖W0‖).
+      assertAllClose(await logits(model), before, MERGE_TOL, "logits at init");
+      await train(model, config, adapters);
+      const trained = await logits(model);
+      let moved = 0;
+      for (const a of adapters.values()) {
+        for (const d of await a.deltaWeight()) moved = Math.max(moved, Math.abs(d));
+      }
+      assert.ok(
+        moved > 1e-4 || config.mergeEvery,
+        `${label}: the adapters did not train (max |ΔW| ${moved})`,
+      );
+      assert.ok(
+        Math.max(...trained.map((v, i) => Math.abs(v - before[i]!))) > 1e-4,
+        "training changed nothing",
+      );
+
+      const dir = await Deno.makeTempDir();
+      await saveAdapters(dir, config, adapters);
+      const reloaded = frozenModel(gpu);
+      for (const [name, t] of model.weights) reloaded.writeWeight(name, await readTensor(t)); // merged restarts
+      const loaded = await loadAdapters(dir, reloaded);
+      assert.equal(loaded.config.method, config.method);
+      assertAllClose(await logits(reloaded), trained, MERGE_TOL, "logits after save and load");
+
+      await mergeAndUnload(model, adapters);
+      assertAllClose(await logits(model), trained, MERGE_TOL, "logits after merge");
+      for (const a of loaded.adapters.values()) a.destroy();
+      reloaded.destroy();
+      model.destroy();
+      await Deno.remove(dir, { recursive: true });
+    },
+  });
+}
+
+Deno.test({
+  name: "adapter configs that do not fit the model get clear errors",
+  ...gpuTest,
+  async fn() {
+    const gpu = await testGpu();
+    const model = frozenModel(gpu);
+    await assert.rejects(
+      () => applyAdapters(model, { ...base, method: "vera" }),
+      /Unknown adapter method "vera"/,
+    );
+    await assert.rejects(
+      () => applyAdapters(model, { ...base, method: "lora", targetModules: ["query_key_value"] }),
+      /No linear layer matches target_modules \[query_key_value\]/,
+    );
+    await assert.rejects(() => applyAdapters(model, { ...base, method: "relora" }), /mergeEvery/);
+    const dir = await Deno.makeTempDir();
+    const other = frozenModel(gpu);
+    await saveAdapters(
+      dir,
+      { ...base, method: "lora", r: 5 },
+      await applyAdapters(other, { ...base, method: "lora", r: 5 }),
+    );
+    const text = await Deno.readTextFile(`${dir}/adapter_config.json`);
+    await Deno.writeTextFile(`${dir}/adapter_config.json`, text.replace('"r": 5', '"r": 4'));
+    await assert.rejects(
+      () => loadAdapters(dir, model),
+      /has shape \[5,30\] but the model's layer needs \[4,30\]/,
+    );
+    other.destroy();
+    model.destroy();
+    await Deno.remove(dir, { recursive: true });
+  },
+});

@@ -1,0 +1,236 @@
+import { doraBackwardCpu, doraForwardCpu, DoraLayer, doraNormCpu } from "../../lib/adapters/dora.ts";
+import { loraBackwardCpu, type LoraCpuArgs, loraForwardCpu, LoraLayer } from "../../lib/adapters/lora.ts";
+import { MoraLayer } from "../../lib/adapters/mora.ts";
+import { moraBackwardCpu, moraForwardCpu } from "../../lib/adapters/mora_operators.ts";
+import { MORA_VARIANTS } from "../../lib/adapters/mora_variants.ts";
+import type { AdapterLayer } from "../../lib/adapters/types.ts";
+import type { Gpu } from "../../lib/gpu/device.ts";
+import { runDispatches } from "../../lib/gpu/kernel.ts";
+import { createTensor, readTensor, type Tensor, writeTensor } from "../../lib/gpu/tensor.ts";
+import { DenseLinear } from "../../lib/model/linear.ts";
+import { addScaledCpu } from "../../lib/ops/elementwise.ts";
+import { assertAllClose, dot, numericGradient, randomF64, Rng } from "../_numeric.ts";
+import { gpuTest, testGpu } from "../_gpu.ts";
+
+// Float32 GPU against float64 CPU: each output sums (in + r) products of values in [-1, 1], so rounding
+// is ~1e-7·sqrt(terms)·scale; 2e-5 absolute and 1e-4 relative leave ample room without hiding a wrong term
+// (a wrong term is O(0.1)). Finite differences in float64 with h = 1e-6 on a smooth function: error ~1e-9.
+const GPU_TOL = { atol: 2e-5, rtol: 1e-4 };
+const FD_TOL = { atol: 1e-7, rtol: 1e-6 };
+
+interface Run {
+  y: Float32Array;
+  dx: Float32Array;
+  grads: Map<string, Float32Array>;
+}
+
+/** Runs forward and backward of an adapter layer on random x and dy (dx accumulated onto `dxInit`). */
+async function runLayer(
+  gpu: Gpu,
+  layer: AdapterLayer,
+  x: Float32Array<ArrayBuffer>,
+  dy: Float32Array<ArrayBuffer>,
+  dxInit: Float32Array<ArrayBuffer>,
+): Promise<Run> {
+  const rows = x.length / layer.inFeatures;
+  const tx = createTensor(gpu, "x", [rows, layer.inFeatures], x);
+  const tdy = createTensor(gpu, "dy", [rows, layer.outFeatures], dy);
+  const out = createTensor(gpu, "out", [rows, layer.outFeatures]);
+  const dx = createTensor(gpu, "dx", [rows, layer.inFeatures], dxInit);
+  await runDispatches(gpu, [
+    ...await layer.forward(gpu, { out, x: tx, rows }),
+    ...await layer.backward(gpu, { dx, accumulateDx: true, dy: tdy, x: tx, rows }),
+  ]);
+  const grads = new Map<string, Float32Array>();
+  for (const t of layer.trainable()) {
+    grads.set(t.name.split(".").slice(-2).join("."), await readTensor(t.grad));
+  }
+  const result = { y: await readTensor(out), dx: await readTensor(dx), grads };
+  for (const t of [tx, tdy, out, dx]) t.destroy();
+  return result;
+}
+
+function baseLayer(gpu: Gpu, rng: Rng, outF: number, inF: number): { base: DenseLinear; w0: Float32Array } {
+  const w0 = rng.floats(outF * inF, -0.5, 0.5);
+  return {
+    base: new DenseLinear("model.layers.0.mlp.up_proj", createTensor(gpu, "w0", [outF, inF], w0)),
+    w0,
+  };
+}
+
+function fill(t: Tensor, rng: Rng, lo = -0.5, hi = 0.5): Float32Array<ArrayBuffer> {
+  const values = rng.floats(t.size, lo, hi);
+  writeTensor(t, values);
+  return values;
+}
+
+const SHAPES = [[13, 19, 7, 3], [40, 9, 5, 4], [33, 33, 2, 1]] as const; // out, in, rows, r
+
+Deno.test({
+  name: "LoRA layer: GPU forward/backward match the CPU reference on odd shapes",
+  ...gpuTest,
+  async fn() {
+    const gpu = await testGpu();
+    const rng = new Rng(21);
+    for (const [outF, inF, rows, r] of SHAPES) {
+      const { base, w0 } = baseLayer(gpu, rng, outF, inF);
+      const layer = new LoraLayer(gpu, base, r, 2 * r + 1, "kaiming", 5);
+      const p: LoraCpuArgs = {
+        x: rng.floats(rows * inF),
+        w0,
+        a: fill(layer.a, rng),
+        b: fill(layer.b, rng),
+        rows,
+        inF,
+        outF,
+        r,
+        scale: layer.scale,
+      };
+      const dy = rng.floats(rows * outF);
+      const dxInit = rng.floats(rows * inF);
+      const run = await runLayer(gpu, layer, p.x as Float32Array<ArrayBuffer>, dy, dxInit);
+      const ref = loraBackwardCpu(p, dy);
+      assertAllClose(run.y, loraForwardCpu(p).y, GPU_TOL, "y");
+      assertAllClose(run.grads.get("lora_A.weight")!, ref.gradA, GPU_TOL, "dA");
+      assertAllClose(run.grads.get("lora_B.weight")!, ref.gradB, GPU_TOL, "dB");
+      assertAllClose(run.dx, addScaledCpu(dxInit, ref.gradX, 1, 1), GPU_TOL, "dx");
+      layer.destroy();
+      base.weight.destroy();
+    }
+  },
+});
+
+Deno.test("LoRA CPU backward matches finite differences", () => {
+  const rng = new Rng(22);
+  const [outF, inF, rows, r] = [4, 5, 3, 2];
+  const p = {
+    x: randomF64(rng, rows * inF),
+    w0: randomF64(rng, outF * inF),
+    a: randomF64(rng, r * inF),
+    b: randomF64(rng, outF * r),
+    rows,
+    inF,
+    outF,
+    r,
+    scale: 1.5,
+  };
+  const g = randomF64(rng, rows * outF);
+  const ref = loraBackwardCpu(p, g);
+  const loss = () => dot(loraForwardCpu(p).y, g);
+  assertAllClose(ref.gradA, numericGradient(loss, p.a), FD_TOL, "dA");
+  assertAllClose(ref.gradB, numericGradient(loss, p.b), FD_TOL, "dB");
+  assertAllClose(ref.gradX, numericGradient(loss, p.x), FD_TOL, "dx");
+});
+
+Deno.test({
+  name: "DoRA layer: GPU forward/backward (detached norm) match the CPU reference on odd shapes",
+  ...gpuTest,
+  async fn() {
+    const gpu = await testGpu();
+    const rng = new Rng(23);
+    for (const [outF, inF, rows, r] of SHAPES) {
+      const { base, w0 } = baseLayer(gpu, rng, outF, inF);
+      const layer = await DoraLayer.create(gpu, base, {
+        method: "dora",
+        r,
+        alpha: r,
+        targetModules: [],
+        seed: 1,
+      });
+      const p = {
+        x: rng.floats(rows * inF),
+        w0,
+        a: fill(layer.lora.a, rng),
+        b: fill(layer.lora.b, rng),
+        m: fill(layer.magnitude, rng, 0.5, 2),
+        rows,
+        inF,
+        outF,
+        r,
+        scale: layer.lora.scale,
+      };
+      const dy = rng.floats(rows * outF);
+      const dxInit = rng.floats(rows * inF);
+      const run = await runLayer(gpu, layer, p.x as Float32Array<ArrayBuffer>, dy, dxInit);
+      const ref = doraBackwardCpu(p, dy);
+      assertAllClose(run.y, doraForwardCpu(p).y, GPU_TOL, "y");
+      assertAllClose(run.grads.get("lora_A.weight")!, ref.gradA, GPU_TOL, "dA");
+      assertAllClose(run.grads.get("lora_B.weight")!, ref.gradB, GPU_TOL, "dB");
+      assertAllClose(
+        run.grads.get("up_proj.lora_magnitude_vector")!,
+        ref.gradM,
+        GPU_TOL,
+        "dm",
+      );
+      assertAllClose(run.dx, addScaledCpu(dxInit, ref.gradX, 1, 1), GPU_TOL, "dx");
+      layer.destroy();
+      base.weight.destroy();
+    }
+  },
+});
+
+Deno.test("DoRA CPU backward matches finite differences with the norm held constant (PEFT's detach)", () => {
+  const rng = new Rng(24);
+  const [outF, inF, rows, r] = [4, 5, 3, 2];
+  const p = {
+    x: randomF64(rng, rows * inF),
+    w0: randomF64(rng, outF * inF),
+    a: randomF64(rng, r * inF),
+    b: randomF64(rng, outF * r),
+    m: randomF64(rng, outF, 0.5, 2),
+    rows,
+    inF,
+    outF,
+    r,
+    scale: 0.7,
+  };
+  const g = randomF64(rng, rows * outF);
+  const ref = doraBackwardCpu(p, g);
+  const detached = { ...p, norm: doraNormCpu(p) };
+  const loss = () => dot(doraForwardCpu(detached).y, g);
+  assertAllClose(ref.gradM, numericGradient(loss, p.m), FD_TOL, "dm");
+  assertAllClose(ref.gradA, numericGradient(loss, p.a), FD_TOL, "dA");
+  assertAllClose(ref.gradB, numericGradient(loss, p.b), FD_TOL, "dB");
+  assertAllClose(ref.gradX, numericGradient(loss, p.x), FD_TOL, "dx");
+});
+
+Deno.test({
+  name: "MoRA layer, every variant: GPU forward/backward match the CPU reference, including pad > in",
+  ...gpuTest,
+  async fn() {
+    const gpu = await testGpu();
+    const rng = new Rng(25);
+    for (const variant of MORA_VARIANTS) {
+      for (const [outF, inF, rows, r] of [[13, 19, 7, 3], [70, 50, 3, 3], [200, 7, 2, 4]] as const) {
+        const { base, w0 } = baseLayer(gpu, rng, outF, inF);
+        const layer = new MoraLayer(gpu, base, variant, r);
+        const R = layer.rank;
+        const m = fill(layer.m, rng);
+        const x = rng.floats(rows * inF);
+        const dy = rng.floats(rows * outF);
+        const dxInit = rng.floats(rows * inF);
+        const run = await runLayer(gpu, layer, x, dy, dxInit);
+        const [x64, m64, g64] = [Float64Array.from(x), Float64Array.from(m), Float64Array.from(dy)];
+        const base64 = loraForwardCpu({ x, w0, a: [], b: [], rows, inF, outF, r: 0, scale: 0 });
+        const baseGrad = loraBackwardCpu({ x, w0, a: [], b: [], rows, inF, outF, r: 0, scale: 0 }, dy);
+        const ref = moraBackwardCpu(x64, g64, rows, inF, outF, m64, R, variant);
+        const what = `${variant} ${outF}×${inF} r̂=${R}`;
+        assertAllClose(
+          run.y,
+          addScaledCpu(base64.y, moraForwardCpu(x64, rows, inF, outF, m64, R, variant).y, 1, 1),
+          GPU_TOL,
+          `${what} y`,
+        );
+        assertAllClose(run.grads.get("lora_A.weight")!, ref.gradM, GPU_TOL, `${what} dM`);
+        assertAllClose(
+          run.dx,
+          addScaledCpu(addScaledCpu(dxInit, baseGrad.gradX, 1, 1), ref.gradX, 1, 1),
+          GPU_TOL,
+          `${what} dx`,
+        );
+        layer.destroy();
+        base.weight.destroy();
+      }
+    }
+  },
+});
