@@ -25,7 +25,10 @@ Deno.test({
     assert.deepEqual(await generator.generate(prompts), generated);
     generator.destroy();
 
-    const sequences = Array.from({ length: batch }, (_, b) => Array.from(prompts.slice(b * promptLen, (b + 1) * promptLen)));
+    const sequences = Array.from(
+      { length: batch },
+      (_, b) => Array.from(prompts.slice(b * promptLen, (b + 1) * promptLen)),
+    );
     for (let i = 0; i < maxNewTokens; i++) {
       const seqLen = promptLen + i;
       const plan = await buildTrainPlan(model, { batch, seqLen });
