@@ -12,7 +12,7 @@
  * chunks of each row one after the other) and `R` otherwise; see {@link moraCompressedShape}.
  *
  * {@link moraForward} and {@link moraBackward} chain them with the square step `z = c·Mᵀ` and its
- * gradients (matmuls): 3 dispatches forward, 4 backward (plus any split-k passes of the matmul).
+ * gradients (matmuls): 3 dispatches forward and 4 backward, or 2 and 3 when f_decomp is the identity.
  *
  * Rotation tables are computed on the CPU exactly as the float32 reference does ({@link moraRotationTables})
  * and uploaded once per (device, chunks, R), shared by every layer of that shape like the reference's cache.
@@ -48,9 +48,9 @@ const kernels = {
   scatterRotate: { name: "mora_scatter_rotate", code: scatterRotateCode },
 };
 
-/** Threads per workgroup along the columns (fixed in the kernels). */
+/** Threads per workgroup along the columns (fixed in the kernels), and rows each thread loops over (its
+ * index arithmetic is done once and reused on every row; at most 32, see mora_scatter_rotate.wgsl). */
 const COLUMNS_PER_GROUP = 64;
-/** Rows each thread loops over: its index arithmetic is done once and reused this many times. */
 const ROWS_PER_GROUP = 8;
 
 /** `KIND` constant of mora_compress.wgsl and mora_scatter.wgsl. */
@@ -114,10 +114,14 @@ export interface MoraCompressBackwardArgs extends MoraDims {
   dcompressed: Tensor;
 }
 
-function checkShape(op: string, tensor: Tensor, size: number, shape: string): void {
-  if (tensor.size !== size) {
+/** Throws a RangeError naming the first tensor whose size differs from the expected one. */
+function checkShapes(op: string, dims: MoraDims, expected: readonly (readonly [Tensor, number])[]): void {
+  for (const [tensor, size] of expected) {
+    if (tensor.size === size) continue;
     throw new RangeError(
-      `Cannot build ${op}: "${tensor.name}" has ${tensor.size} values, expected ${size} for ${shape}; ` +
+      `Cannot build ${op}: "${tensor.name}" has ${tensor.size} values, expected ${size} for ${
+        describe(dims)
+      }; ` +
         `allocate it with moraCompressedShape or the layer's (rows, features)`,
     );
   }
@@ -135,11 +139,7 @@ function describe(dims: MoraDims): string {
 }
 
 /** Workgroups covering `columns` × rows in tiles of 64 columns and ROWS_PER_GROUP rows. */
-function tiles(
-  gpu: Gpu,
-  columns: number,
-  rows: number,
-): { colTiles: number; workgroups: [number, number, number] } {
+function tiles(gpu: Gpu, columns: number, rows: number) {
   const colTiles = Math.ceil(columns / COLUMNS_PER_GROUP);
   return { colTiles, workgroups: grid(gpu, colTiles * Math.ceil(rows / ROWS_PER_GROUP)) };
 }
@@ -176,8 +176,7 @@ export async function moraCompressForward(gpu: Gpu, args: MoraCompressForwardArg
   const op = "MoRA compress forward";
   const layout = layoutOf(op, args);
   const { rows, inF, R } = args;
-  checkShape(op, args.x, rows * inF, describe(args));
-  checkShape(op, args.compressed, rows * layout.slots, describe(args));
+  checkShapes(op, args, [[args.x, rows * inF], [args.compressed, rows * layout.slots]]);
   const { colTiles, workgroups } = tiles(gpu, layout.slots, rows);
   const compression = MORA_OPERATORS[args.variant].compression;
   if (compression === "rotatedChunks") {
@@ -215,8 +214,7 @@ export async function moraDecompressForward(gpu: Gpu, args: MoraDecompressForwar
   const op = "MoRA decompress forward";
   const layout = layoutOf(op, args);
   const { rows, outF, R } = args;
-  checkShape(op, args.out, rows * outF, describe(args));
-  checkShape(op, args.z, rows * layout.slots, describe(args));
+  checkShapes(op, args, [[args.out, rows * outF], [args.z, rows * layout.slots]]);
   const decompression = MORA_OPERATORS[args.variant].decompression;
   const columns = decompression === "zeroPad" ? Math.min(R, outF) : outF;
   const { colTiles, workgroups } = tiles(gpu, columns, rows);
@@ -246,8 +244,7 @@ export async function moraDecompressBackward(
   const op = "MoRA decompress backward";
   const layout = layoutOf(op, args);
   const { rows, outF, R } = args;
-  checkShape(op, args.dout, rows * outF, describe(args));
-  checkShape(op, args.dz, rows * layout.slots, describe(args));
+  checkShapes(op, args, [[args.dout, rows * outF], [args.dz, rows * layout.slots]]);
   const { colTiles, workgroups } = tiles(gpu, layout.slots, rows);
   const groups = contiguousGroups(outF, R);
   const decompression = MORA_OPERATORS[args.variant].decompression;
@@ -274,8 +271,7 @@ export async function moraCompressBackward(gpu: Gpu, args: MoraCompressBackwardA
   const op = "MoRA compress backward";
   const layout = layoutOf(op, args);
   const { rows, inF, R } = args;
-  checkShape(op, args.dx, rows * inF, describe(args));
-  checkShape(op, args.dcompressed, rows * layout.slots, describe(args));
+  checkShapes(op, args, [[args.dx, rows * inF], [args.dcompressed, rows * layout.slots]]);
   const compression = MORA_OPERATORS[args.variant].compression;
   if (compression === "rotatedChunks") {
     const { cos, sin } = rotationTablesOn(gpu, layout.chunks, R);
@@ -331,8 +327,19 @@ export interface MoraBackwardArgs extends MoraDims {
 }
 
 /**
+ * Whether f_decomp is the identity (slots = outF: `rotation`/`decouple` with out = chunks·R, as on square
+ * LLaMA layers with R dividing in, or R = outF for the others). Then z is `out`'s own layout, so
+ * {@link moraForward} accumulates the matmul straight into `out` and {@link moraBackward} reads `dout` as dz:
+ * one dispatch and one scratch tensor fewer each way.
+ */
+export function moraDecompressionIsIdentity(dims: MoraDims): boolean {
+  return layoutOf("MoRA decompression", dims).slots === dims.outF;
+}
+
+/**
  * Builds the adapter forward `out += f_decomp(f_comp(x)·Mᵀ)` (paper Eq. 2) without materialising ΔW:
- * compress, matmul "nt" into the scratch `mora.z` (allocated here), gather-add into `out`.
+ * compress, matmul "nt" into the scratch `mora.z` (allocated here), gather-add into `out`; or, when
+ * {@link moraDecompressionIsIdentity}, compress and a matmul accumulating into `out`.
  *
  * @example
  * ```ts
@@ -342,21 +349,25 @@ export interface MoraBackwardArgs extends MoraDims {
  */
 export async function moraForward(gpu: Gpu, args: MoraForwardArgs): Promise<Dispatch[]> {
   const [slotRows, R] = moraCompressedShape(args);
-  checkShape("MoRA forward", args.M, R * R, describe(args));
-  checkShape("MoRA forward", args.out, args.rows * args.outF, describe(args));
+  checkShapes("MoRA forward", args, [[args.M, R * R], [args.out, args.rows * args.outF]]);
   const compress = await moraCompressForward(gpu, args);
+  const square = { a: args.compressed, b: args.M, layout: "nt", m: slotRows, n: R, k: R } as const;
+  if (moraDecompressionIsIdentity(args)) {
+    return [...compress, ...await matmul(gpu, { ...square, out: args.out, accumulate: true })];
+  }
   const z = createTensor(gpu, "mora.z", [slotRows, R]);
   return [
     ...compress,
-    ...await matmul(gpu, { out: z, a: args.compressed, b: args.M, layout: "nt", m: slotRows, n: R, k: R }),
+    ...await matmul(gpu, { ...square, out: z }),
     ...await moraDecompressForward(gpu, { ...args, z }),
   ];
 }
 
 /**
- * Builds the adapter backward (spec §2.5): fold `dout` into the scratch `mora.dz`, `gradM = dzᵀ·c`
- * (matmul "tn", overwritten), `dc = dz·M` (matmul "nn", scratch `mora.dcompressed`), and scatter-add
- * `dc` into `dx` (accumulates). Scratch tensors are allocated here.
+ * Builds the adapter backward (spec §2.5): fold `dout` into the scratch `mora.dz` (skipped, dz = dout,
+ * when {@link moraDecompressionIsIdentity}), `gradM = dzᵀ·c` (matmul "tn", overwritten), `dc = dz·M`
+ * (matmul "nn", scratch `mora.dcompressed`), and scatter-add `dc` into `dx` (accumulates). Scratch
+ * tensors are allocated here.
  *
  * @example
  * ```ts
@@ -365,24 +376,15 @@ export async function moraForward(gpu: Gpu, args: MoraForwardArgs): Promise<Disp
  */
 export async function moraBackward(gpu: Gpu, args: MoraBackwardArgs): Promise<Dispatch[]> {
   const [slotRows, R] = moraCompressedShape(args);
-  const shape = describe(args);
-  for (const t of [args.M, args.gradM]) checkShape("MoRA backward", t, R * R, shape);
-  checkShape("MoRA backward", args.compressed, slotRows * R, shape);
-  checkShape("MoRA backward", args.dout, args.rows * args.outF, shape);
-  checkShape("MoRA backward", args.dx, args.rows * args.inF, shape);
-  const dz = createTensor(gpu, "mora.dz", [slotRows, R]);
+  checkShapes("MoRA backward", args, [[args.M, R * R], [args.gradM, R * R], [args.compressed, slotRows * R]]);
+  checkShapes("MoRA backward", args, [[args.dout, args.rows * args.outF], [args.dx, args.rows * args.inF]]);
+  const { gradM, compressed } = args;
+  const identity = moraDecompressionIsIdentity(args);
+  const dz = identity ? args.dout : createTensor(gpu, "mora.dz", [slotRows, R]);
   const dcompressed = createTensor(gpu, "mora.dcompressed", [slotRows, R]);
   return [
-    ...await moraDecompressBackward(gpu, { ...args, dz }),
-    ...await matmul(gpu, {
-      out: args.gradM,
-      a: dz,
-      b: args.compressed,
-      layout: "tn",
-      m: R,
-      n: R,
-      k: slotRows,
-    }),
+    ...identity ? [] : await moraDecompressBackward(gpu, { ...args, dz }),
+    ...await matmul(gpu, { out: gradM, a: dz, b: compressed, layout: "tn", m: R, n: R, k: slotRows }),
     ...await matmul(gpu, { out: dcompressed, a: dz, b: args.M, layout: "nn", m: slotRows, n: R, k: R }),
     ...await moraCompressBackward(gpu, { ...args, dcompressed }),
   ];

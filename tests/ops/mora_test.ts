@@ -1,4 +1,4 @@
-import { rejects } from "node:assert/strict";
+import { rejects, strictEqual } from "node:assert/strict";
 import {
   MORA_VARIANTS,
   moraBackwardCpu,
@@ -8,6 +8,7 @@ import {
   moraRank,
   type MoraVariant,
 } from "../../lib/adapters/mora_operators.ts";
+import { isChunked } from "../../lib/adapters/mora_variants.ts";
 import type { Gpu } from "../../lib/gpu/device.ts";
 import { runDispatches } from "../../lib/gpu/kernel.ts";
 import { createTensor, readTensor, type Tensor } from "../../lib/gpu/tensor.ts";
@@ -18,6 +19,7 @@ import {
   moraCompressForward,
   moraDecompressBackward,
   moraDecompressForward,
+  moraDecompressionIsIdentity,
   type MoraDims,
   moraForward,
 } from "../../lib/ops/mora.ts";
@@ -233,6 +235,10 @@ for (const variant of MORA_VARIANTS) {
         await checkAdapter(gpu, rng, { rows: ROWS, inF, outF, R: moraRank(inF, outF, 4, variant), variant });
       }
       await checkAdapter(gpu, rng, { rows: 3, inF: 5, outF: 9, R: 18, variant }); // pad > in
+      // Identity decompression (the matmul accumulates into out, dz = dout): out = chunks·R or R.
+      const identity = isChunked(variant) ? { inF: 64, outF: 64, R: 16 } : { inF: 40, outF: 22, R: 22 };
+      strictEqual(moraDecompressionIsIdentity({ rows: 9, ...identity, variant }), true);
+      await checkAdapter(gpu, rng, { rows: 9, ...identity, variant });
     },
   });
 }
