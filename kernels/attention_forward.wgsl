@@ -1,83 +1,98 @@
 // Causal grouped-query attention, forward, flash style: an online softmax over the keys, so no
 // (queryLen × keyLen) score matrix is ever stored.
 //
-// Bindings and shapes (row-major, float32):
-//   params                                   uniform, see Params
-//   q   is (batch, queryLen, heads, headDim)       @binding(1)
-//   k   is (batch, keyCapacity, kvHeads, headDim)  @binding(2)
-//   v   is (batch, keyCapacity, kvHeads, headDim)  @binding(3)
-//   out is (batch, queryLen, heads, headDim)       @binding(4)
+// Bindings and shapes (row-major; V is vec4f when headDim % 4 == 0, else f32):
+//   params                                         uniform, see Params
+//   q   is (batch, queryLen, heads, headDim)       @binding(1), as array<V>
+//   k   is (batch, keyCapacity, kvHeads, headDim)  @binding(2), as array<V>
+//   v   is (batch, keyCapacity, kvHeads, headDim)  @binding(3), as array<V>
+//   out is (batch, queryLen, heads, headDim)       @binding(4), as array<V>
 //   lse is (batch, heads, queryLen)                @binding(5), logsumexp of each score row
 //
 // Query i sits at absolute position keyLen − queryLen + i and attends keys j ≤ that position.
 // Head h reads kv head h / (heads / kvHeads) (HF repeat_kv).
 //
-// Grid: x = query rows in workgroups of WG threads, y = batch·heads, z = head-dim chunks of CHUNK.
-// One thread owns one query row and CHUNK output columns; it recomputes the full score of each
-// key (a dot over all of headDim), so chunks of one row repeat the same arithmetic bit for bit.
-// (b, h) and the chunk come from the workgroup id, so k and v addresses are uniform across the
-// threads of a workgroup.
+// This file is a template that lib/ops/attention.ts expands for one headDim: a line naming {r} is
+// repeated for each of the R query rows a thread owns, a line naming {c} for each of the NV vectors
+// of a head row, and {+c: e +} becomes the sum of e over c. Unrolled names stay in registers on
+// llvmpipe, where storage loads cost a loop over SIMD lanes: each k and v vector loaded serves R rows.
+//
+// Grid: x + y·nx indexes workgroups of WG threads; thread t owns rows R·(t % rowBlocks) … + R − 1
+// of head (b, h) = t / rowBlocks. Rows past queryLen are clamped to the last one and never stored.
 
 struct Params {
+  // ceil(queryLen / R): row blocks per (batch, head).
+  rowBlocks: u32,
+  // batch · heads · rowBlocks.
+  threads: u32,
   queryLen: u32,
   keyLen: u32,
   keyCapacity: u32,
   heads: u32,
   kvHeads: u32,
-  headDim: u32,
   scale: f32,
 }
 
-override WG: u32 = 64;
-// Output columns one thread accumulates; headDim > CHUNK takes more chunks along z.
-const CHUNK = 32u;
+alias V = {{V}};
+// Vectors of type V in one head row (headDim / 4 or headDim).
+const NV = {{NV}}u;
+// Query rows per thread.
+const R = {{R}}u;
 // Start of the running max: below any score, and exp(NEG_BIG − s) is exactly 0.
 const NEG_BIG = -1.0e30;
+override WG: u32 = 64;
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> q: array<f32>;
-@group(0) @binding(2) var<storage, read> k: array<f32>;
-@group(0) @binding(3) var<storage, read> v: array<f32>;
-@group(0) @binding(4) var<storage, read_write> out: array<f32>;
+@group(0) @binding(1) var<storage, read> q: array<V>;
+@group(0) @binding(2) var<storage, read> k: array<V>;
+@group(0) @binding(3) var<storage, read> v: array<V>;
+@group(0) @binding(4) var<storage, read_write> out: array<V>;
 @group(0) @binding(5) var<storage, read_write> lse: array<f32>;
 
+// Dot product of two head-row pieces (vec4 dot, or a product of scalars).
+fn dotv(a: V, b: V) -> f32 {
+  return {{DOT}};
+}
+
 @compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = wid.x * WG + lid;
-  if (i >= params.queryLen) { return; }
-  let dim = params.headDim;
-  let b = wid.y / params.heads;
-  let h = wid.y % params.heads;
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  let t = (wid.x + wid.y * nwg.x) * WG + lid;
+  if (t >= params.threads) { return; }
+  let bh = t / params.rowBlocks;
+  let b = bh / params.heads;
+  let h = bh % params.heads;
   let kvh = h / (params.heads / params.kvHeads);
-  let d0 = wid.z * CHUNK;
-  let width = min(CHUNK, dim - d0);
+  let i0 = (t % params.rowBlocks) * R;
+  let offset = params.keyLen - params.queryLen;
 
-  // q row (b, i, h, :) and the start of kv head kvh at key 0; a key row is kvHeads·headDim apart.
-  let qRow = ((b * params.queryLen + i) * params.heads + h) * dim;
-  let kvStride = params.kvHeads * dim;
-  let kvBase = (b * params.keyCapacity * params.kvHeads + kvh) * dim;
-  // Causal: keys 0 … keyLen − queryLen + i.
-  let limit = params.keyLen - params.queryLen + i + 1u;
+  // q rows (b, i0 + r, h, :), clamped to the last row, held in registers q_r_c.
+  let qRow_{r} = ((b * params.queryLen + min(i0 + {r}u, params.queryLen - 1u)) * params.heads + h) * NV;
+  let q_{r}_{c} = q[qRow_{r} + {c}u];
+  // Online softmax per row: m = running max of scores, l = Σ exp(s − m), acc = Σ exp(s − m)·v_j.
+  var m_{r} = NEG_BIG;
+  var l_{r} = 0.0;
+  var acc_{r}_{c} = V();
 
-  // Online softmax: m = running max of scores, l = Σ exp(s − m), acc = Σ exp(s − m)·v[:, chunk].
-  var m = NEG_BIG;
-  var l = 0.0;
-  var acc: array<f32, CHUNK>;
-  for (var j = 0u; j < limit; j++) {
+  // Key rows (b, j, kvh, :) are kvHeads·NV vectors apart. Keys up to the last row's position.
+  let kvStride = params.kvHeads * NV;
+  let kvBase = (b * params.keyCapacity * params.kvHeads + kvh) * NV;
+  let keys = min(offset + i0 + R, params.keyLen);
+  for (var j = 0u; j < keys; j++) {
     let kRow = kvBase + j * kvStride;
-    var s = 0.0;
-    for (var d = 0u; d < dim; d++) { s += q[qRow + d] * k[kRow + d]; }
-    s *= params.scale;
-    let mNew = max(m, s);
-    let rescale = exp(m - mNew);
-    let p = exp(s - mNew);
-    l = l * rescale + p;
-    for (var c = 0u; c < width; c++) { acc[c] = acc[c] * rescale + p * v[kRow + d0 + c]; }
-    m = mNew;
+    let k_{c} = k[kRow + {c}u];
+    let v_{c} = v[kRow + {c}u];
+    // Score of row r, or NEG_BIG (weight exactly 0) past its causal limit offset + i0 + r.
+    let s_{r} = select(NEG_BIG, {+c: dotv(q_{r}_{c}, k_{c}) +} * params.scale, j <= offset + i0 + {r}u);
+    let mNew_{r} = max(m_{r}, s_{r});
+    let rescale_{r} = exp(m_{r} - mNew_{r});
+    let p_{r} = exp(s_{r} - mNew_{r});
+    l_{r} = l_{r} * rescale_{r} + p_{r};
+    m_{r} = mNew_{r};
+    acc_{r}_{c} = acc_{r}_{c} * rescale_{r} + p_{r} * v_{c};
   }
 
-  // out = acc / l; lse = m + log l (written once, by chunk 0).
-  let inv = 1.0 / l;
-  for (var c = 0u; c < width; c++) { out[qRow + d0 + c] = acc[c] * inv; }
-  if (wid.z == 0u) { lse[wid.y * params.queryLen + i] = m + log(l); }
+  // out = acc / l and lse = m + log l, for the rows that exist.
+  if (i0 + {r}u < params.queryLen) { out[qRow_{r} + {c}u] = acc_{r}_{c} / l_{r}; }
+  if (i0 + {r}u < params.queryLen) { lse[bh * params.queryLen + i0 + {r}u] = m_{r} + log(l_{r}); }
 }

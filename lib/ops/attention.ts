@@ -11,29 +11,78 @@
  * `P_ij = exp(scale·q_i·k_j − lse_i)`, `dP_ij = dout_i·v_j`, `D_i = dout_i·out_i`,
  * `dS_ij = P_ij·(dP_ij − D_i)`, then `dq_i = scale·Σ_j dS_ij·k_j`, `dk_j = scale·Σ_i dS_ij·q_i`,
  * `dv_j = Σ_i P_ij·dout_i`, where dk and dv also sum over the query heads sharing the kv head.
- * Two dispatches: dq (which also stores D), then dk and dv, one thread per key position looping
- * over its heads and queries in a fixed order: deterministic, no atomics.
+ * Two dispatches: dq (which also stores D), then dk and dv, each thread owning a few key rows and
+ * looping over its heads and queries in a fixed order: deterministic, no atomics.
+ *
+ * The kernels are templates expanded per headDim: each thread keeps up to 4 whole head rows in
+ * unrolled registers (vec4 when headDim % 4 == 0), so each k/v (or q/dout) row it loads serves all
+ * of them; on llvmpipe a storage load costs a loop over SIMD lanes, and this cut the time ~8×.
  *
  * See FlashAttention-2 (Dao, 2023), https://arxiv.org/abs/2307.08691, Algorithms 1 and 2.
  *
  * @module
  */
 
-import forwardCode from "../../kernels/attention_forward.wgsl" with { type: "text" };
-import dqCode from "../../kernels/attention_backward_dq.wgsl" with { type: "text" };
-import dkdvCode from "../../kernels/attention_backward_dkdv.wgsl" with { type: "text" };
+import forwardTemplate from "../../kernels/attention_forward.wgsl" with { type: "text" };
+import dqTemplate from "../../kernels/attention_backward_dq.wgsl" with { type: "text" };
+import dkdvTemplate from "../../kernels/attention_backward_dkdv.wgsl" with { type: "text" };
 import type { Gpu } from "../gpu/device.ts";
-import { type Dispatch, makeDispatch } from "../gpu/kernel.ts";
+import { type Dispatch, grid, makeDispatch } from "../gpu/kernel.ts";
 import { createTensor, type Tensor } from "../gpu/tensor.ts";
 
-const forwardKernel = { name: "attention_forward", code: forwardCode };
-const dqKernel = { name: "attention_backward_dq", code: dqCode };
-const dkdvKernel = { name: "attention_backward_dkdv", code: dkdvCode };
+/** Largest head size: the kernels keep whole head rows in registers, unrolled. */
+const MAX_HEAD_DIM = 256;
 
-/** Threads per workgroup along the query (or key) positions; the kernels' `WG` override. */
-const WORKGROUP = 64;
-/** Head-dim columns one thread owns; must equal `CHUNK` in the kernels. */
-const CHUNK = 32;
+/** Threads per workgroup: a few 8-lane SIMD rows on CPU adapters, so that few threads fill the cores. */
+const WORKGROUP = 16;
+
+/** How a kernel template is expanded for one headDim: vector type, vectors per row, rows per thread. */
+interface Unrolling {
+  /** `"vec4f"` when headDim % 4 == 0, else `"f32"`. */
+  vector: "vec4f" | "f32";
+  /** Vectors in one head row. */
+  nv: number;
+  /** Rows (queries or keys) per thread. */
+  rows: number;
+}
+
+/**
+ * Picks the unrolling for `headDim`: vec4 when it divides, and as many rows per thread as keep the
+ * per-thread registers (rows × vectors) near `budget`, at most 4.
+ */
+function unrollingFor(headDim: number, budget: number): Unrolling {
+  const vector = headDim % 4 === 0 ? "vec4f" : "f32";
+  const nv = vector === "vec4f" ? headDim / 4 : headDim;
+  return { vector, nv, rows: Math.max(1, Math.min(4, Math.floor(budget / nv))) };
+}
+
+/**
+ * Expands a kernel template (see kernels/attention_forward.wgsl): fills `{{V}}`, `{{NV}}`, `{{R}}`,
+ * `{{DOT}}`; in code lines, `{+c: e +}` becomes `(e_0 + … + e_{NV−1})`, then a line naming `{r}` is
+ * repeated for each row and one naming `{c}` for each vector. Comment lines are left alone.
+ */
+function expandTemplate(template: string, u: Unrolling): string {
+  const dot = u.vector === "vec4f" ? "dot(a, b)" : "a * b";
+  const slots: Record<string, string> = { V: u.vector, NV: `${u.nv}`, R: `${u.rows}`, DOT: dot };
+  const filled = template.replace(/\{\{(\w+)\}\}/g, (_, slot: string) => slots[slot]!);
+  const repeat = (line: string, name: string, count: number) =>
+    line.includes(`{${name}}`)
+      ? Array.from({ length: count }, (_, n) => line.replaceAll(`{${name}}`, String(n)))
+      : [line];
+  return filled.split("\n").flatMap((line) => {
+    if (line.trimStart().startsWith("//")) return [line];
+    const summed = line.replace(
+      /\{\+c: (.*?) \+\}/g,
+      (_, e: string) => `(${repeat(e, "c", u.nv).join(" + ")})`,
+    );
+    return repeat(summed, "r", u.rows).flatMap((l) => repeat(l, "c", u.nv));
+  }).join("\n");
+}
+
+/** The kernel of `template` expanded for `u`, named after the variant (the pipeline cache key). */
+function kernelFor(name: string, template: string, u: Unrolling) {
+  return { name: `${name}_${u.vector}x${u.nv}_r${u.rows}`, code: expandTemplate(template, u) };
+}
 
 /** Shape of a forward call; see {@link attentionForward}. */
 export interface AttentionForwardShape {
@@ -107,10 +156,15 @@ export interface AttentionBackwardArgs extends AttentionBackwardShape {
   v: Tensor;
 }
 
+// Register budgets (rows × vectors per head row) of the kernels' unrolling; see unrollingFor.
+const FORWARD_BUDGET = 32;
+const DQ_BUDGET = 32;
+const DKDV_BUDGET = 16;
+
 /**
- * Builds the forward dispatch: writes `out` and `lse`. One dispatch; one thread per query row and
- * 32 columns of the head. `keyLen` lives in the uniform params, so a generation loop whose keyLen
- * grows builds a new dispatch per token (the pipeline is cached).
+ * Builds the forward dispatch: writes `out` and `lse`. One dispatch; each thread owns up to 4 query
+ * rows of one head and loops over their keys once. `keyLen` lives in the uniform params, so a
+ * generation loop whose keyLen grows builds a new dispatch per token (the pipeline is cached).
  *
  * @throws {RangeError} when a size is not a positive integer, `kvHeads` does not divide `heads`,
  * `queryLen ≤ keyLen ≤ keyCapacity` fails, or a tensor's size does not match the shape.
@@ -123,19 +177,26 @@ export async function attentionForward(gpu: Gpu, args: AttentionForwardArgs): Pr
   checkSize(args.q, batch * queryLen * heads * headDim);
   checkSize(args.k, batch * keyCapacity * kvHeads * headDim);
   checkSize(args.v, batch * keyCapacity * kvHeads * headDim);
-  const dispatch = await makeDispatch(gpu, forwardKernel, {
-    params: { u32: [queryLen, keyLen, keyCapacity, heads, kvHeads, headDim], f32: [scaleOf(args)] },
+  const u = unrollingFor(headDim, FORWARD_BUDGET);
+  const rowBlocks = Math.ceil(queryLen / u.rows);
+  const threads = batch * heads * rowBlocks;
+  const dispatch = await makeDispatch(gpu, kernelFor("attention_forward", forwardTemplate, u), {
+    params: {
+      u32: [rowBlocks, threads, queryLen, keyLen, keyCapacity, heads, kvHeads],
+      f32: [scaleOf(args)],
+    },
     tensors: [args.q, args.k, args.v, args.out, args.lse],
-    workgroups: [Math.ceil(queryLen / WORKGROUP), batch * heads, Math.ceil(headDim / CHUNK)],
+    workgroups: grid(gpu, Math.ceil(threads / WORKGROUP)),
     constants: { WG: WORKGROUP },
   });
   return [dispatch];
 }
 
 /**
- * Builds the backward dispatches (training case): OVERWRITES `dq`, `dk` and `dv`. Two dispatches,
- * dq (which also stores `D_i = dout_i·out_i` in the scratch tensor "attention.delta"), then dk and
- * dv. Deterministic: every sum runs in a fixed order.
+ * Builds the backward dispatches (training case): OVERWRITES `dq`, `dk` and `dv`. Two dispatches:
+ * dq, one thread per few query rows (which also stores `D_i = dout_i·out_i` in the scratch tensor
+ * "attention.delta"), then dk and dv, one thread per few key rows of a kv head looping over the
+ * group's heads and the queries that see them. Deterministic: every sum runs in a fixed order.
  *
  * @throws {RangeError} when a size is not a positive integer, `kvHeads` does not divide `heads`,
  * or a tensor's size does not match the shape.
@@ -149,19 +210,23 @@ export async function attentionBackward(gpu: Gpu, args: AttentionBackwardArgs): 
   for (const t of [args.dk, args.dv, args.k, args.v]) checkSize(t, kvSize);
   checkSize(args.lse, batch * heads * seqLen);
   const delta = createTensor(gpu, "attention.delta", [batch, heads, seqLen]);
-  const params = { u32: [seqLen, heads, kvHeads, headDim], f32: [scaleOf(args)] };
-  const rowGroups = Math.ceil(seqLen / WORKGROUP);
-  const chunks = Math.ceil(headDim / CHUNK);
-  const dq = await makeDispatch(gpu, dqKernel, {
-    params,
+  const scale = scaleOf(args);
+  const uq = unrollingFor(headDim, DQ_BUDGET);
+  const dqBlocks = Math.ceil(seqLen / uq.rows);
+  const dqThreads = batch * heads * dqBlocks;
+  const dq = await makeDispatch(gpu, kernelFor("attention_backward_dq", dqTemplate, uq), {
+    params: { u32: [dqBlocks, dqThreads, seqLen, heads, kvHeads], f32: [scale] },
     tensors: [args.q, args.k, args.v, args.out, args.dout, args.lse, args.dq, delta],
-    workgroups: [rowGroups, batch * heads, chunks],
+    workgroups: grid(gpu, Math.ceil(dqThreads / WORKGROUP)),
     constants: { WG: WORKGROUP },
   });
-  const dkdv = await makeDispatch(gpu, dkdvKernel, {
-    params,
+  const ukv = unrollingFor(headDim, DKDV_BUDGET);
+  const kvBlocks = Math.ceil(seqLen / ukv.rows);
+  const kvThreads = batch * kvHeads * kvBlocks;
+  const dkdv = await makeDispatch(gpu, kernelFor("attention_backward_dkdv", dkdvTemplate, ukv), {
+    params: { u32: [kvBlocks, kvThreads, seqLen, heads, kvHeads], f32: [scale] },
     tensors: [args.q, args.k, args.v, args.dout, args.lse, delta, args.dk, args.dv],
-    workgroups: [rowGroups, batch * kvHeads, chunks],
+    workgroups: grid(gpu, Math.ceil(kvThreads / WORKGROUP)),
     constants: { WG: WORKGROUP },
   });
   return [dq, dkdv];
@@ -175,6 +240,12 @@ function checkForwardShape(shape: AttentionForwardShape): void {
     if (!Number.isInteger(value) || value < 1) {
       throw new RangeError(`Cannot build attention: ${name} is ${value}; pass a positive integer`);
     }
+  }
+  if (headDim > MAX_HEAD_DIM) {
+    throw new RangeError(
+      `Cannot build attention: headDim ${headDim} exceeds ${MAX_HEAD_DIM}, the largest the unrolled kernels ` +
+        `take; use more heads of a smaller size`,
+    );
   }
   if (heads % kvHeads !== 0) {
     throw new RangeError(

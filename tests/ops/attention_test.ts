@@ -13,25 +13,26 @@ import {
 import { assertAllClose, dot, numericGradient, randomF64, Rng } from "../_numeric.ts";
 import { gpuTest, testGpu } from "../_gpu.ts";
 
-// Awkward training shapes: seqLen below, at and above the 64-thread workgroup, headDim below and
-// above the 32-column chunk (and not a multiple of 4), GQA groups of 1, 2, 3 and 4.
+// Awkward training shapes: seqLen 1 to 130 (not multiples of the 4 rows a thread owns nor of the
+// 16-thread workgroup), headDim 1 to 256, vec4 (multiple of 4) and scalar variants, GQA groups of
+// 1, 2, 3 and 4. (headDim 256 compiles for about 25 s on llvmpipe the first time; Mesa caches it.)
 const TRAINING_SHAPES: AttentionBackwardShape[] = [
   { batch: 1, seqLen: 1, heads: 1, kvHeads: 1, headDim: 1 },
   { batch: 2, seqLen: 7, heads: 6, kvHeads: 2, headDim: 5 },
   { batch: 1, seqLen: 33, heads: 6, kvHeads: 3, headDim: 8 },
   { batch: 2, seqLen: 65, heads: 4, kvHeads: 1, headDim: 33 },
-  { batch: 1, seqLen: 130, heads: 2, kvHeads: 2, headDim: 70 },
+  { batch: 1, seqLen: 130, heads: 2, kvHeads: 2, headDim: 37 },
   { batch: 1, seqLen: 2, heads: 3, kvHeads: 1, headDim: 256, scale: 0.3 },
 ];
 
-// Forward: a softmax-weighted mean of values in [-1, 1] and a logsumexp of scores of a few units,
-// each built from float32 dots of ≤ 256 terms (relative error ~1e-6) and float32 exp/log (a few
-// ulps): 1e-5 absolute covers both with margin while still catching any wrong key or weight.
+// Forward: a softmax-weighted mean of values in [-1, 1] and a logsumexp of scores up to ~6, from
+// float32 dots of ≤ 256 terms and float32 exp/log. Observed max error 4e-7 (out) and 7e-7 (lse);
+// 1e-5 leaves a 10× margin and still catches a wrong key, mask or weight (changes of ~1e-2).
 const FORWARD_TOL = { atol: 1e-5, rtol: 1e-5 };
-// Backward: sums over up to 130 queries × 3 heads of products of float32 dots, with the
-// cancellation in dP − D; observed error ~1e-6 of gradients of size ~1, so 1e-4 absolute and
-// relative leaves margin without hiding a missing term (each term is ~1e-2 or more).
-const BACKWARD_TOL = { atol: 1e-4, rtol: 1e-4 };
+// Backward: sums over up to 130 queries × 3 heads of products of float32 dots, with cancellation in
+// dP − D. Observed max error 2.6e-6 on gradients up to ~4; 2e-5 leaves an 8× margin, far below the
+// ~1e-2 size of a single missing or misplaced term.
+const BACKWARD_TOL = { atol: 2e-5, rtol: 2e-5 };
 
 function forwardShapeOf(s: AttentionBackwardShape): AttentionForwardShape {
   return { ...s, queryLen: s.seqLen, keyLen: s.seqLen, keyCapacity: s.seqLen };
@@ -194,6 +195,7 @@ Deno.test({
     );
     await rejects(() => attentionForward(gpu, { ...tensors, ...s, kvHeads: 1, keyLen: 1 }), RangeError);
     throws(() => attentionForwardCpu([], [], [], s), RangeError);
+    throws(() => attentionForwardCpu([], [], [], { ...s, kvHeads: 1, headDim: 257 }), /exceeds 256/);
     destroyAll(tensors);
   },
 });
