@@ -62,7 +62,8 @@ export interface BarChartOptions {
  * ```
  */
 export function barChart(options: BarChartOptions): TopLevelSpec {
-  const category = categoryEncoding(options.category);
+  // Labels read left to right (long implementation names on a horizontal chart get room).
+  const category = { ...categoryEncoding(options.category), axis: { labelAngle: 0, labelLimit: 320 } };
   // No stacking: bars start at the axis start, which on a log scale is the domain minimum, not zero.
   const value = { ...valueEncoding(options.value, options.values), stack: null };
   const offset = options.horizontal ? "yOffset" : "xOffset";
@@ -142,7 +143,6 @@ function categoryEncoding(channel: Channel) {
     title: channel.title,
     type: channel.type ?? "nominal",
     sort: sortOf(channel),
-    axis: { labelLimit: 320 },
   };
 }
 
