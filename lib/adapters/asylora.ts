@@ -17,12 +17,12 @@ export const asyLora: AdapterMethod = {
   validate(c) {
     validateLoraConfig(c);
   },
-  wrap: (gpu, base, c) => {
+  wrap: (gpu, base, c, scratch) => {
     if (c.r > base.inFeatures) {
       throw new RangeError(
         `Cannot give "${base.name}" ${c.r} orthonormal rows of length ${base.inFeatures}: lower r`,
       );
     }
-    return new LoraLayer(gpu, base, c.r, c.alpha, "orthonormal", c.seed, !c.freezeA);
+    return new LoraLayer(gpu, base, scratch, c.r, c.alpha, "orthonormal", c.seed, !c.freezeA);
   },
 };

@@ -15,6 +15,7 @@ import normCode from "../../kernels/dora_norm.wgsl" with { type: "text" };
 import scaleCode from "../../kernels/dora_scale_columns.wgsl" with { type: "text" };
 import type { Gpu } from "../gpu/device.ts";
 import { type Dispatch, grid, makeDispatch } from "../gpu/kernel.ts";
+import type { ScratchPool } from "../gpu/scratch.ts";
 import { createTensor, readTensor, type Tensor, writeTensor } from "../gpu/tensor.ts";
 import type { DenseLinear, LinearBackwardArgs, LinearForwardArgs, TrainableTensor } from "../model/linear.ts";
 import { loraBackwardCpu, type LoraCpuArgs, loraForwardCpu, LoraLayer, validateLoraConfig } from "./lora.ts";
@@ -34,10 +35,14 @@ export class DoraLayer implements AdapterLayer {
   readonly norm: Tensor;
   readonly coef: Tensor;
   readonly #unscaled = new Map<number, Tensor>();
-  readonly #scaledGrad = new Map<number, Tensor>();
 
-  private constructor(readonly gpu: Gpu, readonly base: DenseLinear, config: AdapterConfig) {
-    this.lora = new LoraLayer(gpu, base, config.r, config.alpha, "kaiming", config.seed);
+  private constructor(
+    readonly gpu: Gpu,
+    readonly base: DenseLinear,
+    readonly scratch: ScratchPool,
+    config: AdapterConfig,
+  ) {
+    this.lora = new LoraLayer(gpu, base, scratch, config.r, config.alpha, "kaiming", config.seed);
     const out = [base.outFeatures];
     this.magnitude = createTensor(gpu, `${base.name}.lora_magnitude_vector`, out);
     this.gradMagnitude = createTensor(gpu, `grad.${base.name}.lora_magnitude_vector`, out);
@@ -46,8 +51,13 @@ export class DoraLayer implements AdapterLayer {
   }
 
   /** Wraps `base`, with m initialized to the row norms of W0. */
-  static async create(gpu: Gpu, base: DenseLinear, config: AdapterConfig): Promise<DoraLayer> {
-    const layer = new DoraLayer(gpu, base, config);
+  static async create(
+    gpu: Gpu,
+    base: DenseLinear,
+    scratch: ScratchPool,
+    config: AdapterConfig,
+  ): Promise<DoraLayer> {
+    const layer = new DoraLayer(gpu, base, scratch, config);
     await layer.#resetMagnitude();
     return layer;
   }
@@ -65,9 +75,15 @@ export class DoraLayer implements AdapterLayer {
     return this.base.weight;
   }
 
-  #scratch(map: Map<number, Tensor>, rows: number, what: string): Tensor {
-    let t = map.get(rows);
-    if (!t) map.set(rows, t = createTensor(this.gpu, `${this.name}.dora.${what}`, [rows, this.outFeatures]));
+  /** U (rows, out), the unscaled output, kept from forward to backward (for ∂m). */
+  #unscaledOf(rows: number): Tensor {
+    let t = this.#unscaled.get(rows);
+    if (!t) {
+      this.#unscaled.set(
+        rows,
+        t = createTensor(this.gpu, `${this.name}.dora.unscaled`, [rows, this.outFeatures]),
+      );
+    }
     return t;
   }
 
@@ -82,7 +98,7 @@ export class DoraLayer implements AdapterLayer {
 
   /** `U = x·W0ᵀ + s·x·Aᵀ·Bᵀ`, then `c = m ⊘ rownorm(W0 + s·B·A)` and `out = U·diag(c)`. */
   async forward(gpu: Gpu, { out, x, rows }: LinearForwardArgs): Promise<Dispatch[]> {
-    const unscaled = this.#scratch(this.#unscaled, rows, "unscaled");
+    const unscaled = this.#unscaledOf(rows);
     return [
       ...await this.lora.forward(gpu, { out: unscaled, x, rows }),
       await makeDispatch(gpu, kernels.norm, {
@@ -96,8 +112,8 @@ export class DoraLayer implements AdapterLayer {
 
   /** ∂m, and LoRA's backward with Ĝ = G·diag(c). */
   async backward(gpu: Gpu, { dx, accumulateDx, dy, x, rows }: LinearBackwardArgs): Promise<Dispatch[]> {
-    const unscaled = this.#scratch(this.#unscaled, rows, "unscaled");
-    const scaledGrad = this.#scratch(this.#scaledGrad, rows, "scaled_grad");
+    const unscaled = this.#unscaledOf(rows);
+    const scaledGrad = this.scratch.get("dora.scaled_grad", [rows, this.outFeatures]);
     return [
       await makeDispatch(gpu, kernels.magnitudeGrad, {
         params: { u32: [rows, this.outFeatures] },
@@ -162,7 +178,7 @@ export class DoraLayer implements AdapterLayer {
   destroy(): void {
     this.lora.destroy();
     for (const t of [this.magnitude, this.gradMagnitude, this.norm, this.coef]) t.destroy();
-    for (const t of [...this.#unscaled.values(), ...this.#scaledGrad.values()]) t.destroy();
+    for (const t of this.#unscaled.values()) t.destroy();
   }
 }
 
@@ -171,7 +187,7 @@ export const dora: AdapterMethod = {
   name: "dora",
   summary: "DoRA (Liu et al. 2024): LoRA direction with a trained per-output magnitude, norm detached",
   validate: validateLoraConfig,
-  wrap: (gpu, base, c) => DoraLayer.create(gpu, base, c),
+  wrap: (gpu, base, c, scratch) => DoraLayer.create(gpu, base, scratch, c),
 };
 
 /** Inputs of the DoRA CPU reference: LoRA's plus the magnitude m (out); `norm` overrides n (held constant). */

@@ -11,6 +11,7 @@
 
 import type { Gpu } from "../gpu/device.ts";
 import type { Dispatch } from "../gpu/kernel.ts";
+import type { ScratchPool } from "../gpu/scratch.ts";
 import { createTensor, readTensor, type Tensor, writeTensor } from "../gpu/tensor.ts";
 import type { DenseLinear, LinearBackwardArgs, LinearForwardArgs, TrainableTensor } from "../model/linear.ts";
 import { matmul } from "../ops/matmul.ts";
@@ -28,7 +29,6 @@ export class LoraLayer implements AdapterLayer {
   readonly gradB: Tensor;
   readonly scale: number;
   readonly #hidden = new Map<number, Tensor>();
-  readonly #gradHidden = new Map<number, Tensor>();
 
   /**
    * @param base frozen base layer
@@ -40,6 +40,7 @@ export class LoraLayer implements AdapterLayer {
   constructor(
     readonly gpu: Gpu,
     readonly base: DenseLinear,
+    readonly scratch: ScratchPool,
     readonly r: number,
     alpha: number,
     readonly init: LoraInit,
@@ -67,16 +68,16 @@ export class LoraLayer implements AdapterLayer {
     return this.base.weight;
   }
 
-  /** Scratch H = x·Aᵀ (rows, r), one per activation shape, kept from forward to backward. */
-  #scratch(map: Map<number, Tensor>, rows: number, what: string): Tensor {
-    let t = map.get(rows);
-    if (!t) map.set(rows, t = createTensor(this.gpu, `${this.name}.lora.${what}`, [rows, this.r]));
+  /** H = x·Aᵀ (rows, r), one per activation shape, kept from forward to backward. */
+  #hiddenOf(rows: number): Tensor {
+    let t = this.#hidden.get(rows);
+    if (!t) this.#hidden.set(rows, t = createTensor(this.gpu, `${this.name}.lora.hidden`, [rows, this.r]));
     return t;
   }
 
   /** `out = x·W0ᵀ + s·(x·Aᵀ)·Bᵀ`. */
   async forward(gpu: Gpu, { out, x, rows }: LinearForwardArgs): Promise<Dispatch[]> {
-    const h = this.#scratch(this.#hidden, rows, "hidden");
+    const h = this.#hiddenOf(rows);
     return [
       ...await this.base.forward(gpu, { out, x, rows }),
       ...await matmul(gpu, { out: h, a: x, b: this.a, layout: "nt", m: rows, n: this.r, k: this.inFeatures }),
@@ -96,8 +97,8 @@ export class LoraLayer implements AdapterLayer {
 
   /** Gradients of A and B (overwritten) and `dx (+)= G·W0 + ∂H·A`. */
   async backward(gpu: Gpu, { dx, accumulateDx, dy, x, rows }: LinearBackwardArgs): Promise<Dispatch[]> {
-    const h = this.#scratch(this.#hidden, rows, "hidden");
-    const dh = this.#scratch(this.#gradHidden, rows, "grad_hidden");
+    const h = this.#hiddenOf(rows);
+    const dh = this.scratch.get("lora.grad_hidden", [rows, this.r]);
     const out = [
       ...await this.base.backward(gpu, { dx, accumulateDx, dy, x, rows }),
       // ∂B = s·Gᵀ·H: (out, r) = (rows, out)ᵀ·(rows, r)
@@ -195,18 +196,7 @@ export class LoraLayer implements AdapterLayer {
   }
 
   destroy(): void {
-    for (
-      const t of [
-        this.a,
-        this.b,
-        this.gradA,
-        this.gradB,
-        ...this.#hidden.values(),
-        ...this.#gradHidden.values(),
-      ]
-    ) {
-      t.destroy();
-    }
+    for (const t of [this.a, this.b, this.gradA, this.gradB, ...this.#hidden.values()]) t.destroy();
   }
 }
 
@@ -223,7 +213,7 @@ export const lora: AdapterMethod = {
   name: "lora",
   summary: "LoRA (Hu et al. 2021): ΔW = (alpha/r)·B·A, A kaiming-uniform, B zero",
   validate: validateLoraConfig,
-  wrap: (gpu, base, c) => new LoraLayer(gpu, base, c.r, c.alpha, "kaiming", c.seed),
+  wrap: (gpu, base, c, scratch) => new LoraLayer(gpu, base, scratch, c.r, c.alpha, "kaiming", c.seed),
 };
 
 /** Inputs of the LoRA CPU reference: x (rows, in), W0 (out, in), A (r, in), B (out, r). */

@@ -18,6 +18,6 @@ export const loraPlus: AdapterMethod = {
       throw new RangeError(`Cannot use LoRA+ without a positive loraPlusRatio (λ), got ${c.loraPlusRatio}`);
     }
   },
-  wrap: (gpu, base, c) => new LoraLayer(gpu, base, c.r, c.alpha, "kaiming", c.seed),
+  wrap: (gpu, base, c, scratch) => new LoraLayer(gpu, base, scratch, c.r, c.alpha, "kaiming", c.seed),
   groups: (c) => ({ lora_B: { lrScale: c.loraPlusRatio! } }),
 };

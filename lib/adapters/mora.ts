@@ -16,6 +16,7 @@
 
 import type { Gpu } from "../gpu/device.ts";
 import type { Dispatch } from "../gpu/kernel.ts";
+import type { ScratchPool } from "../gpu/scratch.ts";
 import { createTensor, readTensor, type Tensor, writeTensor } from "../gpu/tensor.ts";
 import type { DenseLinear, LinearBackwardArgs, LinearForwardArgs, TrainableTensor } from "../model/linear.ts";
 import { matmul } from "../ops/matmul.ts";
@@ -36,20 +37,25 @@ import {
 } from "./mora_variants.ts";
 import type { AdapterConfig, AdapterLayer, AdapterMethod } from "./types.ts";
 
-interface Scratch {
-  compressed: Tensor;
-  z: Tensor;
-}
-
 /** A MoRA adapter around a frozen base layer. */
 export class MoraLayer implements AdapterLayer {
   readonly m: Tensor;
   readonly gradM: Tensor;
   readonly rank: number;
-  readonly #scratch = new Map<string, Scratch>();
 
-  /** @param variant compress/decompress pair; @param r the LoRA rank r̂ is derived from */
-  constructor(readonly gpu: Gpu, readonly base: DenseLinear, public variant: MoraVariant, r: number) {
+  /**
+   * @param scratch shared buffers: the compressed input and z live only within one forward or backward
+   * (the backward recomputes the compression, a cheap gather, instead of keeping it per layer)
+   * @param variant compress/decompress pair
+   * @param r the LoRA rank r̂ is derived from
+   */
+  constructor(
+    readonly gpu: Gpu,
+    readonly base: DenseLinear,
+    readonly scratch: ScratchPool,
+    public variant: MoraVariant,
+    r: number,
+  ) {
     this.rank = moraRank(base.inFeatures, base.outFeatures, r, variant);
     this.m = createTensor(gpu, `${base.name}.mora.M`, [this.rank, this.rank]);
     this.gradM = createTensor(gpu, `grad.${base.name}.mora.M`, [this.rank, this.rank]);
@@ -72,25 +78,16 @@ export class MoraLayer implements AdapterLayer {
     return { rows, inF: this.inFeatures, outF: this.outFeatures, R: this.rank, variant: this.variant };
   }
 
-  /** compressed c and z = c·Mᵀ (rows·chunks, r̂), per activation shape and variant. */
-  #buffers(rows: number, kind: "forward" | "backward"): Scratch {
-    const key = `${kind}:${rows}:${this.variant}`;
-    let s = this.#scratch.get(key);
-    if (!s) {
-      const shape = moraCompressedShape(this.#dims(rows));
-      s = {
-        compressed: createTensor(this.gpu, `${this.name}.mora.${kind}.compressed`, shape),
-        z: createTensor(this.gpu, `${this.name}.mora.${kind}.z`, shape),
-      };
-      this.#scratch.set(key, s);
-    }
-    return s;
+  /** The two shared buffers (rows·chunks, r̂): compressed input (or its gradient) and z (or dz). */
+  #buffers(rows: number): { compressed: Tensor; z: Tensor } {
+    const shape = moraCompressedShape(this.#dims(rows));
+    return { compressed: this.scratch.get("mora.compressed", shape), z: this.scratch.get("mora.z", shape) };
   }
 
   /** `out = x·W0ᵀ + f_decomp(f_comp(x)·Mᵀ)`. */
   async forward(gpu: Gpu, { out, x, rows }: LinearForwardArgs): Promise<Dispatch[]> {
     const dims = this.#dims(rows);
-    const { compressed, z } = this.#buffers(rows, "forward");
+    const { compressed, z } = this.#buffers(rows);
     const slotsRows = compressed.shape[0]!;
     return [
       ...await this.base.forward(gpu, { out, x, rows }),
@@ -111,21 +108,21 @@ export class MoraLayer implements AdapterLayer {
   /** ∂M (overwritten) and `dx (+)= G·W0 + Cᵀ·(Dᵀ·G)·M`. */
   async backward(gpu: Gpu, { dx, accumulateDx, dy, x, rows }: LinearBackwardArgs): Promise<Dispatch[]> {
     const dims = this.#dims(rows);
-    const { compressed } = this.#buffers(rows, "forward");
-    const { compressed: dc, z: dz } = this.#buffers(rows, "backward");
+    const { compressed, z: dz } = this.#buffers(rows);
     const slotsRows = compressed.shape[0]!;
     const R = this.rank;
     const out = [
       ...await this.base.backward(gpu, { dx, accumulateDx, dy, x, rows }),
+      ...await moraCompressForward(gpu, { compressed, x, ...dims }),
       ...await moraDecompressBackward(gpu, { dz, dout: dy, ...dims }),
       // ∂M = dzᵀ·c: (R, R) = (slotsRows, R)ᵀ·(slotsRows, R)
       ...await matmul(gpu, { out: this.gradM, a: dz, b: compressed, layout: "tn", m: R, n: R, k: slotsRows }),
     ];
     if (dx) {
-      // dc = dz·M: (slotsRows, R) = (slotsRows, R)·(R, R)
+      // dc = dz·M: (slotsRows, R) = (slotsRows, R)·(R, R), into the compressed buffer (c is used up)
       out.push(
-        ...await matmul(gpu, { out: dc, a: dz, b: this.m, layout: "nn", m: slotsRows, n: R, k: R }),
-        ...await moraCompressBackward(gpu, { dx, dcompressed: dc, ...dims }),
+        ...await matmul(gpu, { out: compressed, a: dz, b: this.m, layout: "nn", m: slotsRows, n: R, k: R }),
+        ...await moraCompressBackward(gpu, { dx, dcompressed: compressed, ...dims }),
       );
     }
     return out;
@@ -163,10 +160,6 @@ export class MoraLayer implements AdapterLayer {
   }
 
   destroy(): void {
-    for (const s of this.#scratch.values()) {
-      s.compressed.destroy();
-      s.z.destroy();
-    }
     this.m.destroy();
     this.gradM.destroy();
   }
@@ -193,7 +186,7 @@ export const mora: AdapterMethod = {
   name: "mora",
   summary: "MoRA (Jiang et al. 2024): square M between compression and decompression, rank up to r̂",
   validate: validateMora,
-  wrap: (gpu, base, c) => new MoraLayer(gpu, base, moraVariantOf(c), c.r),
+  wrap: (gpu, base, c, scratch) => new MoraLayer(gpu, base, scratch, moraVariantOf(c), c.r),
 };
 
 /** ReMoRA: MoRA with merge-and-reset every `mergeEvery` updates, cycling the sharing groupings. */
@@ -210,6 +203,6 @@ export const remora: AdapterMethod = {
       throw new RangeError(`Cannot use ReMoRA without mergeEvery: set the merge period in updates`);
     }
   },
-  wrap: (gpu, base, c) =>
-    new MoraLayer(gpu, base, moraVariantOf({ ...c, moraVariant: c.moraVariant ?? "sharing" }), c.r),
+  wrap: (gpu, base, c, scratch) =>
+    new MoraLayer(gpu, base, scratch, moraVariantOf({ ...c, moraVariant: c.moraVariant ?? "sharing" }), c.r),
 };

@@ -69,7 +69,7 @@ export async function applyAdapters(
         `Cannot adapt "${path}": its base weight trains; build the model with trainBase false`,
       );
     }
-    const adapter = await method.wrap(model.gpu, layer, config);
+    const adapter = await method.wrap(model.gpu, layer, config, model.scratch);
     model.setLinear(path, adapter);
     adapters.set(path, adapter);
   }

@@ -19,5 +19,5 @@ export const reLora: AdapterMethod = {
       throw new RangeError(`Cannot use ReLoRA without mergeEvery: set the merge period in updates`);
     }
   },
-  wrap: (gpu, base, c) => new LoraLayer(gpu, base, c.r, c.alpha, "kaiming", c.seed),
+  wrap: (gpu, base, c, scratch) => new LoraLayer(gpu, base, scratch, c.r, c.alpha, "kaiming", c.seed),
 };

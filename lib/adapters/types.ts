@@ -7,6 +7,7 @@
  */
 
 import type { Gpu } from "../gpu/device.ts";
+import type { ScratchPool } from "../gpu/scratch.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 import type { DenseLinear, LinearLayer } from "../model/linear.ts";
 
@@ -54,8 +55,16 @@ export interface AdapterMethod {
   summary: string;
   /** Throws a RangeError naming the bad field. */
   validate(config: AdapterConfig): void;
-  /** Wraps a frozen base layer (DoRA reads the base weight back, hence the promise). */
-  wrap(gpu: Gpu, base: DenseLinear, config: AdapterConfig): AdapterLayer | Promise<AdapterLayer>;
+  /**
+   * Wraps a frozen base layer; `scratch` holds buffers shared by all layers for values that live within one
+   * op. DoRA reads the base weight back, hence the promise.
+   */
+  wrap(
+    gpu: Gpu,
+    base: DenseLinear,
+    config: AdapterConfig,
+    scratch: ScratchPool,
+  ): AdapterLayer | Promise<AdapterLayer>;
   /** Optimizer group overrides (LoRA+ gives `lora_B` a larger learning rate). */
   groups?(config: AdapterConfig): Record<string, { lrScale?: number; weightDecay?: number }>;
 }

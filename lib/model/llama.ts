@@ -10,6 +10,7 @@
  */
 
 import type { Gpu } from "../gpu/device.ts";
+import { ScratchPool } from "../gpu/scratch.ts";
 import { createTensor, readTensor, type Tensor, writeTensor } from "../gpu/tensor.ts";
 import type { LlamaConfig } from "./config.ts";
 import { llamaParameterShapes } from "./checkpoint.ts";
@@ -47,6 +48,8 @@ export interface LlamaModelOptions {
 export class LlamaModel {
   /** Linear layers by module path; adapters replace entries through {@link LlamaModel.setLinear}. */
   readonly linears = new Map<string, LinearLayer>();
+  /** Per-op scratch buffers shared by all layers (adapters' transient buffers). */
+  readonly scratch: ScratchPool;
 
   private constructor(
     readonly gpu: Gpu,
@@ -55,7 +58,9 @@ export class LlamaModel {
     readonly weights: Map<string, Tensor>,
     /** Gradients of trainable base tensors by name. */
     readonly grads: Map<string, Tensor>,
-  ) {}
+  ) {
+    this.scratch = new ScratchPool(gpu);
+  }
 
   /**
    * Uploads `weights` (Hugging Face names, float32) and creates the linear layers.
@@ -156,5 +161,6 @@ export class LlamaModel {
   /** Frees every GPU tensor of the model. */
   destroy(): void {
     for (const t of new Set([...this.weights.values(), ...this.grads.values()])) t.destroy();
+    this.scratch.destroy();
   }
 }

@@ -6,6 +6,7 @@ import { MORA_VARIANTS } from "../../lib/adapters/mora_variants.ts";
 import type { AdapterLayer } from "../../lib/adapters/types.ts";
 import type { Gpu } from "../../lib/gpu/device.ts";
 import { runDispatches } from "../../lib/gpu/kernel.ts";
+import { ScratchPool } from "../../lib/gpu/scratch.ts";
 import { createTensor, readTensor, type Tensor, writeTensor } from "../../lib/gpu/tensor.ts";
 import { DenseLinear } from "../../lib/model/linear.ts";
 import { addScaledCpu } from "../../lib/ops/elementwise.ts";
@@ -74,7 +75,7 @@ Deno.test({
     const rng = new Rng(21);
     for (const [outF, inF, rows, r] of SHAPES) {
       const { base, w0 } = baseLayer(gpu, rng, outF, inF);
-      const layer = new LoraLayer(gpu, base, r, 2 * r + 1, "kaiming", 5);
+      const layer = new LoraLayer(gpu, base, new ScratchPool(gpu), r, 2 * r + 1, "kaiming", 5);
       const p: LoraCpuArgs = {
         x: rng.floats(rows * inF),
         w0,
@@ -130,7 +131,7 @@ Deno.test({
     const rng = new Rng(23);
     for (const [outF, inF, rows, r] of SHAPES) {
       const { base, w0 } = baseLayer(gpu, rng, outF, inF);
-      const layer = await DoraLayer.create(gpu, base, {
+      const layer = await DoraLayer.create(gpu, base, new ScratchPool(gpu), {
         method: "dora",
         r,
         alpha: r,
@@ -203,7 +204,7 @@ Deno.test({
     for (const variant of MORA_VARIANTS) {
       for (const [outF, inF, rows, r] of [[13, 19, 7, 3], [70, 50, 3, 3], [200, 7, 2, 4]] as const) {
         const { base, w0 } = baseLayer(gpu, rng, outF, inF);
-        const layer = new MoraLayer(gpu, base, variant, r);
+        const layer = new MoraLayer(gpu, base, new ScratchPool(gpu), variant, r);
         const R = layer.rank;
         const m = fill(layer.m, rng);
         const x = rng.floats(rows * inF);
