@@ -7,7 +7,7 @@
  * @module
  */
 
-import { LoraLayer, validateLoraConfig } from "./lora.ts";
+import { validateLoraConfig, wrapLora } from "./lora.ts";
 import type { AdapterMethod } from "./types.ts";
 
 /** AsyLoRA. */
@@ -17,12 +17,13 @@ export const asyLora: AdapterMethod = {
   validate(c) {
     validateLoraConfig(c);
   },
-  wrap: (gpu, base, c, scratch) => {
+  wrap: (gpu, base, c, scratch, dropoutStep) => {
     if (c.r > base.inFeatures) {
       throw new RangeError(
         `Cannot give "${base.name}" ${c.r} orthonormal rows of length ${base.inFeatures}: lower r`,
       );
     }
-    return new LoraLayer(gpu, base, scratch, c.r, c.alpha, "orthonormal", c.seed, !c.freezeA);
+    return wrapLora(gpu, base, c, scratch, dropoutStep, "orthonormal", !c.freezeA);
   },
+  appliesDropout: true,
 };

@@ -1,11 +1,18 @@
 /**
- * DoRA (Liu et al. 2024) as PEFT implements it (spec baselines §8), without dropout:
- * `y = (x·W0ᵀ + s·x·Aᵀ·Bᵀ)·diag(c)`, `c = m ⊘ n`, `n = rownorm(W0 + s·B·A)` treated as a constant
+ * DoRA (Liu et al. 2024) as PEFT implements it (spec baselines §8). Without dropout (p = 0 or evaluation):
+ * `y = U·diag(c)`, `U = x·W0ᵀ + s·x·Aᵀ·Bᵀ`, `c = m ⊘ n`, `n = rownorm(W0 + s·B·A)` treated as a constant
  * (PEFT detaches it, per §4.3 of the DoRA paper). `m` starts at rownorm(W0), so the adapter starts as the identity.
+ * Backward with the detached norm and Ĝ = G·diag(c): `∂m_i = Σ_t G_ti·U_ti / n_i`, and A, B, x get LoRA's
+ * gradients with G replaced by Ĝ.
  *
- * Backward with the detached norm, U the unscaled output and Ĝ = G·diag(c): `∂m_i = Σ_t G_ti·U_ti / n_i`,
- * and A, B, x get LoRA's gradients with G replaced by Ĝ. Merge: `W' = diag(m ⊘ n*)·(W0 + s·B·A)`.
- * The norm is recomputed every step in one kernel that rebuilds B·A row by row (never stored).
+ * With input dropout in training, X̃ = D(x), the spec's training form
+ * `y = x·W0ᵀ + (X̃·W0ᵀ)·diag(c−1) + s·(X̃·Aᵀ·Bᵀ)·diag(c)` is computed as `U·diag(c) + (x − X̃)·W0ᵀ` with
+ * `U = X̃·W0ᵀ + s·X̃·Aᵀ·Bᵀ` (two full matmuls, like the spec's). Backward: ∂m as above with this U; ∂A, ∂B are
+ * LoRA's on X̃ with Ĝ; `∂x = G·W0 + D(G·diag(c−1)·W0 + ∂H·A)`, ∂H = s·Ĝ·B. X̃ is recomputed in the backward from
+ * the mask's hash, never kept.
+ *
+ * Merge: `W' = diag(m ⊘ n*)·(W0 + s·B·A)`. The norm is recomputed every step in one kernel that rebuilds B·A
+ * row by row (never stored).
  *
  * @module
  */
@@ -18,8 +25,17 @@ import { type Dispatch, grid, makeDispatch } from "../gpu/kernel.ts";
 import type { ScratchPool } from "../gpu/scratch.ts";
 import { createTensor, readTensor, type Tensor, writeTensor } from "../gpu/tensor.ts";
 import type { DenseLinear, LinearBackwardArgs, LinearForwardArgs, TrainableTensor } from "../model/linear.ts";
-import { loraBackwardCpu, type LoraCpuArgs, loraForwardCpu, LoraLayer, validateLoraConfig } from "./lora.ts";
-import type { AdapterConfig, AdapterLayer, AdapterMethod } from "./types.ts";
+import { applyDropout, type DropoutMask } from "../ops/dropout.ts";
+import { matmul } from "../ops/matmul.ts";
+import {
+  droppedInputCpu,
+  loraBackwardCpu,
+  type LoraCpuArgs,
+  loraForwardCpu,
+  LoraLayer,
+  validateLoraConfig,
+} from "./lora.ts";
+import { type AdapterConfig, adapterDropout, type AdapterLayer, type AdapterMethod } from "./types.ts";
 
 const kernels = {
   norm: { name: "dora_norm", code: normCode },
@@ -41,6 +57,7 @@ export class DoraLayer implements AdapterLayer {
     readonly base: DenseLinear,
     readonly scratch: ScratchPool,
     config: AdapterConfig,
+    readonly dropout?: DropoutMask,
   ) {
     this.lora = new LoraLayer(gpu, base, scratch, config.r, config.alpha, "kaiming", config.seed);
     const out = [base.outFeatures];
@@ -50,14 +67,15 @@ export class DoraLayer implements AdapterLayer {
     this.coef = createTensor(gpu, `${base.name}.dora.coef`, out);
   }
 
-  /** Wraps `base`, with m initialized to the row norms of W0. */
+  /** Wraps `base`, with m initialized to the row norms of W0; `dropout` applies in training (none: p = 0). */
   static async create(
     gpu: Gpu,
     base: DenseLinear,
     scratch: ScratchPool,
     config: AdapterConfig,
+    dropout?: DropoutMask,
   ): Promise<DoraLayer> {
-    const layer = new DoraLayer(gpu, base, scratch, config);
+    const layer = new DoraLayer(gpu, base, scratch, config, dropout);
     await layer.#resetMagnitude();
     return layer;
   }
@@ -87,41 +105,108 @@ export class DoraLayer implements AdapterLayer {
     return t;
   }
 
-  #scaleColumns(gpu: Gpu, y: Tensor, x: Tensor, rows: number): Promise<Dispatch> {
+  /** `y = x·diag(c + offset)`. */
+  #scaleColumns(gpu: Gpu, y: Tensor, x: Tensor, rows: number, offset = 0): Promise<Dispatch> {
     const n = rows * this.outFeatures;
     return makeDispatch(gpu, kernels.scale, {
-      params: { u32: [rows, this.outFeatures] },
+      params: { u32: [rows, this.outFeatures], f32: [offset] },
       tensors: [x, this.coef, y],
       workgroups: grid(gpu, Math.ceil(n / 256)),
     });
   }
 
-  /** `U = x·W0ᵀ + s·x·Aᵀ·Bᵀ`, then `c = m ⊘ rownorm(W0 + s·B·A)` and `out = U·diag(c)`. */
-  async forward(gpu: Gpu, { out, x, rows }: LinearForwardArgs): Promise<Dispatch[]> {
+  #norm(gpu: Gpu): Promise<Dispatch> {
+    return makeDispatch(gpu, kernels.norm, {
+      params: { u32: [this.outFeatures, this.inFeatures, this.lora.r], f32: [this.lora.scale] },
+      tensors: [this.base.weight, this.lora.a, this.lora.b, this.magnitude, this.norm, this.coef],
+      workgroups: grid(gpu, this.outFeatures),
+    });
+  }
+
+  /**
+   * `U = X̃·W0ᵀ + s·X̃·Aᵀ·Bᵀ`, `c = m ⊘ rownorm(W0 + s·B·A)`, `out = U·diag(c)`, plus `(x − X̃)·W0ᵀ` in
+   * training with dropout (X̃ = D(x)); X̃ = x otherwise.
+   */
+  async forward(gpu: Gpu, { out, x, rows, training }: LinearForwardArgs): Promise<Dispatch[]> {
     const unscaled = this.#unscaledOf(rows);
+    if (!(training && this.dropout)) {
+      return [
+        ...await this.lora.forward(gpu, { out: unscaled, x, rows }),
+        await this.#norm(gpu),
+        await this.#scaleColumns(gpu, out, unscaled, rows),
+      ];
+    }
+    const mask = this.dropout;
+    // X̃, then (once U is computed from it) x − X̃ in the same buffer.
+    const dropped = this.scratch.get("adapter.dropped_input", [rows, this.inFeatures]);
     return [
-      ...await this.lora.forward(gpu, { out: unscaled, x, rows }),
-      await makeDispatch(gpu, kernels.norm, {
-        params: { u32: [this.outFeatures, this.inFeatures, this.lora.r], f32: [this.lora.scale] },
-        tensors: [this.base.weight, this.lora.a, this.lora.b, this.magnitude, this.norm, this.coef],
-        workgroups: grid(gpu, this.outFeatures),
-      }),
+      await applyDropout(gpu, { out: dropped, x, mask }),
+      ...await this.lora.forward(gpu, { out: unscaled, x: dropped, rows }),
+      await this.#norm(gpu),
       await this.#scaleColumns(gpu, out, unscaled, rows),
+      await applyDropout(gpu, { out: dropped, x, mask, complement: true }),
+      // out += (x − X̃)·W0ᵀ: (rows, out) = (rows, in)·(out, in)ᵀ
+      ...await matmul(gpu, {
+        out,
+        a: dropped,
+        b: this.base.weight,
+        layout: "nt",
+        m: rows,
+        n: this.outFeatures,
+        k: this.inFeatures,
+        accumulate: true,
+      }),
     ];
   }
 
-  /** ∂m, and LoRA's backward with Ĝ = G·diag(c). */
-  async backward(gpu: Gpu, { dx, accumulateDx, dy, x, rows }: LinearBackwardArgs): Promise<Dispatch[]> {
+  /** ∂m, and LoRA's backward with Ĝ = G·diag(c); with dropout in training, the spec's masked ∂x. */
+  async backward(gpu: Gpu, args: LinearBackwardArgs): Promise<Dispatch[]> {
+    const { dx, accumulateDx, dy, x, rows, training } = args;
     const unscaled = this.#unscaledOf(rows);
     const scaledGrad = this.scratch.get("dora.scaled_grad", [rows, this.outFeatures]);
-    return [
+    const common = [
       await makeDispatch(gpu, kernels.magnitudeGrad, {
         params: { u32: [rows, this.outFeatures] },
         tensors: [dy, unscaled, this.norm, this.gradMagnitude],
         workgroups: [Math.ceil(this.outFeatures / 64), 1, 1],
       }),
       await this.#scaleColumns(gpu, scaledGrad, dy, rows),
-      ...await this.lora.backward(gpu, { dx, accumulateDx, dy: scaledGrad, x, rows }),
+    ];
+    if (!(training && this.dropout)) {
+      return [...common, ...await this.lora.backward(gpu, { dx, accumulateDx, dy: scaledGrad, x, rows })];
+    }
+    const mask = this.dropout;
+    const dropped = this.scratch.get("adapter.dropped_input", [rows, this.inFeatures]);
+    const droppedGrad = dx ? this.scratch.get("adapter.dropped_grad", [rows, this.inFeatures]) : undefined;
+    const out = [
+      ...common,
+      await applyDropout(gpu, { out: dropped, x, mask }),
+      // ∂A, ∂B on X̃ with Ĝ; droppedGrad = ∂H·A
+      ...await this.lora.adapterBackward(gpu, {
+        dx: droppedGrad,
+        accumulateDx: false,
+        dy: scaledGrad,
+        x: dropped,
+        rows,
+      }),
+    ];
+    if (!dx) return out;
+    return [
+      ...out,
+      // droppedGrad += G·diag(c−1)·W0: (rows, in) = (rows, out)·(out, in)
+      await this.#scaleColumns(gpu, scaledGrad, dy, rows, -1),
+      ...await matmul(gpu, {
+        out: droppedGrad!,
+        a: scaledGrad,
+        b: this.base.weight,
+        layout: "nn",
+        m: rows,
+        n: this.inFeatures,
+        k: this.outFeatures,
+        accumulate: true,
+      }),
+      ...await this.base.backward(gpu, { dx, accumulateDx, dy, x, rows }),
+      await applyDropout(gpu, { out: dx, x: droppedGrad!, mask, accumulate: true }),
     ];
   }
 
@@ -187,7 +272,9 @@ export const dora: AdapterMethod = {
   name: "dora",
   summary: "DoRA (Liu et al. 2024): LoRA direction with a trained per-output magnitude, norm detached",
   validate: validateLoraConfig,
-  wrap: (gpu, base, c, scratch) => DoraLayer.create(gpu, base, scratch, c),
+  wrap: (gpu, base, c, scratch, dropoutStep) =>
+    DoraLayer.create(gpu, base, scratch, c, adapterDropout(c, base.name, dropoutStep)),
+  appliesDropout: true,
 };
 
 /** Inputs of the DoRA CPU reference: LoRA's plus the magnitude m (out); `norm` overrides n (held constant). */
@@ -211,17 +298,32 @@ export function doraNormCpu(p: LoraCpuArgs): Float64Array {
   return norm;
 }
 
-/** `y = U·diag(m ⊘ n)` in float64, U = LoRA's output; also returns U and n. */
+/**
+ * `y = U·diag(m ⊘ n)` in float64, U = LoRA's output; with `inputMask` (dropout) the training form
+ * `y = x·W0ᵀ + P·diag(c−1) + Q·diag(c)`, P = X̃·W0ᵀ, Q = s·X̃·Aᵀ·Bᵀ, U = P + Q. Also returns U and n.
+ */
 export function doraForwardCpu(
   p: DoraCpuArgs,
 ): { y: Float64Array; u: Float64Array; norm: ArrayLike<number> } {
-  const u = loraForwardCpu(p).y;
   const norm = p.norm ?? doraNormCpu(p);
-  const y = u.map((value, idx) => value * p.m[idx % p.outF]! / norm[idx % p.outF]!);
+  const coef = (idx: number) => p.m[idx % p.outF]! / norm[idx % p.outF]!;
+  if (!p.inputMask) {
+    const u = loraForwardCpu(p).y;
+    return { y: u.map((value, idx) => value * coef(idx)), u, norm };
+  }
+  const dropped = droppedInputCpu(p);
+  const u = loraForwardCpu({ ...p, x: dropped, inputMask: undefined }).y;
+  const baseOnly = { ...p, a: [], b: [], r: 0, inputMask: undefined };
+  const clean = loraForwardCpu(baseOnly).y;
+  const droppedBase = loraForwardCpu({ ...baseOnly, x: dropped }).y;
+  const y = u.map((value, idx) => clean[idx]! - droppedBase[idx]! + value * coef(idx));
   return { y, u, norm };
 }
 
-/** Gradients of Σ y·g with the norm detached: ∂m, and LoRA's ∂A, ∂B, ∂x with g·diag(c). */
+/**
+ * Gradients of Σ y·g with the norm detached: ∂m, and LoRA's ∂A, ∂B, ∂x with g·diag(c); with `inputMask`,
+ * `∂x = G·W0 + mask ⊙ (G·diag(c−1)·W0 + s·Ĝ·B·A)` (spec baselines §8).
+ */
 export function doraBackwardCpu(
   p: DoraCpuArgs,
   g: ArrayLike<number>,
@@ -234,5 +336,11 @@ export function doraBackwardCpu(
     gradM[o]! += g[idx]! * u[idx]! / norm[o]!;
     scaled[idx] = g[idx]! * p.m[o]! / norm[o]!;
   }
-  return { gradM, ...loraBackwardCpu(p, scaled) };
+  const mask = p.inputMask;
+  if (!mask) return { gradM, ...loraBackwardCpu(p, scaled) };
+  // LoRA's gradients on X̃ with Ĝ; their ∂X̃ is Ĝ·W0 + s·Ĝ·B·A, so ∂X̃ − G·W0 is the masked term.
+  const lora = loraBackwardCpu({ ...p, x: droppedInputCpu(p), inputMask: undefined }, scaled);
+  const cleanGrad = loraBackwardCpu({ ...p, a: [], b: [], r: 0, inputMask: undefined }, g).gradX;
+  const gradX = cleanGrad.map((v, i) => v + mask[i]! * (lora.gradX[i]! - v));
+  return { gradM, gradA: lora.gradA, gradB: lora.gradB, gradX };
 }

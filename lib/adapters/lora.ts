@@ -1,10 +1,11 @@
 /**
- * LoRA (Hu et al. 2021, as Hugging Face PEFT implements it; spec baselines §4): `y = x·W0ᵀ + s·(x·Aᵀ)·Bᵀ`
- * with `A (r, in)` kaiming-uniform (`U(±1/√in)`), `B (out, r)` zero, `s = alpha / r`. Never materializes B·A
+ * LoRA (Hu et al. 2021, as Hugging Face PEFT implements it; spec baselines §4): `y = x·W0ᵀ + s·(X̃·Aᵀ)·Bᵀ`
+ * with `A (r, in)` kaiming-uniform (`U(±1/√in)`), `B (out, r)` zero, `s = alpha / r`, and `X̃ = D(x)` the
+ * input dropout in training (PEFT `lora_dropout`; X̃ = x in evaluation or when p = 0). Never materializes B·A
  * in training: two skinny matmuls forward, four backward.
  *
- * Backward (G = ∂L/∂y, H = x·Aᵀ): `∂B = s·Gᵀ·H`, `∂H = s·G·B`, `∂A = ∂Hᵀ·x`, `∂x = G·W0 + ∂H·A`.
- * Merge: `ΔW = s·B·A`.
+ * Backward (G = ∂L/∂y, H = X̃·Aᵀ): `∂B = s·Gᵀ·H`, `∂H = s·G·B`, `∂A = ∂Hᵀ·X̃`, `∂x = G·W0 + D(∂H·A)` (D with
+ * the forward's mask, recomputed from its hash rather than stored). Merge: `ΔW = s·B·A`.
  *
  * @module
  */
@@ -14,9 +15,10 @@ import type { Dispatch } from "../gpu/kernel.ts";
 import type { ScratchPool } from "../gpu/scratch.ts";
 import { createTensor, readTensor, type Tensor, writeTensor } from "../gpu/tensor.ts";
 import type { DenseLinear, LinearBackwardArgs, LinearForwardArgs, TrainableTensor } from "../model/linear.ts";
+import { applyDropout, type DropoutMask } from "../ops/dropout.ts";
 import { matmul } from "../ops/matmul.ts";
 import { SeededRandom } from "../random.ts";
-import type { AdapterConfig, AdapterLayer, AdapterMethod } from "./types.ts";
+import { type AdapterConfig, adapterDropout, type AdapterLayer, type AdapterMethod } from "./types.ts";
 
 /** How A is initialized. */
 export type LoraInit = "kaiming" | "orthonormal";
@@ -36,6 +38,7 @@ export class LoraLayer implements AdapterLayer {
    * @param alpha scale numerator (s = alpha / r)
    * @param init A's initialization ("orthonormal" for AsyLoRA)
    * @param trainA whether A trains (false: original AsyLoRA)
+   * @param dropout input dropout in training ({@link adapterDropout}); undefined: none
    */
   constructor(
     readonly gpu: Gpu,
@@ -46,6 +49,7 @@ export class LoraLayer implements AdapterLayer {
     readonly init: LoraInit,
     seed: number,
     readonly trainA = true,
+    readonly dropout?: DropoutMask,
   ) {
     this.scale = alpha / r;
     this.a = createTensor(gpu, `${base.name}.lora_A.weight`, [r, base.inFeatures]);
@@ -75,11 +79,22 @@ export class LoraLayer implements AdapterLayer {
     return t;
   }
 
-  /** `out = x·W0ᵀ + s·(x·Aᵀ)·Bᵀ`. */
-  async forward(gpu: Gpu, { out, x, rows }: LinearForwardArgs): Promise<Dispatch[]> {
+  /** `out = x·W0ᵀ + s·(X̃·Aᵀ)·Bᵀ`, X̃ = D(x) in training with dropout, else x. */
+  async forward(gpu: Gpu, { out, x, rows, training }: LinearForwardArgs): Promise<Dispatch[]> {
+    const base = await this.base.forward(gpu, { out, x, rows });
+    if (!(training && this.dropout)) return [...base, ...await this.adapterForward(gpu, { out, x, rows })];
+    const dropped = this.scratch.get("adapter.dropped_input", [rows, this.inFeatures]);
+    return [
+      ...base,
+      await applyDropout(gpu, { out: dropped, x, mask: this.dropout }),
+      ...await this.adapterForward(gpu, { out, x: dropped, rows }),
+    ];
+  }
+
+  /** The adapter term alone, `out += s·(x·Aᵀ)·Bᵀ`, with x the adapter's input; keeps H for the backward. */
+  async adapterForward(gpu: Gpu, { out, x, rows }: LinearForwardArgs): Promise<Dispatch[]> {
     const h = this.#hiddenOf(rows);
     return [
-      ...await this.base.forward(gpu, { out, x, rows }),
       ...await matmul(gpu, { out: h, a: x, b: this.a, layout: "nt", m: rows, n: this.r, k: this.inFeatures }),
       ...await matmul(gpu, {
         out,
@@ -95,12 +110,37 @@ export class LoraLayer implements AdapterLayer {
     ];
   }
 
-  /** Gradients of A and B (overwritten) and `dx (+)= G·W0 + ∂H·A`. */
-  async backward(gpu: Gpu, { dx, accumulateDx, dy, x, rows }: LinearBackwardArgs): Promise<Dispatch[]> {
+  /** Gradients of A and B (overwritten) and `dx (+)= G·W0 + D(∂H·A)` (D only in training with dropout). */
+  async backward(gpu: Gpu, args: LinearBackwardArgs): Promise<Dispatch[]> {
+    const { dx, accumulateDx, dy, x, rows, training } = args;
+    const base = await this.base.backward(gpu, { dx, accumulateDx, dy, x, rows });
+    if (!(training && this.dropout)) {
+      return [...base, ...await this.adapterBackward(gpu, { dx, accumulateDx: true, dy, x, rows })];
+    }
+    const dropped = this.scratch.get("adapter.dropped_input", [rows, this.inFeatures]);
+    const droppedGrad = dx ? this.scratch.get("adapter.dropped_grad", [rows, this.inFeatures]) : undefined;
+    const out = [
+      ...base,
+      await applyDropout(gpu, { out: dropped, x, mask: this.dropout }),
+      ...await this.adapterBackward(gpu, { dx: droppedGrad, accumulateDx: false, dy, x: dropped, rows }),
+    ];
+    if (dx) {
+      out.push(await applyDropout(gpu, { out: dx, x: droppedGrad!, mask: this.dropout, accumulate: true }));
+    }
+    return out;
+  }
+
+  /**
+   * The adapter term's backward alone, x being the adapter's input: `∂B = s·Gᵀ·H`, `∂A = ∂Hᵀ·x` (overwritten)
+   * and `dx (+)= ∂H·A`, with H from {@link LoraLayer.adapterForward}.
+   */
+  async adapterBackward(
+    gpu: Gpu,
+    { dx, accumulateDx, dy, x, rows }: LinearBackwardArgs,
+  ): Promise<Dispatch[]> {
     const h = this.#hiddenOf(rows);
     const dh = this.scratch.get("lora.grad_hidden", [rows, this.r]);
     const out = [
-      ...await this.base.backward(gpu, { dx, accumulateDx, dy, x, rows }),
       // ∂B = s·Gᵀ·H: (out, r) = (rows, out)ᵀ·(rows, r)
       ...await matmul(gpu, {
         out: this.gradB,
@@ -139,7 +179,7 @@ export class LoraLayer implements AdapterLayer {
       );
     }
     if (dx) {
-      // ∂x += ∂H·A: (rows, in) = (rows, r)·(r, in)
+      // ∂x (+)= ∂H·A: (rows, in) = (rows, r)·(r, in)
       out.push(
         ...await matmul(gpu, {
           out: dx,
@@ -149,7 +189,7 @@ export class LoraLayer implements AdapterLayer {
           m: rows,
           n: this.inFeatures,
           k: this.r,
-          accumulate: true,
+          accumulate: accumulateDx,
         }),
       );
     }
@@ -213,10 +253,31 @@ export const lora: AdapterMethod = {
   name: "lora",
   summary: "LoRA (Hu et al. 2021): ΔW = (alpha/r)·B·A, A kaiming-uniform, B zero",
   validate: validateLoraConfig,
-  wrap: (gpu, base, c, scratch) => new LoraLayer(gpu, base, scratch, c.r, c.alpha, "kaiming", c.seed),
+  wrap: wrapLora,
+  appliesDropout: true,
 };
 
-/** Inputs of the LoRA CPU reference: x (rows, in), W0 (out, in), A (r, in), B (out, r). */
+/**
+ * Wraps `base` in a LoRA layer of the config's rank, scale, seed and input dropout (LoRA, LoRA+, ReLoRA;
+ * AsyLoRA passes its init and whether A trains).
+ */
+export function wrapLora(
+  gpu: Gpu,
+  base: DenseLinear,
+  c: AdapterConfig,
+  scratch: ScratchPool,
+  dropoutStep: Tensor,
+  init: LoraInit = "kaiming",
+  trainA = true,
+): LoraLayer {
+  const dropout = adapterDropout(c, base.name, dropoutStep);
+  return new LoraLayer(gpu, base, scratch, c.r, c.alpha, init, c.seed, trainA, dropout);
+}
+
+/**
+ * Inputs of the LoRA CPU reference: x (rows, in), W0 (out, in), A (r, in), B (out, r), and optionally the
+ * dropout multiplier (rows, in) — 1/(1−p) where kept, 0 where dropped — so that X̃ = inputMask ⊙ x.
+ */
 export interface LoraCpuArgs {
   x: ArrayLike<number>;
   w0: ArrayLike<number>;
@@ -227,16 +288,24 @@ export interface LoraCpuArgs {
   outF: number;
   r: number;
   scale: number;
+  inputMask?: ArrayLike<number>;
 }
 
-/** `y = x·W0ᵀ + s·(x·Aᵀ)·Bᵀ` in float64; also returns H = x·Aᵀ. */
+/** X̃ = inputMask ⊙ x, or x without a mask. */
+export function droppedInputCpu(p: LoraCpuArgs): ArrayLike<number> {
+  const mask = p.inputMask;
+  return mask ? Float64Array.from(p.x, (v, i) => v * mask[i]!) : p.x;
+}
+
+/** `y = x·W0ᵀ + s·(X̃·Aᵀ)·Bᵀ` in float64; also returns H = X̃·Aᵀ. */
 export function loraForwardCpu(p: LoraCpuArgs): { y: Float64Array; h: Float64Array } {
   const h = new Float64Array(p.rows * p.r);
   const y = new Float64Array(p.rows * p.outF);
+  const xd = droppedInputCpu(p);
   for (let t = 0; t < p.rows; t++) {
     for (let k = 0; k < p.r; k++) {
       let s = 0;
-      for (let i = 0; i < p.inF; i++) s += p.x[t * p.inF + i]! * p.a[k * p.inF + i]!;
+      for (let i = 0; i < p.inF; i++) s += xd[t * p.inF + i]! * p.a[k * p.inF + i]!;
       h[t * p.r + k] = s;
     }
     for (let o = 0; o < p.outF; o++) {
@@ -249,12 +318,14 @@ export function loraForwardCpu(p: LoraCpuArgs): { y: Float64Array; h: Float64Arr
   return { y, h };
 }
 
-/** Gradients of Σ y·g in float64: ∂A, ∂B, ∂x (spec baselines §4). */
+/** Gradients of Σ y·g in float64: ∂A, ∂B, ∂x (spec baselines §4, with the dropout mask when given). */
 export function loraBackwardCpu(
   p: LoraCpuArgs,
   g: ArrayLike<number>,
 ): { gradA: Float64Array; gradB: Float64Array; gradX: Float64Array } {
   const { h } = loraForwardCpu(p);
+  const xd = droppedInputCpu(p);
+  const mask = p.inputMask;
   const dh = new Float64Array(p.rows * p.r);
   const gradB = new Float64Array(p.outF * p.r);
   const gradA = new Float64Array(p.r * p.inF);
@@ -270,8 +341,9 @@ export function loraBackwardCpu(
     }
     for (let k = 0; k < p.r; k++) {
       for (let i = 0; i < p.inF; i++) {
-        gradA[k * p.inF + i]! += dh[t * p.r + k]! * p.x[t * p.inF + i]!;
-        gradX[t * p.inF + i]! += dh[t * p.r + k]! * p.a[k * p.inF + i]!;
+        const ti = t * p.inF + i;
+        gradA[k * p.inF + i]! += dh[t * p.r + k]! * xd[ti]!;
+        gradX[ti]! += (mask ? mask[ti]! : 1) * dh[t * p.r + k]! * p.a[k * p.inF + i]!;
       }
     }
   }

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { LoraLayer, validateLoraConfig } from "./lora.ts";
+import { validateLoraConfig, wrapLora } from "./lora.ts";
 import type { AdapterMethod } from "./types.ts";
 
 /** LoRA+. */
@@ -18,6 +18,7 @@ export const loraPlus: AdapterMethod = {
       throw new RangeError(`Cannot use LoRA+ without a positive loraPlusRatio (λ), got ${c.loraPlusRatio}`);
     }
   },
-  wrap: (gpu, base, c, scratch) => new LoraLayer(gpu, base, scratch, c.r, c.alpha, "kaiming", c.seed),
+  wrap: wrapLora,
+  appliesDropout: true,
   groups: (c) => ({ lora_B: { lrScale: c.loraPlusRatio! } }),
 };

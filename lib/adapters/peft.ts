@@ -27,7 +27,7 @@ export function peftConfigJson(c: AdapterConfig): Record<string, unknown> {
     task_type: "CAUSAL_LM",
     r: c.r,
     lora_alpha: c.alpha,
-    lora_dropout: 0,
+    lora_dropout: c.dropout ?? 0,
     bias: "none",
     fan_in_fan_out: false,
     target_modules: c.targetModules,
@@ -60,9 +60,10 @@ export function parsePeftConfig(json: Record<string, unknown>, source: string): 
   };
   const isNumber = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
   const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every((s) => typeof s === "string");
-  if ((json.lora_dropout as number | undefined ?? 0) !== 0) {
+  const dropout = json.lora_dropout ?? 0;
+  if (!(isNumber(dropout) && dropout >= 0 && dropout < 1)) {
     throw new RangeError(
-      `Adapter config "${source}": lora_dropout ${json.lora_dropout} is not supported; use 0`,
+      `Adapter config "${source}": lora_dropout ${JSON.stringify(dropout)} must be a probability in [0, 1)`,
     );
   }
   const ours = (json.mora_webgpu ?? {}) as Record<string, unknown>;
@@ -86,6 +87,7 @@ export function parsePeftConfig(json: Record<string, unknown>, source: string): 
     alpha: isNumber(json.lora_alpha) ? json.lora_alpha : field("r", isNumber),
     targetModules: field("target_modules", isStrings),
     seed: isNumber(ours.seed) ? ours.seed : 0,
+    dropout,
     loraPlusRatio: ours.loraPlusRatio as number | undefined,
     freezeA: ours.freezeA as boolean | undefined,
     moraVariant,

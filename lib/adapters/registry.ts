@@ -7,6 +7,7 @@
 
 import type { LlamaModel } from "../model/llama.ts";
 import { DenseLinear } from "../model/linear.ts";
+import { checkDropoutRate } from "../ops/dropout.ts";
 import { asyLora } from "./asylora.ts";
 import { dora } from "./dora.ts";
 import { lora } from "./lora.ts";
@@ -52,7 +53,8 @@ export function adapterMethod(name: string): AdapterMethod {
  * Wraps every targeted linear layer of `model` (frozen base) in the configured adapter. `lm_head` is never
  * adapted. Returns the adapters by module path.
  *
- * @throws {RangeError} for an unknown method, a bad config, or targets that match no layer.
+ * @throws {RangeError} for an unknown method, a bad config (dropout outside [0, 1), or dropout > 0 for a method
+ * that does not apply it), or targets that match no layer.
  */
 export async function applyAdapters(
   model: LlamaModel,
@@ -60,6 +62,13 @@ export async function applyAdapters(
 ): Promise<Map<string, AdapterLayer>> {
   const method = adapterMethod(config.method);
   method.validate(config);
+  checkDropoutRate(config.dropout ?? 0, "lora_dropout");
+  if ((config.dropout ?? 0) > 0 && !method.appliesDropout) {
+    throw new RangeError(
+      `Cannot use lora_dropout ${config.dropout} with ${method.name}: it does not apply input dropout yet; ` +
+        `set the dropout to 0`,
+    );
+  }
   const adapters = new Map<string, AdapterLayer>();
   for (const [path, layer] of model.linears) {
     if (path === "lm_head" || !isTargeted(path, config.targetModules)) continue;
@@ -69,7 +78,7 @@ export async function applyAdapters(
         `Cannot adapt "${path}": its base weight trains; build the model with trainBase false`,
       );
     }
-    const adapter = await method.wrap(model.gpu, layer, config, model.scratch);
+    const adapter = await method.wrap(model.gpu, layer, config, model.scratch, model.dropoutStep);
     model.setLinear(path, adapter);
     adapters.set(path, adapter);
   }

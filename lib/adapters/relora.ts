@@ -6,7 +6,7 @@
  * @module
  */
 
-import { LoraLayer, validateLoraConfig } from "./lora.ts";
+import { validateLoraConfig, wrapLora } from "./lora.ts";
 import type { AdapterMethod } from "./types.ts";
 
 /** ReLoRA. */
@@ -19,5 +19,6 @@ export const reLora: AdapterMethod = {
       throw new RangeError(`Cannot use ReLoRA without mergeEvery: set the merge period in updates`);
     }
   },
-  wrap: (gpu, base, c, scratch) => new LoraLayer(gpu, base, scratch, c.r, c.alpha, "kaiming", c.seed),
+  wrap: wrapLora,
+  appliesDropout: true,
 };

@@ -10,6 +10,7 @@ import type { Gpu } from "../gpu/device.ts";
 import type { ScratchPool } from "../gpu/scratch.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 import type { DenseLinear, LinearLayer } from "../model/linear.ts";
+import { type DropoutMask, dropoutStream } from "../ops/dropout.ts";
 
 /** Configuration shared by every adapter method (PEFT `LoraConfig` fields plus method options). */
 export interface AdapterConfig {
@@ -21,8 +22,10 @@ export interface AdapterConfig {
   alpha: number;
   /** Module names to adapt (PEFT `target_modules`: a module matches when its path ends in `.<name>`). */
   targetModules: string[];
-  /** Seed of the adapter initialization. */
+  /** Seed of the adapter initialization (and of the dropout masks). */
   seed: number;
+  /** PEFT `lora_dropout`: dropout probability p in [0, 1) on the adapter input in training; default 0. */
+  dropout?: number;
   /** LoRA+: learning-rate multiplier of B (λ). */
   loraPlusRatio?: number;
   /** AsyLoRA: freeze A (original AsyLoRA) instead of training it (MoRA-faithful default false). */
@@ -57,16 +60,34 @@ export interface AdapterMethod {
   validate(config: AdapterConfig): void;
   /**
    * Wraps a frozen base layer; `scratch` holds buffers shared by all layers for values that live within one
-   * op. DoRA reads the base weight back, hence the promise.
+   * op; `dropoutStep` is the model's step counter that input dropout draws its masks from
+   * ({@link adapterDropout}). DoRA reads the base weight back, hence the promise.
    */
   wrap(
     gpu: Gpu,
     base: DenseLinear,
     config: AdapterConfig,
     scratch: ScratchPool,
+    dropoutStep: Tensor,
   ): AdapterLayer | Promise<AdapterLayer>;
+  /** Whether `wrap` applies `config.dropout`; the registry rejects dropout > 0 for methods without it. */
+  appliesDropout?: boolean;
   /** Optimizer group overrides (LoRA+ gives `lora_B` a larger learning rate). */
   groups?(config: AdapterConfig): Record<string, { lrScale?: number; weightDecay?: number }>;
+}
+
+/**
+ * The input-dropout mask source of one adapted layer, or undefined when `config.dropout` is 0 (no dropout
+ * dispatches at all). Masks depend on the config seed, the layer's module path and the training step.
+ */
+export function adapterDropout(
+  config: AdapterConfig,
+  layerName: string,
+  dropoutStep: Tensor,
+): DropoutMask | undefined {
+  const p = config.dropout ?? 0;
+  if (p === 0) return undefined;
+  return { p, step: dropoutStep, stream: dropoutStream(config.seed, layerName) };
 }
 
 /** Whether a module path is targeted: equal to, or ending in `.<name>` (PEFT list matching). */

@@ -93,7 +93,8 @@ export function allocateScratch(
 }
 
 /**
- * Dispatches of decoder layer `l`. With `writeKv` (generation) the rotated keys and the values are
+ * Dispatches of decoder layer `l`. `training` is true in training plans (adapters apply their input dropout)
+ * and false in forward-only plans. With `writeKv` (generation) the rotated keys and the values are
  * written into `acts.k`/`acts.v` (the cache) at `positionOffset` and attention reads the whole cache prefix.
  */
 export async function layerForward(
@@ -102,6 +103,7 @@ export async function layerForward(
   acts: LayerActivations,
   scratch: ForwardScratch,
   shape: ForwardShape,
+  training: boolean,
   writeKv?: (key: Tensor, value: Tensor) => Promise<Dispatch[]>,
 ): Promise<Dispatch[]> {
   const gpu = model.gpu;
@@ -122,9 +124,9 @@ export async function layerForward(
       dim: c.hiddenSize,
       eps: c.rmsNormEps,
     }),
-    await proj("q_proj").forward(gpu, { out: scratch.qRaw, x: acts.n1, rows }),
-    await proj("k_proj").forward(gpu, { out: scratch.kRaw, x: acts.n1, rows }),
-    await proj("v_proj").forward(gpu, { out: vTarget, x: acts.n1, rows }),
+    await proj("q_proj").forward(gpu, { out: scratch.qRaw, x: acts.n1, rows, training }),
+    await proj("k_proj").forward(gpu, { out: scratch.kRaw, x: acts.n1, rows, training }),
+    await proj("v_proj").forward(gpu, { out: vTarget, x: acts.n1, rows, training }),
     await ropeForward(gpu, {
       out: acts.q,
       x: scratch.qRaw,
@@ -154,7 +156,7 @@ export async function layerForward(
       kvHeads: c.numKeyValueHeads,
       headDim: c.headDim,
     }),
-    await proj("o_proj").forward(gpu, { out: scratch.attnProj, x: acts.att, rows }),
+    await proj("o_proj").forward(gpu, { out: scratch.attnProj, x: acts.att, rows, training }),
     [await addScaledForward(gpu, { out: acts.h, a: acts.x, b: scratch.attnProj, alpha: 1, beta: 1 })],
     await rmsnormForward(gpu, {
       out: acts.n2,
@@ -165,10 +167,10 @@ export async function layerForward(
       dim: c.hiddenSize,
       eps: c.rmsNormEps,
     }),
-    await proj("gate_proj").forward(gpu, { out: acts.gate, x: acts.n2, rows }),
-    await proj("up_proj").forward(gpu, { out: acts.up, x: acts.n2, rows }),
+    await proj("gate_proj").forward(gpu, { out: acts.gate, x: acts.n2, rows, training }),
+    await proj("up_proj").forward(gpu, { out: acts.up, x: acts.n2, rows, training }),
     await swigluForward(gpu, { out: acts.act, gate: acts.gate, up: acts.up, n: rows * c.intermediateSize }),
-    await proj("down_proj").forward(gpu, { out: scratch.mlpOut, x: acts.act, rows }),
+    await proj("down_proj").forward(gpu, { out: scratch.mlpOut, x: acts.act, rows, training }),
     [await addScaledForward(gpu, { out: acts.out, a: acts.h, b: scratch.mlpOut, alpha: 1, beta: 1 })],
   ];
   return parts.flat();
@@ -211,11 +213,11 @@ export function allocateLayer(
   };
 }
 
-/** Final norm and LM head: `logits = lm_head(rmsnorm(x))`. */
+/** Final norm and LM head: `logits = lm_head(rmsnorm(x))`; `training` as in {@link layerForward}. */
 export async function headForward(
   gpu: Gpu,
   model: LlamaModel,
-  a: { logits: Tensor; nf: Tensor; rstdf: Tensor; x: Tensor; rows: number },
+  a: { logits: Tensor; nf: Tensor; rstdf: Tensor; x: Tensor; rows: number; training: boolean },
 ): Promise<Dispatch[]> {
   const c = model.config;
   return [
@@ -228,6 +230,11 @@ export async function headForward(
       dim: c.hiddenSize,
       eps: c.rmsNormEps,
     }),
-    ...await model.linear("lm_head").forward(gpu, { out: a.logits, x: a.nf, rows: a.rows }),
+    ...await model.linear("lm_head").forward(gpu, {
+      out: a.logits,
+      x: a.nf,
+      rows: a.rows,
+      training: a.training,
+    }),
   ];
 }

@@ -172,10 +172,15 @@ async function stepDispatches(
   ];
   for (let l = 0; l < c.numHiddenLayers; l++) {
     const write = (key: Tensor, value: Tensor) => writeKeysValues(model, shape, io.caches[l]!, key, value);
-    out.push(...await layerForward(model, l, acts.layers[l]!, acts.scratch, shape, write));
+    out.push(...await layerForward(model, l, acts.layers[l]!, acts.scratch, shape, false, write));
   }
   out.push(
-    ...await headForward(gpu, model, { ...acts.head, x: acts.layers.at(-1)?.out ?? acts.embeddings, rows }),
+    ...await headForward(gpu, model, {
+      ...acts.head,
+      x: acts.layers.at(-1)?.out ?? acts.embeddings,
+      rows,
+      training: false,
+    }),
     ...await greedyArgmax(gpu, {
       next: io.next,
       generated: io.generated,

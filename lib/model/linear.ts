@@ -31,6 +31,11 @@ export interface LinearForwardArgs {
   x: Tensor;
   /** Number of rows (tokens). */
   rows: number;
+  /**
+   * Training step (adapters apply their input dropout) or evaluation (identity); absent means evaluation.
+   * Training plans pass true, forward-only plans (evaluation, generation, merge checks) false.
+   */
+  training?: boolean;
 }
 
 /** Arguments of a linear backward. */
@@ -45,6 +50,8 @@ export interface LinearBackwardArgs {
   x: Tensor;
   /** Number of rows (tokens). */
   rows: number;
+  /** Whether the forward ran in training mode; the backward must reuse its dropout masks. Absent: false. */
+  training?: boolean;
 }
 
 /** What the model calls for every projection; adapters implement the same interface around a base layer. */

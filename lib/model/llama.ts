@@ -50,6 +50,11 @@ export class LlamaModel {
   readonly linears = new Map<string, LinearLayer>();
   /** Per-op scratch buffers shared by all layers (adapters' transient buffers). */
   readonly scratch: ScratchPool;
+  /**
+   * The training step as one u32 on the GPU, which adapters' input dropout hashes into its masks; the trainer
+   * rewrites it before each step ({@link LlamaModel.setDropoutStep}) so built dispatches draw fresh masks.
+   */
+  readonly dropoutStep: Tensor;
 
   private constructor(
     readonly gpu: Gpu,
@@ -60,6 +65,7 @@ export class LlamaModel {
     readonly grads: Map<string, Tensor>,
   ) {
     this.scratch = new ScratchPool(gpu);
+    this.dropoutStep = createTensor(gpu, "dropout.step", [1]);
   }
 
   /**
@@ -158,9 +164,15 @@ export class LlamaModel {
     writeTensor(this.weight(name), data);
   }
 
+  /** Sets the step the next submitted training work draws its dropout masks for (queued like any write). */
+  setDropoutStep(step: number): void {
+    writeTensor(this.dropoutStep, new Uint32Array([step]));
+  }
+
   /** Frees every GPU tensor of the model. */
   destroy(): void {
     for (const t of new Set([...this.weights.values(), ...this.grads.values()])) t.destroy();
+    this.dropoutStep.destroy();
     this.scratch.destroy();
   }
 }

@@ -24,7 +24,8 @@ import {
   type LayerActivations,
   layerForward,
 } from "./forward.ts";
-import { type LlamaModel, projectionPath } from "./llama.ts";
+import { type LlamaModel, type Projection, projectionPath } from "./llama.ts";
+import type { LinearBackwardArgs } from "./linear.ts";
 
 /** Label value that the loss ignores (transformers' `ignore_index`). */
 export const IGNORE_INDEX = -100;
@@ -58,7 +59,9 @@ export function shiftLabels(labels: Int32Array, batch: number, seqLen: number): 
 }
 
 /**
- * Builds the forward (and, with `withBackward`, backward) dispatches of one training step.
+ * Builds the forward (and, with `withBackward`, backward) dispatches of one training step. A plan with backward
+ * is a training plan: adapters apply their input dropout, with masks drawn for the step in `model.dropoutStep`
+ * (the trainer sets it before each step); a plan without is an evaluation plan and applies none.
  *
  * @throws {RangeError} when seqLen exceeds `max_position_embeddings` or a tensor does not fit the device.
  */
@@ -67,6 +70,7 @@ export async function buildTrainPlan(
   options: { batch: number; seqLen: number; withBackward?: boolean },
 ): Promise<TrainPlan> {
   const { batch, seqLen } = options;
+  const training = options.withBackward ?? false;
   const c = model.config;
   if (seqLen > c.maxPositionEmbeddings) {
     throw new RangeError(
@@ -102,7 +106,7 @@ export async function buildTrainPlan(
   for (let l = 0; l < c.numHiddenLayers; l++) {
     const acts = allocateLayer(model, l, shape, x, owned);
     layers.push(acts);
-    forward.push(...await layerForward(model, l, acts, scratch, shape));
+    forward.push(...await layerForward(model, l, acts, scratch, shape, training));
     x = acts.out;
   }
   const head = {
@@ -113,7 +117,7 @@ export async function buildTrainPlan(
   const lse = t("loss.lse", [rows]);
   const stats = t("loss.stats", [2]);
   forward.push(
-    ...await headForward(gpu, model, { ...head, x, rows }),
+    ...await headForward(gpu, model, { ...head, x, rows, training }),
     ...await crossEntropyForward(gpu, {
       rowLoss: t("loss.rows", [rows]),
       lse,
@@ -124,7 +128,7 @@ export async function buildTrainPlan(
       vocab: c.vocabSize,
     }),
   );
-  const backward = options.withBackward
+  const backward = training
     ? await buildBackward(model, { rows, shape, layers, head, x, lse, stats, labels, order, starts, owned })
     : [];
   return {
@@ -208,6 +212,7 @@ async function buildBackward(model: LlamaModel, a: BackwardInputs): Promise<Disp
       dy: d.logits,
       x: a.head.nf,
       rows,
+      training: true,
     }),
     ...await rmsnormBackward(gpu, {
       dx: d.resid,
@@ -253,10 +258,12 @@ async function layerBackward(
   const c = model.config;
   const rows = shape.batch * shape.queryLen;
   const proj = (p: Parameters<typeof projectionPath>[1]) => model.linear(projectionPath(l, p));
+  const backward = (p: Projection, a: Omit<LinearBackwardArgs, "rows" | "training">) =>
+    proj(p).backward(gpu, { ...a, rows, training: true });
   const normName = (n: string) => `model.layers.${l}.${n}.weight`;
   const rope = { batch: shape.batch, seqLen: shape.queryLen, headDim: c.headDim, theta: c.ropeTheta };
   const parts: Dispatch[][] = [
-    await proj("down_proj").backward(gpu, { dx: d.act, accumulateDx: false, dy: d.resid, x: acts.act, rows }),
+    await backward("down_proj", { dx: d.act, accumulateDx: false, dy: d.resid, x: acts.act }),
     await swigluBackward(gpu, {
       dgate: d.gate,
       dup: d.up,
@@ -265,8 +272,8 @@ async function layerBackward(
       up: acts.up,
       n: rows * c.intermediateSize,
     }),
-    await proj("gate_proj").backward(gpu, { dx: d.norm, accumulateDx: false, dy: d.gate, x: acts.n2, rows }),
-    await proj("up_proj").backward(gpu, { dx: d.norm, accumulateDx: true, dy: d.up, x: acts.n2, rows }),
+    await backward("gate_proj", { dx: d.norm, accumulateDx: false, dy: d.gate, x: acts.n2 }),
+    await backward("up_proj", { dx: d.norm, accumulateDx: true, dy: d.up, x: acts.n2 }),
     await rmsnormBackward(gpu, {
       dx: d.resid,
       dweight: model.grads.get(normName("post_attention_layernorm")),
@@ -278,7 +285,7 @@ async function layerBackward(
       dim: c.hiddenSize,
       accumulateDx: true,
     }),
-    await proj("o_proj").backward(gpu, { dx: d.att, accumulateDx: false, dy: d.resid, x: acts.att, rows }),
+    await backward("o_proj", { dx: d.att, accumulateDx: false, dy: d.resid, x: acts.att }),
     await attentionBackward(gpu, {
       dq: d.qRot,
       dk: d.kRot,
@@ -297,9 +304,9 @@ async function layerBackward(
     }),
     await ropeBackward(gpu, { dx: d.q, dout: d.qRot, heads: c.numAttentionHeads, ...rope }),
     await ropeBackward(gpu, { dx: d.k, dout: d.kRot, heads: c.numKeyValueHeads, ...rope }),
-    await proj("q_proj").backward(gpu, { dx: d.norm, accumulateDx: false, dy: d.q, x: acts.n1, rows }),
-    await proj("k_proj").backward(gpu, { dx: d.norm, accumulateDx: true, dy: d.k, x: acts.n1, rows }),
-    await proj("v_proj").backward(gpu, { dx: d.norm, accumulateDx: true, dy: d.v, x: acts.n1, rows }),
+    await backward("q_proj", { dx: d.norm, accumulateDx: false, dy: d.q, x: acts.n1 }),
+    await backward("k_proj", { dx: d.norm, accumulateDx: true, dy: d.k, x: acts.n1 }),
+    await backward("v_proj", { dx: d.norm, accumulateDx: true, dy: d.v, x: acts.n1 }),
     await rmsnormBackward(gpu, {
       dx: d.resid,
       dweight: model.grads.get(normName("input_layernorm")),

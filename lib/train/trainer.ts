@@ -87,8 +87,8 @@ export class Trainer {
   }
 
   /**
-   * Queues one update on a batch. Every `logEvery` updates (and when `readLoss` is set) it waits for the GPU
-   * and returns the loss of this update.
+   * Queues one update on a batch (adapters' input dropout draws this update's masks). Every `logEvery`
+   * updates (and when `readLoss` is set) it waits for the GPU and returns the loss of this update.
    *
    * @throws {TrainingDivergedError} when the loss read back is NaN or infinite.
    */
@@ -101,6 +101,7 @@ export class Trainer {
     this.plan.writeBatch(inputIds, labels);
     const lr = this.lr.at(update);
     this.optimizer.prepare(lr);
+    this.model.setDropoutStep(update);
     const { device } = this.model.gpu;
     const encoder = device.createCommandEncoder();
     encodeDispatches(encoder, this.#dispatches);

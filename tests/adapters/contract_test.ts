@@ -1,13 +1,14 @@
 import assert from "node:assert/strict";
 import { mergeAndUnload } from "../../lib/adapters/merge.ts";
 import { MORA_VARIANTS } from "../../lib/adapters/mora_variants.ts";
-import { loadAdapters, saveAdapters } from "../../lib/adapters/peft.ts";
+import type { LoraLayer } from "../../lib/adapters/lora.ts";
+import { loadAdapters, parsePeftConfig, peftConfigJson, saveAdapters } from "../../lib/adapters/peft.ts";
 import { ADAPTER_METHODS, ALL_LINEAR_TARGETS, applyAdapters } from "../../lib/adapters/registry.ts";
 import { installMergeRestarts } from "../../lib/adapters/restarts.ts";
 import type { AdapterConfig } from "../../lib/adapters/types.ts";
 import type { Gpu } from "../../lib/gpu/device.ts";
 import { runDispatches } from "../../lib/gpu/kernel.ts";
-import { readTensor } from "../../lib/gpu/tensor.ts";
+import { readTensor, writeTensor } from "../../lib/gpu/tensor.ts";
 import type { LlamaConfig } from "../../lib/model/config.ts";
 import { initLlamaWeights } from "../../lib/model/init.ts";
 import { LlamaModel } from "../../lib/model/llama.ts";
@@ -43,6 +44,9 @@ const CASES: AdapterConfig[] = [
   { ...base, method: "asylora", freezeA: true },
   { ...base, method: "relora", mergeEvery: 2 },
   { ...base, method: "dora" },
+  // Input dropout trains with masks; logits are compared in eval mode (forward-only plans), where merging is exact.
+  { ...base, method: "lora", dropout: 0.1 },
+  { ...base, method: "dora", dropout: 0.1 },
   ...MORA_VARIANTS.map((moraVariant) => ({ ...base, method: "mora", moraVariant })),
   { ...base, method: "remora", moraVariant: "sharing", mergeEvery: 2 },
 ];
@@ -101,7 +105,7 @@ async function train(
 for (const config of CASES) {
   const label = `${config.method}${config.moraVariant ? ` (${config.moraVariant})` : ""}${
     config.freezeA ? " frozen A" : ""
-  }`;
+  }${config.dropout ? ` dropout ${config.dropout}` : ""}`;
   Deno.test({
     name:
       `${label}: starts as the identity, trains, merges into the base with the same logits, saves and loads`,
@@ -135,6 +139,7 @@ for (const config of CASES) {
       for (const [name, t] of model.weights) reloaded.writeWeight(name, await readTensor(t)); // merged restarts
       const loaded = await loadAdapters(dir, reloaded);
       assert.equal(loaded.config.method, config.method);
+      assert.equal(loaded.config.dropout, config.dropout ?? 0);
       assertAllClose(await logits(reloaded), trained, MERGE_TOL, "logits after save and load");
 
       await mergeAndUnload(model, adapters);
@@ -162,6 +167,20 @@ Deno.test({
       /No linear layer matches target_modules \[query_key_value\]/,
     );
     await assert.rejects(() => applyAdapters(model, { ...base, method: "relora" }), /mergeEvery/);
+    await assert.rejects(
+      () => applyAdapters(model, { ...base, method: "lora", dropout: 1 }),
+      /Cannot use lora_dropout 1: it must be a probability in \[0, 1\)/,
+    );
+    await assert.rejects(
+      () => applyAdapters(model, { ...base, method: "mora", moraVariant: MORA_VARIANTS[0], dropout: 0.05 }),
+      /Cannot use lora_dropout 0.05 with mora: it does not apply input dropout yet/,
+    );
+    const json = peftConfigJson({ ...base, method: "lora", dropout: 0.05 });
+    assert.equal(json.lora_dropout, 0.05);
+    assert.throws(
+      () => parsePeftConfig({ ...json, lora_dropout: 1.5 }, "cfg.json"),
+      /"cfg.json": lora_dropout 1.5 must be a probability in \[0, 1\)/,
+    );
     const dir = await Deno.makeTempDir();
     const other = frozenModel(gpu);
     await saveAdapters(
@@ -178,5 +197,35 @@ Deno.test({
     other.destroy();
     model.destroy();
     await Deno.remove(dir, { recursive: true });
+  },
+});
+
+Deno.test({
+  name:
+    "input dropout: training plans draw one mask per step from model.dropoutStep, forward-only plans none",
+  ...gpuTest,
+  async fn() {
+    const gpu = await testGpu();
+    const model = frozenModel(gpu);
+    const adapters = await applyAdapters(model, { ...base, method: "lora", dropout: 0.5 });
+    const rng = new Rng(9);
+    // A non-zero B, so that the adapter path (and its dropout) changes the logits.
+    for (const a of adapters.values()) writeTensor((a as LoraLayer).b, rng.floats((a as LoraLayer).b.size));
+    const evaluation = await logits(model);
+    const plan = await buildTrainPlan(model, { batch: BATCH, seqLen: SEQ, withBackward: true });
+    const { ids, labels } = batch(1);
+    plan.writeBatch(ids, labels);
+    const training = async (step: number) => {
+      model.setDropoutStep(step);
+      await runDispatches(gpu, plan.forward);
+      return await readTensor(plan.logits);
+    };
+    const [step1, step2, step1Again] = [await training(1), await training(2), await training(1)];
+    const differ = (a: Float32Array, b: Float32Array) => a.some((v, i) => Math.abs(v - b[i]!) > 1e-3);
+    assert.ok(differ(step1, evaluation), "the training forward did not apply dropout");
+    assert.ok(differ(step1, step2), "steps 1 and 2 drew the same masks");
+    assert.deepEqual(step1Again, step1, "the same step must draw the same masks");
+    plan.destroy();
+    model.destroy();
   },
 });

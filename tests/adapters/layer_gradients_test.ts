@@ -9,6 +9,7 @@ import { runDispatches } from "../../lib/gpu/kernel.ts";
 import { ScratchPool } from "../../lib/gpu/scratch.ts";
 import { createTensor, readTensor, type Tensor, writeTensor } from "../../lib/gpu/tensor.ts";
 import { DenseLinear } from "../../lib/model/linear.ts";
+import { type DropoutMask, dropoutMultiplierCpu, dropoutStream } from "../../lib/ops/dropout.ts";
 import { addScaledCpu } from "../../lib/ops/elementwise.ts";
 import { assertAllClose, dot, numericGradient, randomF64, Rng } from "../_numeric.ts";
 import { gpuTest, testGpu } from "../_gpu.ts";
@@ -25,13 +26,14 @@ interface Run {
   grads: Map<string, Float32Array>;
 }
 
-/** Runs forward and backward of an adapter layer on random x and dy (dx accumulated onto `dxInit`). */
+/** Runs forward and backward of an adapter layer (dx accumulated onto `dxInit`), training or evaluating. */
 async function runLayer(
   gpu: Gpu,
   layer: AdapterLayer,
   x: Float32Array<ArrayBuffer>,
   dy: Float32Array<ArrayBuffer>,
   dxInit: Float32Array<ArrayBuffer>,
+  training = false,
 ): Promise<Run> {
   const rows = x.length / layer.inFeatures;
   const tx = createTensor(gpu, "x", [rows, layer.inFeatures], x);
@@ -39,8 +41,8 @@ async function runLayer(
   const out = createTensor(gpu, "out", [rows, layer.outFeatures]);
   const dx = createTensor(gpu, "dx", [rows, layer.inFeatures], dxInit);
   await runDispatches(gpu, [
-    ...await layer.forward(gpu, { out, x: tx, rows }),
-    ...await layer.backward(gpu, { dx, accumulateDx: true, dy: tdy, x: tx, rows }),
+    ...await layer.forward(gpu, { out, x: tx, rows, training }),
+    ...await layer.backward(gpu, { dx, accumulateDx: true, dy: tdy, x: tx, rows, training }),
   ]);
   const grads = new Map<string, Float32Array>();
   for (const t of layer.trainable()) {
@@ -193,6 +195,164 @@ Deno.test("DoRA CPU backward matches finite differences with the norm held const
   assertAllClose(ref.gradA, numericGradient(loss, p.a), FD_TOL, "dA");
   assertAllClose(ref.gradB, numericGradient(loss, p.b), FD_TOL, "dB");
   assertAllClose(ref.gradX, numericGradient(loss, p.x), FD_TOL, "dx");
+});
+
+const DROPOUT_P = 0.3;
+const DROPOUT_STEP = 5;
+
+/** A mask source for `layerName` at DROPOUT_STEP, and the multiplier the kernel applies to (rows, in) inputs. */
+function dropoutFor(
+  gpu: Gpu,
+  layerName: string,
+  size: number,
+): { mask: DropoutMask; inputMask: Float64Array } {
+  const step = createTensor(gpu, "dropout.step", [1], new Uint32Array([DROPOUT_STEP]));
+  const mask = { p: DROPOUT_P, step, stream: dropoutStream(5, layerName) };
+  return { mask, inputMask: dropoutMultiplierCpu(mask.p, mask.stream, DROPOUT_STEP, size) };
+}
+
+/** A random fixed dropout multiplier (0 or 1/(1−p)) for the finite-difference checks. */
+function randomInputMask(rng: Rng, n: number, p: number): Float64Array {
+  return Float64Array.from({ length: n }, () => rng.next() < p ? 0 : 1 / (1 - p));
+}
+
+Deno.test({
+  name:
+    "LoRA layer with input dropout: training uses the kernel's mask in forward and backward, eval ignores it",
+  ...gpuTest,
+  async fn() {
+    const gpu = await testGpu();
+    const rng = new Rng(26);
+    for (const [outF, inF, rows, r] of SHAPES) {
+      const { base, w0 } = baseLayer(gpu, rng, outF, inF);
+      const { mask, inputMask } = dropoutFor(gpu, base.name, rows * inF);
+      const layer = new LoraLayer(gpu, base, new ScratchPool(gpu), r, 2 * r + 1, "kaiming", 5, true, mask);
+      const p: LoraCpuArgs = {
+        x: rng.floats(rows * inF),
+        w0,
+        a: fill(layer.a, rng),
+        b: fill(layer.b, rng),
+        rows,
+        inF,
+        outF,
+        r,
+        scale: layer.scale,
+      };
+      const dy = rng.floats(rows * outF);
+      const dxInit = rng.floats(rows * inF);
+      for (const training of [true, false]) {
+        const cpu = training ? { ...p, inputMask } : p;
+        const run = await runLayer(gpu, layer, p.x as Float32Array<ArrayBuffer>, dy, dxInit, training);
+        const ref = loraBackwardCpu(cpu, dy);
+        const what = `${outF}×${inF} training ${training}`;
+        assertAllClose(run.y, loraForwardCpu(cpu).y, GPU_TOL, `${what} y`);
+        assertAllClose(run.grads.get("lora_A.weight")!, ref.gradA, GPU_TOL, `${what} dA`);
+        assertAllClose(run.grads.get("lora_B.weight")!, ref.gradB, GPU_TOL, `${what} dB`);
+        assertAllClose(run.dx, addScaledCpu(dxInit, ref.gradX, 1, 1), GPU_TOL, `${what} dx`);
+      }
+      layer.destroy();
+      for (const t of [base.weight, mask.step]) t.destroy();
+    }
+  },
+});
+
+Deno.test("LoRA CPU backward with a fixed dropout mask matches finite differences", () => {
+  const rng = new Rng(27);
+  const [outF, inF, rows, r] = [4, 5, 3, 2];
+  const p = {
+    x: randomF64(rng, rows * inF),
+    w0: randomF64(rng, outF * inF),
+    a: randomF64(rng, r * inF),
+    b: randomF64(rng, outF * r),
+    rows,
+    inF,
+    outF,
+    r,
+    scale: 1.5,
+    inputMask: randomInputMask(rng, rows * inF, 0.4),
+  };
+  const g = randomF64(rng, rows * outF);
+  const ref = loraBackwardCpu(p, g);
+  const loss = () => dot(loraForwardCpu(p).y, g);
+  assertAllClose(ref.gradA, numericGradient(loss, p.a), FD_TOL, "dA");
+  assertAllClose(ref.gradB, numericGradient(loss, p.b), FD_TOL, "dB");
+  assertAllClose(ref.gradX, numericGradient(loss, p.x), FD_TOL, "dx");
+});
+
+Deno.test({
+  name: "DoRA layer with input dropout: training form of spec §8 in forward and backward, eval ignores it",
+  ...gpuTest,
+  async fn() {
+    const gpu = await testGpu();
+    const rng = new Rng(28);
+    for (const [outF, inF, rows, r] of SHAPES) {
+      const { base, w0 } = baseLayer(gpu, rng, outF, inF);
+      const { mask, inputMask } = dropoutFor(gpu, base.name, rows * inF);
+      const config = { method: "dora", r, alpha: r, targetModules: [], seed: 1 };
+      const layer = await DoraLayer.create(gpu, base, new ScratchPool(gpu), config, mask);
+      const p = {
+        x: rng.floats(rows * inF),
+        w0,
+        a: fill(layer.lora.a, rng),
+        b: fill(layer.lora.b, rng),
+        m: fill(layer.magnitude, rng, 0.5, 2),
+        rows,
+        inF,
+        outF,
+        r,
+        scale: layer.lora.scale,
+      };
+      const dy = rng.floats(rows * outF);
+      const dxInit = rng.floats(rows * inF);
+      for (const training of [true, false]) {
+        const cpu = training ? { ...p, inputMask } : p;
+        const run = await runLayer(gpu, layer, p.x as Float32Array<ArrayBuffer>, dy, dxInit, training);
+        const ref = doraBackwardCpu(cpu, dy);
+        const what = `${outF}×${inF} training ${training}`;
+        assertAllClose(run.y, doraForwardCpu(cpu).y, GPU_TOL, `${what} y`);
+        assertAllClose(run.grads.get("lora_A.weight")!, ref.gradA, GPU_TOL, `${what} dA`);
+        assertAllClose(run.grads.get("lora_B.weight")!, ref.gradB, GPU_TOL, `${what} dB`);
+        assertAllClose(run.grads.get("up_proj.lora_magnitude_vector")!, ref.gradM, GPU_TOL, `${what} dm`);
+        assertAllClose(run.dx, addScaledCpu(dxInit, ref.gradX, 1, 1), GPU_TOL, `${what} dx`);
+      }
+      layer.destroy();
+      for (const t of [base.weight, mask.step]) t.destroy();
+    }
+  },
+});
+
+Deno.test("DoRA CPU backward with a fixed dropout mask matches finite differences (norm held constant)", () => {
+  const rng = new Rng(29);
+  const [outF, inF, rows, r] = [4, 5, 3, 2];
+  const p = {
+    x: randomF64(rng, rows * inF),
+    w0: randomF64(rng, outF * inF),
+    a: randomF64(rng, r * inF),
+    b: randomF64(rng, outF * r),
+    m: randomF64(rng, outF, 0.5, 2),
+    rows,
+    inF,
+    outF,
+    r,
+    scale: 0.7,
+    inputMask: randomInputMask(rng, rows * inF, 0.4),
+  };
+  const g = randomF64(rng, rows * outF);
+  const ref = doraBackwardCpu(p, g);
+  const detached = { ...p, norm: doraNormCpu(p) };
+  const loss = () => dot(doraForwardCpu(detached).y, g);
+  assertAllClose(ref.gradM, numericGradient(loss, p.m), FD_TOL, "dm");
+  assertAllClose(ref.gradA, numericGradient(loss, p.a), FD_TOL, "dA");
+  assertAllClose(ref.gradB, numericGradient(loss, p.b), FD_TOL, "dB");
+  assertAllClose(ref.gradX, numericGradient(loss, p.x), FD_TOL, "dx");
+  // With every element kept at scale 1 the training form is the plain form.
+  const kept = { ...p, inputMask: new Float64Array(rows * inF).fill(1) };
+  assertAllClose(
+    doraForwardCpu(kept).y,
+    doraForwardCpu({ ...p, inputMask: undefined }).y,
+    FD_TOL,
+    "y, no drop",
+  );
 });
 
 Deno.test({
