@@ -18,3 +18,12 @@ export async function runCli(main: (args: string[]) => Promise<number>): Promise
     Deno.exit(1);
   }
 }
+
+/** Parses a numeric flag, naming it in the error. */
+export function numberFlag(name: string, value: string, integer = false): number {
+  const n = Number(value);
+  if (value.trim() === "" || !Number.isFinite(n) || (integer && !Number.isInteger(n))) {
+    throw new RangeError(`Cannot use --${name} "${value}": expected ${integer ? "an integer" : "a number"}`);
+  }
+  return n;
+}

@@ -11,7 +11,7 @@ import { decode as gpt2Decode, encode as gpt2Encode } from "gpt-tokenizer/encodi
 import gpt2Ranks from "gpt-tokenizer/bpeRanks/r50k_base";
 
 /** Names accepted by {@link getTokenizer}. */
-export const TOKENIZER_NAMES = ["byte", "gpt2"] as const;
+export const TOKENIZER_NAMES = ["byte", "gpt2", "llama-bytes"] as const;
 
 /** One of {@link TOKENIZER_NAMES}. */
 export type TokenizerName = (typeof TOKENIZER_NAMES)[number];
@@ -90,7 +90,35 @@ export const gpt2Tokenizer: Tokenizer = {
   tokenBytes: (id) => gpt2TokenByteLengths()[id] ?? 0,
 };
 
-const TOKENIZERS: Record<TokenizerName, Tokenizer> = { byte: byteTokenizer, gpt2: gpt2Tokenizer };
+/** LLaMA's sentencepiece BOS/EOS ids and the id of its first byte-fallback token `<0x00>`. */
+const LLAMA_BOS = 1;
+const LLAMA_EOS = 2;
+const LLAMA_FIRST_BYTE = 3;
+
+/**
+ * Text as LLaMA (1/2) sentencepiece byte-fallback tokens: byte b is id 3 + b (`<0xNN>`), BOS 1, EOS 2. These ids
+ * exist in every LLaMA-1/2 vocabulary, so a real LLaMA checkpoint can be trained and scored on any text without
+ * the sentencepiece model. It is not the canonical LLaMA tokenization (which merges characters into pieces):
+ * runs that use it say so. Ids stay below 259, the smallest vocabulary it needs.
+ */
+export const llamaByteTokenizer: Tokenizer = {
+  name: "llama-bytes",
+  vocabSize: LLAMA_FIRST_BYTE + 256,
+  bos: LLAMA_BOS,
+  eos: LLAMA_EOS,
+  encode: (text) => Array.from(utf8Encoder.encode(text), (b) => b + LLAMA_FIRST_BYTE),
+  decode: (ids) =>
+    utf8Decoder.decode(
+      Uint8Array.from(Array.from(ids).filter((id) => id >= LLAMA_FIRST_BYTE), (id) => id - LLAMA_FIRST_BYTE),
+    ),
+  tokenBytes: (id) => (id >= LLAMA_FIRST_BYTE && id < LLAMA_FIRST_BYTE + 256 ? 1 : 0),
+};
+
+const TOKENIZERS: Record<TokenizerName, Tokenizer> = {
+  byte: byteTokenizer,
+  gpt2: gpt2Tokenizer,
+  "llama-bytes": llamaByteTokenizer,
+};
 
 /** The tokenizer called `name`; throws for names not in {@link TOKENIZER_NAMES}. */
 export function getTokenizer(name: string): Tokenizer {

@@ -51,3 +51,12 @@ Deno.test("getTokenizer returns each tokenizer by name and lists valid names for
   for (const [name, tokenizer] of byName) assert.equal(getTokenizer(name), tokenizer);
   assert.throws(() => getTokenizer("llama"), /Unknown tokenizer "llama": use one of "byte", "gpt2"/);
 });
+
+Deno.test("llama-bytes maps bytes to LLaMA's byte-fallback ids 3..258 with BOS 1 and EOS 2", () => {
+  const t = getTokenizer("llama-bytes");
+  assert.deepEqual(t.encode("a:é"), [0x61 + 3, 0x3a + 3, 0xc3 + 3, 0xa9 + 3]);
+  assert.equal(t.decode([1, ...t.encode("key:välue")]), "key:välue");
+  assert.deepEqual([t.bos, t.eos, t.vocabSize], [1, 2, 259]);
+  assert.equal(t.tokenBytes(1), 0);
+  assert.equal(t.tokenBytes(100), 1);
+});
