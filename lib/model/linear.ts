@@ -9,7 +9,8 @@
 import type { Gpu } from "../gpu/device.ts";
 import type { Dispatch } from "../gpu/kernel.ts";
 import type { Tensor } from "../gpu/tensor.ts";
-import { matmul } from "../ops/matmul.ts";
+import type { ScratchPool } from "../gpu/scratch.ts";
+import { linearBackward, linearForward } from "../ops/matmul.ts";
 
 /** A trainable tensor with its gradient and the name it is saved under. */
 export interface TrainableTensor {
@@ -78,11 +79,13 @@ export class DenseLinear implements LinearLayer {
    * @param name module path
    * @param weight base weight (outFeatures, inFeatures)
    * @param weightGrad gradient buffer when the weight trains; undefined when frozen
+   * @param scratch the model's shared scratch pool (the weight gradient's transpose buffer)
    */
   constructor(
     readonly name: string,
     readonly weight: Tensor,
     readonly weightGrad?: Tensor,
+    readonly scratch?: ScratchPool,
   ) {}
 
   /** Input features (columns of W). */
@@ -97,50 +100,30 @@ export class DenseLinear implements LinearLayer {
 
   /** `out = x·Wᵀ`: (rows, out) = (rows, in)·(out, in)ᵀ. */
   forward(gpu: Gpu, { out, x, rows }: LinearForwardArgs): Promise<Dispatch[]> {
-    return matmul(gpu, {
+    return linearForward(gpu, {
       out,
-      a: x,
-      b: this.weight,
-      layout: "nt",
-      m: rows,
-      n: this.outFeatures,
-      k: this.inFeatures,
+      x,
+      w: this.weight,
+      rows,
+      inFeatures: this.inFeatures,
+      outFeatures: this.outFeatures,
     });
   }
 
   /** `dx (+)= dy·W` and, when the weight trains, `dW = dyᵀ·x` (overwritten). */
-  async backward(gpu: Gpu, { dx, accumulateDx, dy, x, rows }: LinearBackwardArgs): Promise<Dispatch[]> {
-    const out: Dispatch[] = [];
-    if (dx) {
-      // (rows, in) = (rows, out)·(out, in)
-      out.push(
-        ...await matmul(gpu, {
-          out: dx,
-          a: dy,
-          b: this.weight,
-          layout: "nn",
-          m: rows,
-          n: this.inFeatures,
-          k: this.outFeatures,
-          accumulate: accumulateDx,
-        }),
-      );
-    }
-    if (this.weightGrad) {
-      // (out, in) = (rows, out)ᵀ·(rows, in)
-      out.push(
-        ...await matmul(gpu, {
-          out: this.weightGrad,
-          a: dy,
-          b: x,
-          layout: "tn",
-          m: this.outFeatures,
-          n: this.inFeatures,
-          k: rows,
-        }),
-      );
-    }
-    return out;
+  backward(gpu: Gpu, { dx, accumulateDx, dy, x, rows }: LinearBackwardArgs): Promise<Dispatch[]> {
+    return linearBackward(gpu, {
+      dx,
+      dw: this.weightGrad,
+      dy,
+      x,
+      w: this.weight,
+      rows,
+      inFeatures: this.inFeatures,
+      outFeatures: this.outFeatures,
+      accumulateDx,
+      scratch: this.scratch,
+    });
   }
 
   /** The weight when it trains. */

@@ -110,7 +110,10 @@ export class LlamaModel {
 
   #addDense(path: string): void {
     const name = `${path}.weight`;
-    this.linears.set(path, new DenseLinear(path, this.weights.get(name)!, this.grads.get(name)));
+    this.linears.set(
+      path,
+      new DenseLinear(path, this.weights.get(name)!, this.grads.get(name), this.scratch),
+    );
   }
 
   /** The linear layer at a module path. */
