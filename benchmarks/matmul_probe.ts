@@ -28,6 +28,8 @@ interface Shape {
 }
 
 const SQUARES: Shape[] = [256, 512, 1024].map((s) => ({ label: `${s}³`, m: s, n: s, k: s }));
+// Odd sizes take the scalar (general) kernel.
+const UNALIGNED: Shape[] = [{ label: "511³ (scalar path)", m: 511, n: 511, k: 511 }];
 // Training benchmark shapes: linear forwards (rows 512) and the "tn" weight gradients over 512 tokens.
 const RECTANGLES: Shape[] = [
   { label: "(512×128)·(128×128)ᵀ", m: 512, n: 128, k: 128 },
@@ -98,7 +100,9 @@ const tilings: (MatmulTiling | undefined)[] = flags.values.tiles
   : [undefined];
 
 console.log(`adapter: ${gpu.adapter.description} (fallback: ${gpu.adapter.isFallbackAdapter})`);
-const shapes = [...SQUARES, ...RECTANGLES].filter((s) => s.label.includes(flags.values.only ?? ""));
+const shapes = [...SQUARES, ...UNALIGNED, ...RECTANGLES].filter((s) =>
+  s.label.includes(flags.values.only ?? "")
+);
 for (const shape of shapes) {
   for (const tiling of tilings) {
     const cells: string[] = [];

@@ -13,8 +13,8 @@
  * each load. On CPU adapters (llvmpipe) tiles are large (up to 32×32: SSBO loads cost a per-lane loop
  * there, so loads per FLOP are what matters); on real GPUs they are 4×4 to keep registers low.
  *
- * Aligned `"tn"` runs as a transpose pre-pass of a into a scratch tensor `matmul.aT` (allocated at
- * build time, the size of a) followed by `"nn"`: on llvmpipe the kernel with both operands k-strided
+ * Aligned `"tn"` runs as a transpose pre-pass of a into a scratch tensor `matmul.aT` (the size of a,
+ * from `args.scratch` when given, else allocated at build time) followed by `"nn"`: on llvmpipe the kernel with both operands k-strided
  * fell to 0.4–6 GFLOP/s on some shapes (512×256, k=128; 512³) against 25–38 for `"nn"` plus transpose.
  *
  * @module
@@ -24,6 +24,7 @@ import template from "../../kernels/matmul.wgsl" with { type: "text" };
 import transposeCode from "../../kernels/matmul_transpose.wgsl" with { type: "text" };
 import type { Gpu } from "../gpu/device.ts";
 import { type Dispatch, grid, makeDispatch } from "../gpu/kernel.ts";
+import type { ScratchPool } from "../gpu/scratch.ts";
 import { createTensor, type Tensor } from "../gpu/tensor.ts";
 
 const transposeKernel = { name: "matmul_transpose", code: transposeCode };
@@ -55,6 +56,8 @@ export interface MatmulArgs {
   accumulate?: boolean;
   /** Register tile and workgroup size, for tuning and benchmarks; default picked per device and shape. */
   tiling?: MatmulTiling;
+  /** Pool to take the `"tn"` transpose buffer from (shared by all layers); default: one per call. */
+  scratch?: ScratchPool;
 }
 
 /** Register tile and workgroup size of one matmul. */
@@ -80,11 +83,10 @@ function chooseTiling(gpu: Gpu, m: number, n: number, batch: number): MatmulTili
     tm <= roundUp4(m) && tn <= roundUp4(n) &&
     Math.ceil(m / tm) * Math.ceil(n / tn) * batch >= CPU_MIN_THREADS;
   const [tm, tn] = CPU_TILES.find(fits) ?? [4, 4];
-  const threads = Math.ceil(m / tm) * Math.ceil(n / tn);
-  // Smallest useful workgroup is one 8-lane SIMD row; grow while at least 8 workgroups remain.
-  let wg = 8;
-  while (wg < 64 && threads * batch / (wg * 2) >= 8) wg *= 2;
-  return { tm, tn, wg };
+  // One or two 8-lane SIMD rows per workgroup: at 1024³ 16 threads beat 64 (37 against 31 GFLOP/s),
+  // and small outputs still get several workgroups per core.
+  const threads = Math.ceil(m / tm) * Math.ceil(n / tn) * batch;
+  return { tm, tn, wg: threads >= 128 ? 16 : 8 };
 }
 
 const roundUp4 = (x: number) => Math.ceil(x / 4) * 4;
@@ -191,7 +193,7 @@ function storeRow(i: number, quads: number[], outVec: boolean, accumulate: boole
 }
 
 /** Throws a RangeError saying which shape scalar, tensor size or tile is wrong and what to pass. */
-function validate(s: Required<Omit<MatmulArgs, "layout">>): void {
+function validate(s: Required<Omit<MatmulArgs, "layout" | "scratch">>): void {
   for (const [name, value] of Object.entries({ m: s.m, n: s.n, k: s.k, batch: s.batch })) {
     if (!Number.isInteger(value) || value < 0) {
       throw new RangeError(`Cannot multiply: ${name} is ${value}; pass a non-negative integer`);
@@ -237,12 +239,13 @@ export async function matmul(gpu: Gpu, args: MatmulArgs): Promise<Dispatch[]> {
   const shape = { out, m, n, k, batch, alpha, accumulate, vec, tiling };
   if (layout !== "tn" || !vec) return [await kernelDispatch(gpu, layout, a, b, shape)];
   // "tn" as "nn" on aᵀ (see the module docs for why).
-  const aT = createTensor(gpu, "matmul.aT", [batch * m * k]);
+  const size = [batch * m * k];
+  const aT = args.scratch?.get("matmul.aT", size) ?? createTensor(gpu, "matmul.aT", size);
   return [await transpose(gpu, aT, a, shape), await kernelDispatch(gpu, "nn", aT, b, shape)];
 }
 
 /** What one kernel dispatch depends on besides its operands: the checked args, and the alignment. */
-type KernelShape = Required<Omit<MatmulArgs, "a" | "b" | "layout">> & { vec: boolean };
+type KernelShape = Required<Omit<MatmulArgs, "a" | "b" | "layout" | "scratch">> & { vec: boolean };
 
 /** Generates (or reuses) the kernel for `layout` and binds it. */
 function kernelDispatch(
@@ -351,6 +354,8 @@ export interface LinearBackwardArgs {
   outFeatures: number;
   accumulateDx?: boolean;
   accumulateDw?: boolean;
+  /** Pool for the transpose buffer of `dW` (see {@link MatmulArgs.scratch}). */
+  scratch?: ScratchPool;
 }
 
 /**
@@ -363,7 +368,7 @@ export async function linearBackward(gpu: Gpu, args: LinearBackwardArgs): Promis
   const nn = { a: dy, b: w, layout: "nn", m: rows, n: inF, k: outF, accumulate: args.accumulateDx } as const;
   if (dx) plan.push(...await matmul(gpu, { out: dx, ...nn }));
   const tn = { a: dy, b: x, layout: "tn", m: outF, n: inF, k: rows, accumulate: args.accumulateDw } as const;
-  if (dw) plan.push(...await matmul(gpu, { out: dw, ...tn }));
+  if (dw) plan.push(...await matmul(gpu, { out: dw, ...tn, scratch: args.scratch }));
   return plan;
 }
 

@@ -1,6 +1,7 @@
 import { deepStrictEqual, rejects } from "node:assert/strict";
 import type { Gpu } from "../../lib/gpu/device.ts";
 import { runDispatches } from "../../lib/gpu/kernel.ts";
+import { ScratchPool } from "../../lib/gpu/scratch.ts";
 import { createTensor, readTensor } from "../../lib/gpu/tensor.ts";
 import {
   linearBackward,
@@ -190,6 +191,8 @@ Deno.test({
   async fn() {
     const gpu = await testGpu();
     const rng = new Rng(12);
+    // The "tn" transpose buffer of dW comes from a pool, as a model shares it across layers.
+    const scratch = new ScratchPool(gpu);
     for (const [rows, inFeatures, outFeatures] of [[9, 7, 5], [33, 12, 20], [64, 32, 48]]) {
       const shape = { rows: rows!, inFeatures: inFeatures!, outFeatures: outFeatures! };
       const [x, w, dy] = [rows! * inFeatures!, outFeatures! * inFeatures!, rows! * outFeatures!].map((n) =>
@@ -205,7 +208,16 @@ Deno.test({
       // dx accumulates into its seed; dw is overwritten (its random start must not show).
       await runDispatches(gpu, [
         ...await linearForward(gpu, { out: y, x: tx, w: tw, ...shape }),
-        ...await linearBackward(gpu, { dx, dw, dy: tdy, x: tx, w: tw, ...shape, accumulateDx: true }),
+        ...await linearBackward(gpu, {
+          dx,
+          dw,
+          dy: tdy,
+          x: tx,
+          w: tw,
+          ...shape,
+          accumulateDx: true,
+          scratch,
+        }),
       ]);
       const expected = linearBackwardCpu({ dy: dy!, x: x!, w: w!, ...shape });
       assertAllClose(
@@ -225,6 +237,7 @@ Deno.test({
       assertAllClose(await readTensor(dx), expected.dx, tolerance(outFeatures!), "dx only");
       for (const t of [tx, tw, tdy, y, dx, dw]) t.destroy();
     }
+    scratch.destroy();
   },
 });
 
