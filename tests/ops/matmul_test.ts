@@ -11,6 +11,7 @@ import {
   matmul,
   matmulCpu,
   type MatmulLayout,
+  type MatmulTiling,
 } from "../../lib/ops/matmul.ts";
 import { assertAllClose, dot, numericGradient, randomF64, Rng } from "../_numeric.ts";
 import { gpuTest, testGpu } from "../_gpu.ts";
@@ -30,6 +31,8 @@ interface RunOptions {
   alpha?: number;
   /** Initial out, added into (accumulate) when given. */
   initial?: Float32Array<ArrayBuffer>;
+  /** Tile and workgroup size instead of the default for this device. */
+  tiling?: MatmulTiling;
 }
 
 /** Runs one matmul on the GPU from CPU arrays and reads out back. */
@@ -56,6 +59,7 @@ async function gpuMatmul(
     batch,
     alpha: options.alpha ?? 1,
     accumulate: options.initial !== undefined,
+    tiling: options.tiling,
   });
   await runDispatches(gpu, plan);
   const result = await readTensor(out);
@@ -109,6 +113,32 @@ Deno.test({
         const got = await gpuMatmul(gpu, a, b, layout, [m!, n!, k!], { batch: batch! });
         const expected = matmulCpu(a, b, layout, m!, n!, k!, batch!);
         assertAllClose(got, expected, tolerance(k!), `${layout} ${batch}×(${m}×${n}×${k})`);
+      }
+    }
+  },
+});
+
+Deno.test({
+  name: "matmul is correct with the real-GPU tiling (4×4, 64 threads) and other explicit tiles",
+  ...gpuTest,
+  async fn() {
+    const gpu = await testGpu();
+    const rng = new Rng(14);
+    const tilings = [{ tm: 4, tn: 4, wg: 64 }, { tm: 8, tn: 12, wg: 8 }, { tm: 12, tn: 4, wg: 32 }];
+    for (const tiling of tilings) {
+      for (const layout of LAYOUTS) {
+        for (const [m, n, k] of [[37, 29, 13], [40, 24, 16]]) {
+          const a = rng.floats(2 * m! * k!);
+          const b = rng.floats(2 * n! * k!);
+          const got = await gpuMatmul(gpu, a, b, layout, [m!, n!, k!], { batch: 2, tiling });
+          const expected = matmulCpu(a, b, layout, m!, n!, k!, 2);
+          assertAllClose(
+            got,
+            expected,
+            tolerance(k!),
+            `${layout} ${m}×${n}×${k} tile ${tiling.tm}×${tiling.tn}`,
+          );
+        }
       }
     }
   },
@@ -180,6 +210,11 @@ Deno.test({
     await rejects(() => matmul(gpu, { out, a, b, layout: "nt", m: 3, n: 3, k: 4.5 }), {
       name: "RangeError",
       message: /k is 4\.5/,
+    });
+    const tiling = { tm: 6, tn: 4, wg: 8 };
+    await rejects(() => matmul(gpu, { out, a, b, layout: "nt", m: 3, n: 3, k: 4, tiling }), {
+      name: "RangeError",
+      message: /tile 6×4/,
     });
     for (const t of [a, b, out]) t.destroy();
   },
