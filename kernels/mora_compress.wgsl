@@ -2,7 +2,7 @@
 //   truncate (Eq. 4):          c[b, s] = x[b, s] for s < in, else 0                 (slots = R)
 //   modulo sum (Eq. 6, types 1, 4): c[b, s] = Σ_{t < terms} x[b, (s + t·R) mod in]   (slots = R)
 //   contiguous sum (types 2, 3):    c[b, s] = Σ_{i in group s} x[b, i]               (slots = R)
-//   wrap-padded chunks (Eq. 8):     c[b, s] = x[b, s mod in]                          (slots = chunks·R)
+//   wrap-padded chunks (Eq. 8):     c[b, s] = x[b, s mod in]              (slots = needed chunks·R)
 // x is (rows, in); c is (rows, slots), overwritten.
 // Bindings: 0 params, 1 x, 2 c.
 //

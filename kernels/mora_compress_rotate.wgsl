@@ -3,7 +3,8 @@
 // half-split layout (element k pairs with k ± R/2):
 //   u[b, p] = cos[p]·xp[p] − sin[p]·xp[p + R/2]   if p mod R < R/2
 //   u[b, p] = cos[p]·xp[p] + sin[p]·xp[p − R/2]   otherwise
-// x is (rows, in); cos, sin are (chunks, R) = (L); u is (rows, L) = (rows·chunks, R), overwritten.
+// x is (rows, in); cos, sin are (chunks, R) = (L); u is (rows, slots) with slots = L′ ≤ L, the needed
+// chunks·R (later chunks never reach the output, see lib/ops/mora.ts), overwritten.
 // Bindings: 0 params, 1 x, 2 cos, 3 sin, 4 u.
 //
 // Thread = one column p of u, looping over ROWS rows; linear workgroup grid as in mora_compress.wgsl.

@@ -1,7 +1,8 @@
 // MoRA decompression f_decomp (paper Eq. 4, 6, 8; spec/mora.md §2), ADDED into the base layer's output
 // in one gather-add pass:
 //   zero pad (Eq. 4):          out[b, o] += z[b, o]                  for o < min(R, out) (columns)
-//   tile (Eq. 6, types 1, 3; and Eq. 8/9 concat + truncate/repeat, slots = chunks·R):
+//   tile (Eq. 6, types 1, 3; and Eq. 8/9 concat + truncate/repeat, slots = needed chunks·R, see
+//   lib/ops/mora.ts: o mod slots = o mod chunks·R for every o < out):
 //                              out[b, o] += z[b, o mod slots]
 //   contiguous repeat (types 2, 4): out[b, o] += z[b, G_out(o)]
 // z is (rows, slots); out is (rows, out_features), read and written.

@@ -2,7 +2,8 @@
 //   zero pad (Eq. 4):     dz[b, s] = dout[b, s] if s < out, else 0
 //   tile:                 dz[b, s] = Σ_{t: s + t·slots < out} dout[b, s + t·slots]
 //   contiguous repeat:    dz[b, s] = Σ_{o in group s of out} dout[b, o]
-// dout is (rows, out_features); dz is (rows, slots), overwritten.
+// dout is (rows, out_features); dz is (rows, slots), overwritten; for the chunked variants slots is the
+// needed chunks·R, a period that folds like chunks·R since o mod L = o mod L′ for o < out (lib/ops/mora.ts).
 // Bindings: 0 params, 1 dout, 2 dz.
 //
 // Thread = one column s of dz, looping over ROWS rows; linear workgroup grid as in mora_compress.wgsl.

@@ -1,10 +1,11 @@
 // MoRA compression backward without rotation, Cᵀ (spec/mora.md §2.5), ADDED into dx (the base layer's
 // g·W0 is already there):
 //   truncate (Eq. 4):     dx[b, i] += dc[b, i]                                  for i < min(in, R) (columns)
-//   modulo sum (Eq. 6):   dx[b, i] += Σ_{p = i + t·in < padded} dc[b, p mod R]
+//   modulo sum (Eq. 6):   dx[b, i] += Σ_{p = i + t·in < positions} dc[b, p mod R]   (positions = ceil(in/R)·R)
 //   contiguous sum:       dx[b, i] += dc[b, G_in(i)]
-//   wrap-padded chunks:   dx[b, i] += Σ_{p = i + t·in < padded} dc[b, p]
-// dc is (rows, slots); dx is (rows, in_features), read and written.
+//   wrap-padded chunks:   dx[b, i] += Σ_{p = i + t·in < positions} dc[b, p]        (positions = slots)
+// dc is (rows, slots), slots = the needed chunks·R for the chunked compression (see lib/ops/mora.ts); dx is
+// (rows, in_features), read and written.
 // Bindings: 0 params, 1 dc, 2 dx.
 //
 // Thread = one column i of dx, looping over ROWS rows; linear workgroup grid as in mora_compress.wgsl.
@@ -14,7 +15,7 @@ struct Params {
   in_features: u32,
   slots: u32,
   rank: u32,
-  padded: u32,       // ceil(in/R)·R, the wrap-padded input length
+  positions: u32,    // wrap-padded positions summed: ceil(in/R)·R (modulo sum), or slots (chunks)
   columns: u32,      // columns written: in_features, or min(R, in_features) for truncate
   col_tiles: u32,
   group_small: u32,  // contiguous sum: floor(in/R) members per group ...
@@ -39,12 +40,12 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   if (i >= params.columns || row0 >= params.rows) { return; }
   let row_end = min(row0 + ROWS, params.rows);
   let n = params.in_features;
-  // Wrap-padded positions of feature i: i, i + in, ... below padded; their slot advances by in mod R.
+  // Wrap-padded positions of feature i: i, i + in, ... below positions; their slot advances by in mod R.
   var first = i;
   var count = 1u;
   var step = 0u;
   if (KIND == 1u || KIND == 3u) {
-    count = (params.padded - i + n - 1u) / n;
+    count = (params.positions - i + n - 1u) / n;
     step = select(n, n % params.rank, KIND == 1u);
     first = select(i, i % params.rank, KIND == 1u);
   } else if (KIND == 2u) {

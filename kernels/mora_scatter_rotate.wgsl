@@ -2,8 +2,9 @@
 // −j·θ in the half-split layout) and scatter-add the wrap-padded positions back into dx:
 //   dv[p] = cos[p]·dc[p] + sin[p + R/2]·dc[p + R/2]   if p mod R < R/2
 //   dv[p] = cos[p]·dc[p] − sin[p − R/2]·dc[p − R/2]   otherwise
-//   dx[b, i] += Σ_{p = i + t·in < L} dv[b, p]
-// dc is (rows, L) = (rows·chunks, R); cos, sin are (chunks, R) = (L); dx is (rows, in), read and written.
+//   dx[b, i] += Σ_{p = i + t·in < slots} dv[b, p]
+// dc is (rows, slots), slots = L′ ≤ L the needed chunks·R (see lib/ops/mora.ts); cos, sin are (chunks, R)
+// = (L); dx is (rows, in), read and written.
 // Bindings: 0 params, 1 dc, 2 cos, 3 sin, 4 dx.
 //
 // Thread = one column i of dx, looping over ROWS rows; linear workgroup grid as in mora_compress.wgsl.

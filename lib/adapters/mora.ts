@@ -3,10 +3,12 @@
  * of the input and decompression to the output: `y = x·W0ᵀ + f_decomp(M·f_comp(x))` (paper Eq. 3), with
  * r̂ from r as the reference code computes it, M initialized to zero, no scaling factor. The variants
  * (truncation Eq. 4, sharing Eq. 6, decouple Eq. 8, rotation Eq. 9, and ReMoRA's extra groupings) are in
- * `mora_variants.ts`; the kernels in `lib/ops/mora.ts`. ΔW is never materialized in training.
+ * `mora_variants.ts`; the kernels in `lib/ops/mora.ts` and `lib/ops/mora_adapter.ts`. ΔW is never
+ * materialized in training, and no activation is kept per layer: two scratch buffers shared by all layers.
  *
- * Backward: fold ∂y through the decompression (`dz`), `∂M = dzᵀ·c`, `dc = dz·M`, scatter `dc` back through
- * the compression into ∂x (added to the base layer's `G·W0`).
+ * Backward: recompute c = f_comp(x), fold ∂y through the decompression (`dz`), `∂M = dzᵀ·c`, `dc = dz·M`,
+ * scatter `dc` back through the compression into ∂x (added to the base layer's `G·W0`). Only the chunks
+ * that reach the output are computed (exact; derivation in `lib/ops/mora.ts`).
  *
  * ReMoRA (`remora`): every `mergeEvery` updates, M is merged into W0, reset to zero, and the grouping moves
  * one step along {@link REMORA_CYCLE} (reference types 1→2→3→4→1); the optimizer state of M is reset.
@@ -19,14 +21,8 @@ import type { Dispatch } from "../gpu/kernel.ts";
 import type { ScratchPool } from "../gpu/scratch.ts";
 import { createTensor, readTensor, type Tensor, writeTensor } from "../gpu/tensor.ts";
 import type { DenseLinear, LinearBackwardArgs, LinearForwardArgs, TrainableTensor } from "../model/linear.ts";
-import { matmul } from "../ops/matmul.ts";
-import {
-  moraCompressBackward,
-  moraCompressedShape,
-  moraCompressForward,
-  moraDecompressBackward,
-  moraDecompressForward,
-} from "../ops/mora.ts";
+import { moraCompressedShape, moraDecompressionIsIdentity, type MoraDims } from "../ops/mora.ts";
+import { moraBackward, moraForward } from "../ops/mora_adapter.ts";
 import { moraDeltaWeightCpu } from "./mora_operators.ts";
 import {
   MORA_VARIANTS,
@@ -74,58 +70,47 @@ export class MoraLayer implements AdapterLayer {
     return this.base.weight;
   }
 
-  #dims(rows: number) {
+  #dims(rows: number): MoraDims {
     return { rows, inF: this.inFeatures, outF: this.outFeatures, R: this.rank, variant: this.variant };
   }
 
-  /** The two shared buffers (rows·chunks, r̂): compressed input (or its gradient) and z (or dz). */
-  #buffers(rows: number): { compressed: Tensor; z: Tensor } {
-    const shape = moraCompressedShape(this.#dims(rows));
-    return { compressed: this.scratch.get("mora.compressed", shape), z: this.scratch.get("mora.z", shape) };
+  /**
+   * The shared buffers (rows·neededChunks, r̂): the compressed input (then its gradient), and z (or dz),
+   * which the identity decompression does without.
+   */
+  #scratch(rows: number): { dims: MoraDims; compressed: Tensor; z?: Tensor } {
+    const dims = this.#dims(rows);
+    const shape = moraCompressedShape(dims);
+    const compressed = this.scratch.get("mora.compressed", shape);
+    if (moraDecompressionIsIdentity(dims)) return { dims, compressed };
+    return { dims, compressed, z: this.scratch.get("mora.z", shape) };
   }
 
   /** `out = x·W0ᵀ + f_decomp(f_comp(x)·Mᵀ)`. */
   async forward(gpu: Gpu, { out, x, rows }: LinearForwardArgs): Promise<Dispatch[]> {
-    const dims = this.#dims(rows);
-    const { compressed, z } = this.#buffers(rows);
-    const slotsRows = compressed.shape[0]!;
+    const { dims, compressed, z } = this.#scratch(rows);
     return [
       ...await this.base.forward(gpu, { out, x, rows }),
-      ...await moraCompressForward(gpu, { compressed, x, ...dims }),
-      ...await matmul(gpu, {
-        out: z,
-        a: compressed,
-        b: this.m,
-        layout: "nt",
-        m: slotsRows,
-        n: this.rank,
-        k: this.rank,
-      }),
-      ...await moraDecompressForward(gpu, { out, z, ...dims }),
+      ...await moraForward(gpu, { ...dims, out, x, M: this.m, compressed, z }),
     ];
   }
 
   /** ∂M (overwritten) and `dx (+)= G·W0 + Cᵀ·(Dᵀ·G)·M`. */
   async backward(gpu: Gpu, { dx, accumulateDx, dy, x, rows }: LinearBackwardArgs): Promise<Dispatch[]> {
-    const dims = this.#dims(rows);
-    const { compressed, z: dz } = this.#buffers(rows);
-    const slotsRows = compressed.shape[0]!;
-    const R = this.rank;
-    const out = [
+    const { dims, compressed, z } = this.#scratch(rows);
+    return [
       ...await this.base.backward(gpu, { dx, accumulateDx, dy, x, rows }),
-      ...await moraCompressForward(gpu, { compressed, x, ...dims }),
-      ...await moraDecompressBackward(gpu, { dz, dout: dy, ...dims }),
-      // ∂M = dzᵀ·c: (R, R) = (slotsRows, R)ᵀ·(slotsRows, R)
-      ...await matmul(gpu, { out: this.gradM, a: dz, b: compressed, layout: "tn", m: R, n: R, k: slotsRows }),
+      ...await moraBackward(gpu, {
+        ...dims,
+        dx,
+        gradM: this.gradM,
+        dout: dy,
+        x,
+        M: this.m,
+        compressed,
+        dz: z,
+      }),
     ];
-    if (dx) {
-      // dc = dz·M: (slotsRows, R) = (slotsRows, R)·(R, R), into the compressed buffer (c is used up)
-      out.push(
-        ...await matmul(gpu, { out: compressed, a: dz, b: this.m, layout: "nn", m: slotsRows, n: R, k: R }),
-        ...await moraCompressBackward(gpu, { dx, dcompressed: compressed, ...dims }),
-      );
-    }
-    return out;
   }
 
   trainable(): TrainableTensor[] {

@@ -119,6 +119,14 @@ export interface MoraLayout {
   slots: number;
   /** Wrap-padded input length ceil(in/R)·R (used by the modulo and chunked compressions). */
   padded: number;
+  /**
+   * Chunks that reach the output: `ceil(min(out, slots)/R)` for the chunked variants, whose tile
+   * decompression reads `Z[o mod slots]` for o < out only, and 1 otherwise. The chunks past it change
+   * neither y, ∂M nor ∂x (see `lib/ops/mora.ts`), so the kernels compute only these.
+   */
+  neededChunks: number;
+  /** neededChunks·R: the compressed values per row the kernels compute. */
+  neededSlots: number;
 }
 
 /**
@@ -142,7 +150,9 @@ export function moraLayout(inF: number, outF: number, R: number, variant: MoraVa
   }
   const padded = Math.ceil(inF / R) * R;
   const chunks = isChunked(variant) ? padded / R : 1;
-  return { chunks, slots: chunks * R, padded };
+  const slots = chunks * R;
+  const neededChunks = Math.ceil(Math.min(outF, slots) / R);
+  return { chunks, slots, padded, neededChunks, neededSlots: neededChunks * R };
 }
 
 /**

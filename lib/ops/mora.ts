@@ -3,16 +3,28 @@
  * and backward, for every variant of `lib/adapters/mora_variants.ts`. Each builds one dispatch that makes
  * one pass over its largest tensor and never materialises ΔW:
  *
- * - {@link moraCompressForward}: x (rows, in) → compressed (rows, slots), overwritten;
- * - {@link moraDecompressForward}: out (rows, out) += f_decomp(z), z (rows, slots);
- * - {@link moraDecompressBackward}: dz (rows, slots) = fold of dout (rows, out), overwritten;
- * - {@link moraCompressBackward}: dx (rows, in) += Cᵀ·dcompressed, dcompressed (rows, slots).
+ * - {@link moraCompressForward}: x (rows, in) → compressed (rows, slots′), overwritten;
+ * - {@link moraDecompressForward}: out (rows, out) += f_decomp(z), z (rows, slots′);
+ * - {@link moraDecompressBackward}: dz (rows, slots′) = fold of dout (rows, out), overwritten;
+ * - {@link moraCompressBackward}: dx (rows, in) += Cᵀ·dcompressed, dcompressed (rows, slots′).
  *
- * `slots = chunks·R` for `decouple`/`rotation` (the compressed tensor is (rows·chunks, R), the rotated
- * chunks of each row one after the other) and `R` otherwise; see {@link moraCompressedShape}.
+ * `moraForward` and `moraBackward` (`mora_adapter.ts`) chain them with the square step `z = c·Mᵀ` and its
+ * gradients (matmuls).
  *
- * {@link moraForward} and {@link moraBackward} chain them with the square step `z = c·Mᵀ` and its
- * gradients (matmuls): 3 dispatches forward and 4 backward, or 2 and 3 when f_decomp is the identity.
+ * **Needed chunks only.** `slots′ = n′·R` with n′ = `neededChunks` of {@link moraLayout}. For `truncation`
+ * and the sharing variants n′ = 1 and slots′ = R. For the chunked variants (`decouple`, `rotation`,
+ * Eq. 8–9) the compressed row is n = ceil(in/R) chunks, `Z = (M·c_0, …, M·c_{n−1})` of length L = n·R, and
+ * the tile decompression is `y[o] = Z[o mod L]` for o < out. Let n′ = ceil(min(out, L)/R), L′ = n′·R:
+ * - forward: if out ≥ L then n′ = n and nothing changes. Otherwise every o < out < L reads
+ *   `Z[o mod L] = Z[o]` with o < out ≤ L′, i.e. chunk ⌊o/R⌋ < n′: chunks j ≥ n′ never reach y;
+ * - backward: the fold `dz[s] = Σ_{o < out, o mod L = s} g[o]` has no term for s ≥ L′ (same argument),
+ *   so dz_j = 0 for j ≥ n′. Then `∂M = Σ_rows Σ_j dz_j·c_jᵀ` gets exact zeros from those chunks,
+ *   `dc_j = Mᵀ·dz_j = 0`, and `∂x = Cᵀ·dc` gets exact zeros from the slots p ≥ L′;
+ * - the kernels need no new case: `o mod L = o mod L′` for every o < out (both equal o when out < L,
+ *   and L′ = L otherwise), so tile/fold with period L′, and compress/scatter over p < L′, are the
+ *   definitions restricted to the chunks that matter. Dropping the chunks only drops exact zeros.
+ * On a LLaMA down_proj (in = 4·out) this is about a quarter of the chunks, hence of the compression,
+ * the square matmuls and the scratch memory.
  *
  * Rotation tables are computed on the CPU exactly as the float32 reference does ({@link moraRotationTables})
  * and uploaded once per (device, chunks, R), shared by every layer of that shape like the reference's cache.
@@ -37,7 +49,6 @@ import {
 import type { Gpu } from "../gpu/device.ts";
 import { type Dispatch, grid, makeDispatch } from "../gpu/kernel.ts";
 import { createTensor, type Tensor } from "../gpu/tensor.ts";
-import { matmul } from "./matmul.ts";
 
 const kernels = {
   compress: { name: "mora_compress", code: compressCode },
@@ -73,18 +84,19 @@ export interface MoraDims {
 }
 
 /**
- * Shape of the compressed tensor (and of z, dz, dcompressed): (rows·chunks, R).
+ * Shape of the compressed tensor (and of z, dz, dcompressed): (rows·neededChunks, R), the chunks that
+ * reach the output (see the module docs).
  *
  * @throws {RangeError} when a size is not a positive integer, or R is odd for `rotation`.
  */
 export function moraCompressedShape(dims: MoraDims): [number, number] {
-  const { chunks } = layoutOf("MoRA compressed shape", dims);
-  return [dims.rows * chunks, dims.R];
+  const { neededChunks } = layoutOf("MoRA compressed shape", dims);
+  return [dims.rows * neededChunks, dims.R];
 }
 
 /** Arguments of {@link moraCompressForward}. */
 export interface MoraCompressForwardArgs extends MoraDims {
-  /** (rows·chunks, R), overwritten with f_comp(x). */
+  /** (rows·neededChunks, R), overwritten with f_comp(x). */
   compressed: Tensor;
   /** (rows, inF). */
   x: Tensor;
@@ -94,13 +106,13 @@ export interface MoraCompressForwardArgs extends MoraDims {
 export interface MoraDecompressForwardArgs extends MoraDims {
   /** (rows, outF), the base layer's output; f_decomp(z) is added into it. */
   out: Tensor;
-  /** (rows·chunks, R) = compressed·Mᵀ. */
+  /** (rows·neededChunks, R) = compressed·Mᵀ. */
   z: Tensor;
 }
 
 /** Arguments of {@link moraDecompressBackward}. */
 export interface MoraDecompressBackwardArgs extends MoraDims {
-  /** (rows·chunks, R), overwritten with the fold Dᵀ·dout. */
+  /** (rows·neededChunks, R), overwritten with the fold Dᵀ·dout. */
   dz: Tensor;
   /** (rows, outF), gradient of the layer output. */
   dout: Tensor;
@@ -110,7 +122,7 @@ export interface MoraDecompressBackwardArgs extends MoraDims {
 export interface MoraCompressBackwardArgs extends MoraDims {
   /** (rows, inF); Cᵀ·dcompressed is added into it. */
   dx: Tensor;
-  /** (rows·chunks, R), gradient of the compressed tensor (dz·M). */
+  /** (rows·neededChunks, R), gradient of the compressed tensor (dz·M). */
   dcompressed: Tensor;
 }
 
@@ -176,14 +188,15 @@ export async function moraCompressForward(gpu: Gpu, args: MoraCompressForwardArg
   const op = "MoRA compress forward";
   const layout = layoutOf(op, args);
   const { rows, inF, R } = args;
-  checkShapes(op, args, [[args.x, rows * inF], [args.compressed, rows * layout.slots]]);
-  const { colTiles, workgroups } = tiles(gpu, layout.slots, rows);
+  const slots = layout.neededSlots;
+  checkShapes(op, args, [[args.x, rows * inF], [args.compressed, rows * slots]]);
+  const { colTiles, workgroups } = tiles(gpu, slots, rows);
   const compression = MORA_OPERATORS[args.variant].compression;
   if (compression === "rotatedChunks") {
     const { cos, sin } = rotationTablesOn(gpu, layout.chunks, R);
     return [
       await makeDispatch(gpu, kernels.compressRotate, {
-        params: { u32: [rows, inF, layout.slots, R, colTiles] },
+        params: { u32: [rows, inF, slots, R, colTiles] },
         tensors: [args.x, cos, sin, args.compressed],
         workgroups,
         constants: { ROWS: ROWS_PER_GROUP },
@@ -193,7 +206,7 @@ export async function moraCompressForward(gpu: Gpu, args: MoraCompressForwardArg
   const groups = contiguousGroups(inF, R);
   return [
     await makeDispatch(gpu, kernels.compress, {
-      params: { u32: [rows, inF, layout.slots, R, colTiles, layout.padded / R, groups.small, groups.large] },
+      params: { u32: [rows, inF, slots, R, colTiles, layout.padded / R, groups.small, groups.large] },
       tensors: [args.x, args.compressed],
       workgroups,
       constants: { KIND: COMPRESSION_KIND[compression], ROWS: ROWS_PER_GROUP },
@@ -214,14 +227,14 @@ export async function moraDecompressForward(gpu: Gpu, args: MoraDecompressForwar
   const op = "MoRA decompress forward";
   const layout = layoutOf(op, args);
   const { rows, outF, R } = args;
-  checkShapes(op, args, [[args.out, rows * outF], [args.z, rows * layout.slots]]);
+  checkShapes(op, args, [[args.out, rows * outF], [args.z, rows * layout.neededSlots]]);
   const decompression = MORA_OPERATORS[args.variant].decompression;
   const columns = decompression === "zeroPad" ? Math.min(R, outF) : outF;
   const { colTiles, workgroups } = tiles(gpu, columns, rows);
   const groups = contiguousGroups(outF, R);
   return [
     await makeDispatch(gpu, kernels.decompress, {
-      params: { u32: [rows, outF, layout.slots, columns, colTiles, groups.small, groups.large] },
+      params: { u32: [rows, outF, layout.neededSlots, columns, colTiles, groups.small, groups.large] },
       tensors: [args.z, args.out],
       workgroups,
       constants: { KIND: DECOMPRESSION_KIND[decompression], ROWS: ROWS_PER_GROUP },
@@ -244,13 +257,14 @@ export async function moraDecompressBackward(
   const op = "MoRA decompress backward";
   const layout = layoutOf(op, args);
   const { rows, outF, R } = args;
-  checkShapes(op, args, [[args.dout, rows * outF], [args.dz, rows * layout.slots]]);
-  const { colTiles, workgroups } = tiles(gpu, layout.slots, rows);
+  const slots = layout.neededSlots;
+  checkShapes(op, args, [[args.dout, rows * outF], [args.dz, rows * slots]]);
+  const { colTiles, workgroups } = tiles(gpu, slots, rows);
   const groups = contiguousGroups(outF, R);
   const decompression = MORA_OPERATORS[args.variant].decompression;
   return [
     await makeDispatch(gpu, kernels.fold, {
-      params: { u32: [rows, outF, layout.slots, colTiles, groups.small, groups.large] },
+      params: { u32: [rows, outF, slots, colTiles, groups.small, groups.large] },
       tensors: [args.dout, args.dz],
       workgroups,
       constants: { KIND: DECOMPRESSION_KIND[decompression], ROWS: ROWS_PER_GROUP },
@@ -271,28 +285,31 @@ export async function moraCompressBackward(gpu: Gpu, args: MoraCompressBackwardA
   const op = "MoRA compress backward";
   const layout = layoutOf(op, args);
   const { rows, inF, R } = args;
-  checkShapes(op, args, [[args.dx, rows * inF], [args.dcompressed, rows * layout.slots]]);
+  const slots = layout.neededSlots;
+  checkShapes(op, args, [[args.dx, rows * inF], [args.dcompressed, rows * slots]]);
   const compression = MORA_OPERATORS[args.variant].compression;
+  // Features i ≥ slots′ have no wrap-padded position p < slots′ in the chunked compressions: nothing to add.
+  const chunked = compression === "rotatedChunks" || compression === "chunks";
   if (compression === "rotatedChunks") {
     const { cos, sin } = rotationTablesOn(gpu, layout.chunks, R);
-    const { colTiles, workgroups } = tiles(gpu, inF, rows);
+    const { colTiles, workgroups } = tiles(gpu, Math.min(inF, slots), rows);
     return [
       await makeDispatch(gpu, kernels.scatterRotate, {
-        params: { u32: [rows, inF, layout.slots, R, colTiles] },
+        params: { u32: [rows, inF, slots, R, colTiles] },
         tensors: [args.dcompressed, cos, sin, args.dx],
         workgroups,
         constants: { ROWS: ROWS_PER_GROUP },
       }),
     ];
   }
-  const columns = compression === "truncate" ? Math.min(R, inF) : inF;
+  const columns = compression === "truncate" || chunked ? Math.min(slots, inF) : inF;
   const { colTiles, workgroups } = tiles(gpu, columns, rows);
   const groups = contiguousGroups(inF, R);
+  // The chunked sum runs over the wrap-padded positions below slots′ (= padded for the modulo sum).
+  const positions = chunked ? slots : layout.padded;
   return [
     await makeDispatch(gpu, kernels.scatter, {
-      params: {
-        u32: [rows, inF, layout.slots, R, layout.padded, columns, colTiles, groups.small, groups.large],
-      },
+      params: { u32: [rows, inF, slots, R, positions, columns, colTiles, groups.small, groups.large] },
       tensors: [args.dcompressed, args.dx],
       workgroups,
       constants: { KIND: COMPRESSION_KIND[compression], ROWS: ROWS_PER_GROUP },
@@ -300,92 +317,12 @@ export async function moraCompressBackward(gpu: Gpu, args: MoraCompressBackwardA
   ];
 }
 
-/** Arguments of {@link moraForward}. */
-export interface MoraForwardArgs extends MoraDims {
-  /** (rows, outF), the base layer's output; the adapter output is added into it. */
-  out: Tensor;
-  /** (rows·chunks, R), overwritten with f_comp(x); the backward reads it. */
-  compressed: Tensor;
-  /** (rows, inF). */
-  x: Tensor;
-  /** (R, R), the trainable square matrix. */
-  M: Tensor;
-}
-
-/** Arguments of {@link moraBackward}. */
-export interface MoraBackwardArgs extends MoraDims {
-  /** (rows, inF); the adapter's `dout·ΔW` is added into it. */
-  dx: Tensor;
-  /** (R, R), overwritten with ∂L/∂M. */
-  gradM: Tensor;
-  /** (rows, outF), gradient of the layer output. */
-  dout: Tensor;
-  /** (rows·chunks, R), as the forward left it. */
-  compressed: Tensor;
-  /** (R, R). */
-  M: Tensor;
-}
-
 /**
- * Whether f_decomp is the identity (slots = outF: `rotation`/`decouple` with out = chunks·R, as on square
- * LLaMA layers with R dividing in, or R = outF for the others). Then z is `out`'s own layout, so
- * {@link moraForward} accumulates the matmul straight into `out` and {@link moraBackward} reads `dout` as dz:
- * one dispatch and one scratch tensor fewer each way.
+ * Whether f_decomp is the identity on the needed slots (slots′ = outF: `rotation`/`decouple` when out is a
+ * multiple of R no larger than chunks·R, as on square layers with R dividing in; R = outF for the others).
+ * Then z is `out`'s own layout, so `moraForward` (`mora_adapter.ts`) accumulates the matmul straight into
+ * `out` and `moraBackward` reads `dout` as dz: one dispatch and one scratch tensor fewer each way.
  */
 export function moraDecompressionIsIdentity(dims: MoraDims): boolean {
-  return layoutOf("MoRA decompression", dims).slots === dims.outF;
-}
-
-/**
- * Builds the adapter forward `out += f_decomp(f_comp(x)·Mᵀ)` (paper Eq. 2) without materialising ΔW:
- * compress, matmul "nt" into the scratch `mora.z` (allocated here), gather-add into `out`; or, when
- * {@link moraDecompressionIsIdentity}, compress and a matmul accumulating into `out`.
- *
- * @example
- * ```ts
- * const compressed = createTensor(gpu, "q.mora_compressed", moraCompressedShape(dims));
- * const plan = await moraForward(gpu, { out, compressed, x, M, ...dims });
- * ```
- */
-export async function moraForward(gpu: Gpu, args: MoraForwardArgs): Promise<Dispatch[]> {
-  const [slotRows, R] = moraCompressedShape(args);
-  checkShapes("MoRA forward", args, [[args.M, R * R], [args.out, args.rows * args.outF]]);
-  const compress = await moraCompressForward(gpu, args);
-  const square = { a: args.compressed, b: args.M, layout: "nt", m: slotRows, n: R, k: R } as const;
-  if (moraDecompressionIsIdentity(args)) {
-    return [...compress, ...await matmul(gpu, { ...square, out: args.out, accumulate: true })];
-  }
-  const z = createTensor(gpu, "mora.z", [slotRows, R]);
-  return [
-    ...compress,
-    ...await matmul(gpu, { ...square, out: z }),
-    ...await moraDecompressForward(gpu, { ...args, z }),
-  ];
-}
-
-/**
- * Builds the adapter backward (spec §2.5): fold `dout` into the scratch `mora.dz` (skipped, dz = dout,
- * when {@link moraDecompressionIsIdentity}), `gradM = dzᵀ·c` (matmul "tn", overwritten), `dc = dz·M`
- * (matmul "nn", scratch `mora.dcompressed`), and scatter-add `dc` into `dx` (accumulates). Scratch
- * tensors are allocated here.
- *
- * @example
- * ```ts
- * const plan = await moraBackward(gpu, { dx, gradM, dout, compressed, M, ...dims });
- * ```
- */
-export async function moraBackward(gpu: Gpu, args: MoraBackwardArgs): Promise<Dispatch[]> {
-  const [slotRows, R] = moraCompressedShape(args);
-  checkShapes("MoRA backward", args, [[args.M, R * R], [args.gradM, R * R], [args.compressed, slotRows * R]]);
-  checkShapes("MoRA backward", args, [[args.dout, args.rows * args.outF], [args.dx, args.rows * args.inF]]);
-  const { gradM, compressed } = args;
-  const identity = moraDecompressionIsIdentity(args);
-  const dz = identity ? args.dout : createTensor(gpu, "mora.dz", [slotRows, R]);
-  const dcompressed = createTensor(gpu, "mora.dcompressed", [slotRows, R]);
-  return [
-    ...identity ? [] : await moraDecompressBackward(gpu, { ...args, dz }),
-    ...await matmul(gpu, { out: gradM, a: dz, b: compressed, layout: "tn", m: R, n: R, k: slotRows }),
-    ...await matmul(gpu, { out: dcompressed, a: dz, b: args.M, layout: "nn", m: slotRows, n: R, k: R }),
-    ...await moraCompressBackward(gpu, { ...args, dcompressed }),
-  ];
+  return layoutOf("MoRA decompression", dims).neededSlots === dims.outF;
 }

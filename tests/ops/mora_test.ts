@@ -13,7 +13,6 @@ import type { Gpu } from "../../lib/gpu/device.ts";
 import { runDispatches } from "../../lib/gpu/kernel.ts";
 import { createTensor, readTensor, type Tensor } from "../../lib/gpu/tensor.ts";
 import {
-  moraBackward,
   moraCompressBackward,
   moraCompressedShape,
   moraCompressForward,
@@ -21,8 +20,8 @@ import {
   moraDecompressForward,
   moraDecompressionIsIdentity,
   type MoraDims,
-  moraForward,
 } from "../../lib/ops/mora.ts";
+import { moraBackward, moraForward } from "../../lib/ops/mora_adapter.ts";
 import { assertAllClose, Rng } from "../_numeric.ts";
 import { gpuTest, testGpu } from "../_gpu.ts";
 
@@ -91,25 +90,40 @@ function foldCpu(dout: Float32Array, d: MoraDims, slots: number): Float64Array {
   return dz;
 }
 
+/** The first `slots` of each row of a (rows, fullSlots) array. */
+function neededPart(full: Float64Array | Float32Array, rows: number, fullSlots: number, slots: number) {
+  return Float64Array.from(
+    { length: rows * slots },
+    (_, i) => full[Math.floor(i / slots) * fullSlots + (i % slots)]!,
+  );
+}
+
+/**
+ * Runs the four operator kernels on the needed slots and checks them against the full CPU definition:
+ * compressed and dz are the first slots′ of each full row (and the full fold is exactly zero past them),
+ * out reads z only below slots′ (the full z past them is garbage here), and dx sees the full dc, which is
+ * zero past slots′ as the fold makes it.
+ */
 async function checkOperators(gpu: Gpu, rng: Rng, d: MoraDims): Promise<void> {
   const what = `${d.variant} ${d.inF}×${d.outF} R=${d.R} rows=${d.rows}`;
   const shape = moraCompressedShape(d);
   const slots = (shape[0] / d.rows) * d.R;
+  const fullSlots = moraCompressionTerms(d.inF, d.R, d.variant).slots;
   const x = rng.floats(d.rows * d.inF);
   const dout = rng.floats(d.rows * d.outF);
   const base = rng.floats(d.rows * d.outF);
   const dxBase = rng.floats(d.rows * d.inF);
-  const z = rng.floats(d.rows * slots);
-  const dc = rng.floats(d.rows * slots);
+  const zFull = rng.floats(d.rows * fullSlots);
+  const dcFull = rng.floats(d.rows * fullSlots).map((v, i) => i % fullSlots < slots ? v : 0);
   const tensors = {
     x: upload(gpu, "x", x, [d.rows, d.inF]),
     compressed: createTensor(gpu, "compressed", shape),
     out: upload(gpu, "out", base, [d.rows, d.outF]),
-    z: upload(gpu, "z", z, shape),
+    z: upload(gpu, "z", Float32Array.from(neededPart(zFull, d.rows, fullSlots, slots)), shape),
     dout: upload(gpu, "dout", dout, [d.rows, d.outF]),
     dz: upload(gpu, "dz", rng.floats(d.rows * slots), shape), // garbage: the fold must overwrite it
     dx: upload(gpu, "dx", dxBase, [d.rows, d.inF]),
-    dcompressed: upload(gpu, "dcompressed", dc, shape),
+    dcompressed: upload(gpu, "dc", Float32Array.from(neededPart(dcFull, d.rows, fullSlots, slots)), shape),
   };
   await runDispatches(gpu, [
     ...await moraCompressForward(gpu, { ...d, compressed: tensors.compressed, x: tensors.x }),
@@ -117,15 +131,20 @@ async function checkOperators(gpu: Gpu, rng: Rng, d: MoraDims): Promise<void> {
     ...await moraDecompressBackward(gpu, { ...d, dz: tensors.dz, dout: tensors.dout }),
     ...await moraCompressBackward(gpu, { ...d, dx: tensors.dx, dcompressed: tensors.dcompressed }),
   ]);
-  assertAllClose(await readTensor(tensors.compressed), compressCpu(x, d), F32_TOL, `${what}: compressed`);
+  const compressed = neededPart(compressCpu(x, d), d.rows, fullSlots, slots);
+  assertAllClose(await readTensor(tensors.compressed), compressed, F32_TOL, `${what}: compressed`);
+  const out = decompressCpu(base, zFull, d, fullSlots);
+  assertAllClose(await readTensor(tensors.out), out, F32_TOL, `${what}: out += D·z`);
+  const dz = foldCpu(dout, d, fullSlots);
+  strictEqual(dz.every((v, i) => i % fullSlots < slots || v === 0), true, `${what}: fold past slots′`);
   assertAllClose(
-    await readTensor(tensors.out),
-    decompressCpu(base, z, d, slots),
+    await readTensor(tensors.dz),
+    neededPart(dz, d.rows, fullSlots, slots),
     F32_TOL,
-    `${what}: out += D·z`,
+    `${what}: dz`,
   );
-  assertAllClose(await readTensor(tensors.dz), foldCpu(dout, d, slots), F32_TOL, `${what}: dz = Dᵀ·dout`);
-  assertAllClose(await readTensor(tensors.dx), scatterCpu(dxBase, dc, d), F32_TOL, `${what}: dx += Cᵀ·dc`);
+  const dx = scatterCpu(dxBase, dcFull, d);
+  assertAllClose(await readTensor(tensors.dx), dx, F32_TOL, `${what}: dx += Cᵀ·dc`);
   for (const t of Object.values(tensors)) t.destroy();
 }
 
@@ -162,7 +181,8 @@ Deno.test({
     const dims = { rows: 3, inF: 10, outF: 6, R: 4 };
     await rejects(
       moraCompressForward(gpu, { ...dims, variant: "rotation", compressed: c, x }),
-      { name: "RangeError", message: /"c" has 12 values, expected 36/ },
+      // 3 chunks of 4 cover in = 10, but out = 6 needs only 2: 3 rows × 2 × 4.
+      { name: "RangeError", message: /"c" has 12 values, expected 24/ },
     );
     await rejects(
       moraCompressForward(gpu, { ...dims, R: 3, variant: "rotation", compressed: c, x }),
@@ -182,29 +202,39 @@ Deno.test({
 // 1.7e-7. An index error is an O(1) relative error, so 1e-5 of the largest |value| still catches it.
 const ADAPTER_REL_TOL = 1e-5;
 
-/** Runs moraForward then moraBackward and compares out, gradM and dx with the float64 reference. */
+/**
+ * Runs moraForward then moraBackward (on the needed chunks, with garbage in the scratch tensors) and
+ * compares out, gradM and dx with the full float64 reference.
+ */
 async function checkAdapter(gpu: Gpu, rng: Rng, d: MoraDims): Promise<void> {
   const what = `${d.variant} ${d.inF}×${d.outF} R=${d.R} rows=${d.rows}`;
   const [x, M, dout] = [rng.floats(d.rows * d.inF), rng.floats(d.R * d.R), rng.floats(d.rows * d.outF)];
   const [base, dxBase] = [rng.floats(d.rows * d.outF), rng.floats(d.rows * d.inF)];
+  const shape = moraCompressedShape(d);
+  const identity = moraDecompressionIsIdentity(d);
   const t = {
     out: upload(gpu, "out", base, [d.rows, d.outF]),
-    compressed: createTensor(gpu, "compressed", moraCompressedShape(d)),
+    compressed: upload(gpu, "compressed", rng.floats(shape[0] * shape[1]), shape), // garbage on entry
+    // The identity decompression needs no z: a 1-value stand-in is never bound.
+    z: upload(gpu, "z", rng.floats(identity ? 1 : shape[0] * shape[1]), identity ? [1] : shape),
     x: upload(gpu, "x", x, [d.rows, d.inF]),
     M: upload(gpu, "M", M, [d.R, d.R]),
     dx: upload(gpu, "dx", dxBase, [d.rows, d.inF]),
     gradM: upload(gpu, "gradM", rng.floats(d.R * d.R), [d.R, d.R]), // garbage: must be overwritten
     dout: upload(gpu, "dout", dout, [d.rows, d.outF]),
   };
+  const z = identity ? undefined : t.z;
   await runDispatches(gpu, [
-    ...await moraForward(gpu, { ...d, out: t.out, compressed: t.compressed, x: t.x, M: t.M }),
+    ...await moraForward(gpu, { ...d, out: t.out, x: t.x, M: t.M, compressed: t.compressed, z }),
     ...await moraBackward(gpu, {
       ...d,
       dx: t.dx,
       gradM: t.gradM,
       dout: t.dout,
-      compressed: t.compressed,
+      x: t.x,
       M: t.M,
+      compressed: t.compressed,
+      dz: z,
     }),
   ]);
   const x64 = Float64Array.from(x);
@@ -242,3 +272,59 @@ for (const variant of MORA_VARIANTS) {
     },
   });
 }
+
+/**
+ * (in, out, R) around the needed-chunks cut n′ = ceil(min(out, L)/R), L = ceil(in/R)·R, with n′ expected:
+ * out < L (a down_proj: 2 of 8 chunks), out = n′·R < L and out = L (identity), out > L (tile repeats),
+ * out < R, and pad > in with out below and above L.
+ */
+const NEEDED_CHUNK_SHAPES = [
+  { inF: 100, outF: 40, R: 16, needed: 3 },
+  { inF: 512, outF: 128, R: 72, needed: 2 },
+  { inF: 100, outF: 32, R: 16, needed: 2 },
+  { inF: 30, outF: 32, R: 8, needed: 4 },
+  { inF: 30, outF: 70, R: 8, needed: 4 },
+  { inF: 50, outF: 7, R: 20, needed: 1 },
+  { inF: 5, outF: 9, R: 18, needed: 1 },
+  { inF: 5, outF: 40, R: 18, needed: 1 },
+];
+
+for (const variant of ["decouple", "rotation"] as const) {
+  Deno.test({
+    name: `MoRA ${variant} computes only the chunks that reach the output, equal to the full definition`,
+    ...gpuTest,
+    async fn() {
+      const gpu = await testGpu();
+      const rng = new Rng(variant.length * 31337);
+      for (const { needed, ...shape } of NEEDED_CHUNK_SHAPES) {
+        for (const rows of [9, 17]) {
+          const d = { rows, ...shape, variant };
+          strictEqual(moraCompressedShape(d)[0], rows * needed, `${variant} ${shape.inF}×${shape.outF}`);
+          await checkOperators(gpu, rng, d);
+          await checkAdapter(gpu, rng, d);
+        }
+      }
+    },
+  });
+}
+
+Deno.test({
+  name: "MoRA adapter ops reject a missing z or dz when the decompression is not the identity",
+  ...gpuTest,
+  async fn() {
+    const gpu = await testGpu();
+    const d = { rows: 2, inF: 10, outF: 6, R: 4, variant: "rotation" as const };
+    const t = {
+      x: createTensor(gpu, "x", [2, 10]),
+      out: createTensor(gpu, "out", [2, 6]),
+      M: createTensor(gpu, "M", [4, 4]),
+      compressed: createTensor(gpu, "compressed", moraCompressedShape(d)),
+    };
+    await rejects(moraForward(gpu, { ...d, ...t }), { name: "RangeError", message: /z is missing/ });
+    await rejects(
+      moraBackward(gpu, { ...d, ...t, gradM: t.M, dout: t.out }),
+      { name: "RangeError", message: /dz is missing/ },
+    );
+    for (const tensor of Object.values(t)) tensor.destroy();
+  },
+});
