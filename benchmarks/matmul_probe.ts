@@ -5,7 +5,7 @@
  * `trials` is printed, since the machine may be shared. In parentheses: GFLOP/s over this process's CPU
  * time divided by the core count, an estimate for a machine nobody else is using.
  *
- * Usage: `deno run --allow-read --allow-env benchmarks/matmul_probe.ts [--tiles=32x32,16x16] [--wg=8] [--only=512³]`
+ * Usage: `deno run benchmarks/matmul_probe.ts [--tiles=32x32,16x16] [--wg=8] [--only=512³]`
  * (`--tiles` compares register tiles side by side instead of the default choice; `--only` keeps
  * the shapes whose label contains the text).
  *

@@ -70,8 +70,8 @@ export interface MatmulTiling {
   wg: number;
 }
 
-// CPU-adapter tiles, largest first. Measured on llvmpipe (2 cores, 256-bit): 1024³ "nt" reaches about
-// 30 GFLOP/s with 32×32 against 20 with 8×16 (loads per FLOP fall as 1/TM + 1/TN).
+// CPU-adapter tiles, largest first. Measured on llvmpipe (2 cores, 256-bit, CPU-time estimates): 1024³
+// "nt" reaches about 35 GFLOP/s with 32×32 against 18 with 8×16 (loads per FLOP fall as 1/TM + 1/TN).
 const CPU_TILES = [[32, 32], [16, 32], [16, 16], [8, 16], [8, 8], [4, 8], [4, 4]] as const;
 // Threads wanted on a CPU adapter: 8 SIMD lanes × 2 cores × 2 workgroups each, to balance the cores.
 const CPU_MIN_THREADS = 32;
