@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { parseResultsFile, sectionsOf } from "../lib/harness/suite.ts";
 import { writeReport } from "../lib/report/write.ts";
-import { REPORT_TITLE, SUITES } from "./run.ts";
+import { benchSuites, REPORT_TITLE } from "./run.ts";
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -29,7 +29,7 @@ async function main(): Promise<void> {
     Deno.exit(1);
   }
   const results = parseResultsFile(text, path);
-  const sections = sectionsOf(results, SUITES);
+  const sections = sectionsOf(results, benchSuites({ preset: "quick", outDir: values.out }));
   const written = await writeReport(values.out, {
     title: REPORT_TITLE,
     environment: results.environment,

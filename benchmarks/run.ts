@@ -16,20 +16,33 @@ import { runSuites, writeResultsFile } from "../lib/harness/runner.ts";
 import { type BenchSuite, sectionsOf } from "../lib/harness/suite.ts";
 import { DEFAULT_TIMING } from "../lib/harness/timing.ts";
 import { writeReport } from "../lib/report/write.ts";
+import { numberList, runCli } from "../lib/cli/run_cli.ts";
 import { kernelSuite } from "./kernels.ts";
+import { trainingSuite } from "./training.ts";
+import { makeUuidSuite, type UuidBenchOptions } from "./uuid.ts";
 
 /** Every suite the bench runs, in order; `benchmarks/report.ts` renders results with the same list. */
-export const SUITES: readonly BenchSuite[] = [kernelSuite];
+export function benchSuites(uuid: UuidBenchOptions): readonly BenchSuite[] {
+  return [kernelSuite, trainingSuite, makeUuidSuite(uuid)] as BenchSuite[];
+}
 
 /** Title of the HTML report. */
 export const REPORT_TITLE = "MoRA on WebGPU: benchmark report";
 
-const USAGE = `Usage: deno task bench [--out DIR] [--suite NAME]... [--quick]
+const USAGE = `Usage: deno task bench [--out DIR] [--suite NAME]... [--quick] [UUID options]
 
-  --out DIR      where results and the report go (default: reports)
-  --suite NAME   run only this suite (repeatable): ${SUITES.map((s) => s.name).join(", ")}
-  --quick        smaller sizes and shorter timing, for a smoke run
-  --help         show this text`;
+  --out DIR        where results and the report go (default: reports)
+  --suite NAME     run only this suite (repeatable): kernels, training, uuid
+  --quick          smaller kernel/training sizes and shorter timing, for a smoke run
+  --help           show this text
+
+UUID memorization (suite uuid; finished runs are journaled in DIR/uuid-<preset>.jsonl and never re-run):
+  --preset NAME    quick (default; 2 CPU cores, ~10 minutes) or paper (a GPU and --base)
+  --methods LIST   Table 1 methods, comma-separated (default fft,lora,mora; lora adds the rank sweep)
+  --ranks LIST     ranks of Table 1 (default: the preset's small and large rank)
+  --seeds LIST     seeds (default 0); with several, the report shows mean ± sd
+  --lrs LIST       learning rates for every method (default: the preset's, per method family)
+  --base DIR       a Hugging Face LLaMA directory as the frozen base model`;
 
 function parseFlags() {
   const { values } = parseArgs({
@@ -39,28 +52,48 @@ function parseFlags() {
       suite: { type: "string", multiple: true },
       quick: { type: "boolean", default: false },
       help: { type: "boolean", default: false },
+      preset: { type: "string", default: "quick" },
+      methods: { type: "string" },
+      ranks: { type: "string" },
+      seeds: { type: "string" },
+      lrs: { type: "string" },
+      base: { type: "string" },
     },
   });
   return values;
 }
 
-function selectSuites(names: string[] | undefined): readonly BenchSuite[] {
-  if (!names) return SUITES;
+function selectSuites(all: readonly BenchSuite[], names: string[] | undefined): readonly BenchSuite[] {
+  if (!names) return all;
   return names.map((name) => {
-    const suite = SUITES.find((s) => s.name === name);
+    const suite = all.find((s) => s.name === name);
     if (!suite) {
       throw new RangeError(
-        `Cannot run suite "${name}": not found; pick one of ${SUITES.map((s) => s.name).join(", ")}`,
+        `Cannot run suite "${name}": not found; pick one of ${all.map((s) => s.name).join(", ")}`,
       );
     }
     return suite;
   });
 }
 
+/** The UUID options of the command line. */
+export function uuidOptions(flags: ReturnType<typeof parseFlags>): UuidBenchOptions {
+  return {
+    preset: flags.preset,
+    methods: flags.methods?.split(","),
+    ranks: numberList("ranks", flags.ranks, true),
+    seeds: numberList("seeds", flags.seeds, true),
+    lrs: numberList("lrs", flags.lrs),
+    base: flags.base,
+    outDir: flags.out,
+  };
+}
+
 async function main(): Promise<void> {
   const flags = parseFlags();
   if (flags.help) return console.log(USAGE);
-  const suites = selectSuites(flags.suite);
+  const all = benchSuites(uuidOptions(flags));
+  const suites = selectSuites(all, flags.suite);
   let gpu;
   try {
     gpu = await requestGpu();
@@ -84,10 +117,15 @@ async function main(): Promise<void> {
   const report = await writeReport(flags.out, {
     title: REPORT_TITLE,
     environment,
-    sections: sectionsOf(results, SUITES),
+    sections: sectionsOf(results, all),
   });
   console.log(`Wrote ${join(flags.out, "results.json")}, ${report.html} and ${report.specs.length} specs`);
   gpu.device.destroy();
 }
 
-if (import.meta.main) await main();
+if (import.meta.main) {
+  await runCli(async () => {
+    await main();
+    return 0;
+  });
+}

@@ -27,3 +27,8 @@ export function numberFlag(name: string, value: string, integer = false): number
   }
   return n;
 }
+
+/** Parses an optional comma-separated list of numbers (`--ranks 8,256`), naming the flag in errors. */
+export function numberList(name: string, value: string | undefined, integer = false): number[] | undefined {
+  return value === undefined ? undefined : value.split(",").map((part) => numberFlag(name, part, integer));
+}

@@ -1,0 +1,85 @@
+/**
+ * The frozen base model of the UUID experiment: a Hugging Face LLaMA directory the user passes (`--base DIR`,
+ * how the paper preset runs with a real checkpoint), or a small LLaMA this project pretrains on the
+ * general-text corpus and caches under a key made of everything that determines it, so it is built once.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { getTokenizer } from "../data/tokenizer.ts";
+import type { Gpu } from "../gpu/device.ts";
+import { loadCheckpoint, saveCheckpoint } from "../model/checkpoint.ts";
+import type { LlamaConfig } from "../model/config.ts";
+import { modelPreset } from "../model/presets.ts";
+import { pretrain } from "../train/pretrain.ts";
+
+/** How to get the base model. */
+export type BaseSpec =
+  | { kind: "dir"; dir: string }
+  | {
+    kind: "pretrained";
+    /** Model preset name (lib/model/presets.ts). */
+    preset: string;
+    tokenizer: string;
+    steps: number;
+    batch: number;
+    seqLen: number;
+    lr: number;
+    seed: number;
+  };
+
+/** A base model's weights on the CPU. */
+export interface BaseModel {
+  config: LlamaConfig;
+  weights: Map<string, Float32Array>;
+  /** Where it was loaded from or cached to. */
+  dir: string;
+}
+
+/** The cache directory name of a pretrained base: every field that changes the weights is in it. */
+export function baseCacheKey(spec: Extract<BaseSpec, { kind: "pretrained" }>): string {
+  return `base-${spec.preset}-${spec.tokenizer}-steps${spec.steps}-b${spec.batch}x${spec.seqLen}-lr${spec.lr}-seed${spec.seed}`;
+}
+
+/**
+ * Loads the base: from its directory, from the cache, or by pretraining it (then caching it; a half-written
+ * cache entry is never read, since config.json is written last and atomically).
+ */
+export async function obtainBase(
+  gpu: Gpu,
+  spec: BaseSpec,
+  cacheDir: string,
+  log: (line: string) => void,
+): Promise<BaseModel> {
+  if (spec.kind === "dir") return { ...await loadCheckpoint(spec.dir), dir: spec.dir };
+  const dir = join(cacheDir, baseCacheKey(spec));
+  try {
+    const loaded = await loadCheckpoint(dir);
+    log(`base model: cached ${dir}`);
+    return { ...loaded, dir };
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  log(`base model: pretraining ${spec.preset} for ${spec.steps} steps (cached as ${dir})`);
+  const config = modelPreset(spec.preset);
+  const { model } = await pretrain(gpu, {
+    config,
+    tokenizer: getTokenizer(spec.tokenizer),
+    steps: spec.steps,
+    batch: spec.batch,
+    seqLen: spec.seqLen,
+    lr: spec.lr,
+    warmup: Math.min(100, Math.floor(spec.steps / 10)),
+    schedule: "cosine",
+    weightDecay: 0.1,
+    seed: spec.seed,
+    logEvery: Math.max(1, Math.floor(spec.steps / 10)),
+    evalBatches: 8,
+    log,
+  });
+  const weights = await model.readWeights();
+  model.destroy();
+  await saveCheckpoint(dir, config, weights);
+  return { config, weights, dir };
+}

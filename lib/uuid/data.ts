@@ -1,0 +1,108 @@
+/**
+ * The UUID memorization data (paper §3 and §5.1; spec MoRA §7): random key/value pairs of version-4 UUIDs,
+ * each trained as the text `key:value` after a BOS token, with the causal-LM loss over the whole sequence
+ * (labels = input ids, key included), as the authors did. Everything is seeded.
+ *
+ * @module
+ */
+
+import type { Tokenizer } from "../data/tokenizer.ts";
+import { SeededRandom } from "../random.ts";
+
+/** Label value the loss ignores (padding). */
+const IGNORE_INDEX = -100;
+
+/** One pair to memorize. */
+export interface UuidPair {
+  /** The prompt UUID. */
+  key: string;
+  /** The UUID to recall. */
+  value: string;
+}
+
+const HEX = "0123456789abcdef";
+
+/** A lowercase RFC 4122 version-4 UUID (`xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx`, y ∈ 8..b) from `rng`. */
+export function uuidV4(rng: SeededRandom): string {
+  let out = "";
+  for (let i = 0; i < 32; i++) {
+    let nibble = Math.floor(rng.next() * 16);
+    if (i === 12) nibble = 4; // version
+    if (i === 16) nibble = 8 + (nibble & 3); // variant 10xx
+    out += HEX[nibble];
+    if (i === 7 || i === 11 || i === 15 || i === 19) out += "-";
+  }
+  return out;
+}
+
+/** `count` distinct pairs, deterministic in `seed`. */
+export function makeUuidPairs(count: number, seed: number): UuidPair[] {
+  if (!Number.isInteger(count) || count < 1) {
+    throw new RangeError(`Cannot make ${count} UUID pairs: use a positive integer`);
+  }
+  const rng = new SeededRandom(seed, "uuid-pairs");
+  const seen = new Set<string>();
+  const pairs: UuidPair[] = [];
+  while (pairs.length < count) {
+    const pair = { key: uuidV4(rng), value: uuidV4(rng) };
+    if (seen.has(pair.key)) continue;
+    seen.add(pair.key);
+    pairs.push(pair);
+  }
+  return pairs;
+}
+
+/** A pair tokenized: the full training sequence and where the value starts. */
+export interface UuidExample {
+  /** BOS + tokens of `key:value`. */
+  ids: number[];
+  /** BOS + tokens of `key:` (the generation prompt). */
+  promptIds: number[];
+}
+
+/** Tokenizes pairs for training and prompting. */
+export function tokenizePairs(pairs: readonly UuidPair[], tokenizer: Tokenizer): UuidExample[] {
+  return pairs.map(({ key, value }) => ({
+    ids: [tokenizer.bos, ...tokenizer.encode(`${key}:${value}`)],
+    promptIds: [tokenizer.bos, ...tokenizer.encode(`${key}:`)],
+  }));
+}
+
+/** The longest example, the sequence length of every training batch. */
+export function uuidSeqLen(examples: readonly UuidExample[]): number {
+  return Math.max(...examples.map((e) => e.ids.length));
+}
+
+/**
+ * Endless epochs of shuffled batches (a fresh seeded permutation per epoch, the last batch of an epoch wrapping
+ * into the next permutation so every batch is full). Shorter examples are right-padded with EOS and `-100`
+ * labels (byte-level UUID examples all have the same length).
+ */
+export function* uuidBatches(
+  examples: readonly UuidExample[],
+  options: { batchSize: number; seqLen: number; seed: number; pad: number },
+): Generator<{ inputIds: Uint32Array; labels: Int32Array }, never> {
+  const { batchSize, seqLen } = options;
+  const rng = new SeededRandom(options.seed, "uuid-batches");
+  let order: number[] = [];
+  while (true) {
+    const inputIds = new Uint32Array(batchSize * seqLen).fill(options.pad);
+    const labels = new Int32Array(batchSize * seqLen).fill(IGNORE_INDEX);
+    for (let row = 0; row < batchSize; row++) {
+      if (order.length === 0) order = permutation(examples.length, rng);
+      const ids = examples[order.pop()!]!.ids;
+      inputIds.set(ids, row * seqLen);
+      labels.set(ids, row * seqLen);
+    }
+    yield { inputIds, labels };
+  }
+}
+
+function permutation(n: number, rng: SeededRandom): number[] {
+  const out = Array.from({ length: n }, (_, i) => i);
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(rng.next() * (i + 1));
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}

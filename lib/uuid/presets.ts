@@ -1,0 +1,113 @@
+/**
+ * Presets of the UUID memorization experiment (paper §5.1, Table 1, Figures 2–3).
+ *
+ * `paper`: 10K pairs, 1,000 pairs per batch, 100 epochs (1,000 steps), ranks 8 and 256, LoRA sweep
+ * 8…256, learning rates of the paper's appendix (FFT 3e-5; LoRA and MoRA 3e-4 from the authors' UUID script;
+ * spec MoRA §7, baselines §9), linear schedule with 100 warmup steps — on a GPU with a real LLaMA (`--base DIR`).
+ *
+ * `quick`: the same experiment sized for 2 CPU cores and a software adapter (≈10 minutes). The base is the
+ * `reference` LLaMA (hidden 128, 2 layers, byte vocabulary) pretrained briefly on the corpus. Ranks map the paper's
+ * by trainable fraction: on LLaMA-2-7B, r = 8 trains 0.3% of the weights and r = 256 trains 9.5%; on this model
+ * r = 1 trains 1% of the block weights (the smallest possible) and r = 8 trains 8%, so 1 and 8 stand for 8 and 256, and
+ * the LoRA sweep doubles from 1 to 32 as the paper's doubles from 8 to 256. 64 pairs, 16 per batch, 40 epochs:
+ * chosen so full fine-tuning memorizes nearly every pair within the budget; the learning rates were set once per
+ * method family on FFT/LoRA behaviour and not tuned per method to make one win.
+ *
+ * @module
+ */
+
+import type { BaseSpec } from "./base.ts";
+
+/** One preset: data, budget, methods and ranks. */
+export interface UuidPreset {
+  name: string;
+  /** Pairs to memorize. */
+  pairs: number;
+  /** Pairs per step. */
+  batch: number;
+  /** Optimizer steps (= epochs · pairs / batch). */
+  steps: number;
+  /** Linear-schedule warmup steps. */
+  warmup: number;
+  /** The paper's evaluation points as fractions of the budget (300/500/700/900 of 1000), plus the end. */
+  evalFractions: number[];
+  /** Loss is read back this many times over the run (the loss curve's resolution). */
+  lossPoints: number;
+  /** The small and large rank (the paper's 8 and 256). */
+  ranks: [number, number];
+  /** Ranks of the LoRA sweep (Figure 2). */
+  sweepRanks: number[];
+  /** Learning rate per method family. */
+  lr: { fft: number; adapter: number };
+  /** MoRA variant at the small and large rank (the README: rotation for small ranks, sharing for large). */
+  moraVariants: [string, string];
+  /** Tokenizer of the training text. */
+  tokenizer: string;
+  /** Base model when `--base` is not given; undefined means `--base` is required. */
+  base?: BaseSpec;
+  /** Sequences per generation batch when scoring. */
+  evalBatch: number;
+}
+
+/** Every preset. */
+export const UUID_PRESETS: Readonly<Record<string, UuidPreset>> = {
+  quick: {
+    name: "quick",
+    pairs: 64,
+    batch: 16,
+    steps: 160,
+    warmup: 16,
+    evalFractions: [0.3, 0.5, 0.7, 0.9, 1],
+    lossPoints: 40,
+    ranks: [1, 8],
+    sweepRanks: [1, 2, 4, 8, 16, 32],
+    lr: { fft: 1e-3, adapter: 1e-2 },
+    moraVariants: ["rotation", "sharing"],
+    tokenizer: "byte",
+    base: {
+      kind: "pretrained",
+      preset: "reference",
+      tokenizer: "byte",
+      steps: 200,
+      batch: 8,
+      seqLen: 128,
+      lr: 2e-3,
+      seed: 0,
+    },
+    evalBatch: 64,
+  },
+  paper: {
+    name: "paper",
+    pairs: 10_000,
+    batch: 1_000,
+    steps: 1_000,
+    warmup: 100,
+    evalFractions: [0.3, 0.5, 0.7, 0.9, 1],
+    lossPoints: 100,
+    ranks: [8, 256],
+    sweepRanks: [8, 16, 32, 64, 128, 256],
+    lr: { fft: 3e-5, adapter: 3e-4 },
+    moraVariants: ["rotation", "sharing"],
+    tokenizer: "llama-bytes",
+    evalBatch: 500,
+  },
+};
+
+/** A preset by name, with a clear error listing the valid names. */
+export function uuidPreset(name: string): UuidPreset {
+  const preset = UUID_PRESETS[name];
+  if (!preset) {
+    throw new RangeError(
+      `Unknown UUID preset "${name}": expected one of ${Object.keys(UUID_PRESETS).join(", ")}`,
+    );
+  }
+  return preset;
+}
+
+/** The steps at which a run is scored. */
+export function evalSteps(preset: Pick<UuidPreset, "steps" | "evalFractions">): number[] {
+  return [...new Set(preset.evalFractions.map((f) => Math.max(1, Math.round(f * preset.steps))))].sort((
+    a,
+    b,
+  ) => a - b);
+}
