@@ -151,6 +151,7 @@ export class LoraLayer implements AdapterLayer {
         n: this.r,
         k: rows,
         alpha: this.scale,
+        scratch: this.scratch,
       }),
       // ∂H = s·G·B: (rows, r) = (rows, out)·(out, r)
       ...await matmul(gpu, {
@@ -175,6 +176,7 @@ export class LoraLayer implements AdapterLayer {
           m: this.r,
           n: this.inFeatures,
           k: rows,
+          scratch: this.scratch,
         }),
       );
     }
