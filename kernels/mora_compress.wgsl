@@ -3,18 +3,21 @@
 //   modulo sum (Eq. 6, types 1, 4): c[b, s] = Σ_{t < terms} x[b, (s + t·R) mod in]   (slots = R)
 //   contiguous sum (types 2, 3):    c[b, s] = Σ_{i in group s} x[b, i]               (slots = R)
 //   wrap-padded chunks (Eq. 8):     c[b, s] = x[b, s mod in]              (slots = needed chunks·R)
-// x is (rows, in); c is (rows, slots), overwritten.
+// x is (rows, in); c is (rows·chunks, P) row-major, overwritten: slot s = j·R + k (chunk j, k < R) sits
+// at column j·P + k of its row, P = R rounded up to a multiple of 4, and the columns k ≥ R are zeros (so
+// the square matmuls take their vec4 path, see lib/ops/mora.ts).
 // Bindings: 0 params, 1 x, 2 c.
 //
-// Thread = one column s of c; a workgroup covers 64 columns and ROWS rows, so the source indices are
-// worked out once per thread and reused on every row. Workgroups form a linear grid (2-D past the
-// per-dimension limit, see lib/gpu/kernel.ts `grid`): column tile = index mod col_tiles.
+// Thread = one column q of c's row (width = chunks·P); a workgroup covers 64 columns and ROWS rows, so
+// the source indices are worked out once per thread and reused on every row. Workgroups form a linear
+// grid (2-D past the per-dimension limit, see lib/gpu/kernel.ts `grid`): column tile = index mod col_tiles.
 
 struct Params {
   rows: u32,
   in_features: u32,
-  slots: u32,
+  width: u32,        // columns per row of c: chunks·P
   rank: u32,
+  stride: u32,       // P, columns per chunk
   col_tiles: u32,
   terms: u32,        // modulo sum: chunks of the wrap-padded input, ceil(in/R)
   group_small: u32,  // contiguous sum: floor(in/R) members per group ...
@@ -34,11 +37,13 @@ override ROWS: u32 = 8u;
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
   let tile = wid.x + wid.y * nwg.x;
-  let s = (tile % params.col_tiles) * 64u + lid;
+  let q = (tile % params.col_tiles) * 64u + lid;
   let row0 = (tile / params.col_tiles) * ROWS;
-  if (s >= params.slots || row0 >= params.rows) { return; }
+  if (q >= params.width || row0 >= params.rows) { return; }
   let row_end = min(row0 + ROWS, params.rows);
   let n = params.in_features;
+  let k = q % params.stride;
+  let s = (q / params.stride) * params.rank + k;
   // first: the first source column; count: how many sources (consecutive for contiguous groups).
   var first = s % n;
   var count = params.terms;
@@ -53,6 +58,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   } else if (KIND == 3u) {
     count = 1u;
   }
+  if (k >= params.rank) { count = 0u; }  // padding column
   for (var b = row0; b < row_end; b++) {
     let xrow = b * n;
     var acc = 0.0;
@@ -67,6 +73,6 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         src += 1u;
       }
     }
-    c[b * params.slots + s] = acc;
+    c[b * params.width + q] = acc;
   }
 }

@@ -3,17 +3,19 @@
 // half-split layout (element k pairs with k ± R/2):
 //   u[b, p] = cos[p]·xp[p] − sin[p]·xp[p + R/2]   if p mod R < R/2
 //   u[b, p] = cos[p]·xp[p] + sin[p]·xp[p − R/2]   otherwise
-// x is (rows, in); cos, sin are (chunks, R) = (L); u is (rows, slots) with slots = L′ ≤ L, the needed
-// chunks·R (later chunks never reach the output, see lib/ops/mora.ts), overwritten.
+// x is (rows, in); cos, sin are (chunks, R) = (L); u is (rows·n′, P), overwritten, for the n′ needed
+// chunks (later ones never reach the output, see lib/ops/mora.ts): position p = j·R + k sits at column
+// j·P + k of its row, P = R rounded up to a multiple of 4, and the columns k ≥ R are zeros.
 // Bindings: 0 params, 1 x, 2 cos, 3 sin, 4 u.
 //
-// Thread = one column p of u, looping over ROWS rows; linear workgroup grid as in mora_compress.wgsl.
+// Thread = one column q of u's row, looping over ROWS rows; linear workgroup grid as in mora_compress.wgsl.
 
 struct Params {
   rows: u32,
   in_features: u32,
-  slots: u32,
+  width: u32,      // columns per row of u: n′·P
   rank: u32,
+  stride: u32,     // P, columns per chunk
   col_tiles: u32,
 }
 
@@ -30,12 +32,18 @@ override ROWS: u32 = 8u;
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
   let tile = wid.x + wid.y * nwg.x;
-  let p = (tile % params.col_tiles) * 64u + lid;
+  let q = (tile % params.col_tiles) * 64u + lid;
   let row0 = (tile / params.col_tiles) * ROWS;
-  if (p >= params.slots || row0 >= params.rows) { return; }
+  if (q >= params.width || row0 >= params.rows) { return; }
   let row_end = min(row0 + ROWS, params.rows);
+  let k = q % params.stride;
+  if (k >= params.rank) {  // padding column
+    for (var b = row0; b < row_end; b++) { u[b * params.width + q] = 0.0; }
+    return;
+  }
+  let p = (q / params.stride) * params.rank + k;
   let half = params.rank / 2u;
-  let low = p % params.rank < half;
+  let low = k < half;
   let partner = select(p - half, p + half, low);
   let src = p % params.in_features;
   let partner_src = partner % params.in_features;
@@ -43,6 +51,6 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let sin_p = select(sin_table[p], -sin_table[p], low);
   for (var b = row0; b < row_end; b++) {
     let xrow = b * params.in_features;
-    u[b * params.slots + p] = cos_p * x[xrow + src] + sin_p * x[xrow + partner_src];
+    u[b * params.width + q] = cos_p * x[xrow + src] + sin_p * x[xrow + partner_src];
   }
 }

@@ -5,7 +5,8 @@
 //   lib/ops/mora.ts: o mod slots = o mod chunks·R for every o < out):
 //                              out[b, o] += z[b, o mod slots]
 //   contiguous repeat (types 2, 4): out[b, o] += z[b, G_out(o)]
-// z is (rows, slots); out is (rows, out_features), read and written.
+// z is (rows·n′, P) in the layout of mora_compress.wgsl (slot s = j·R + k at column j·P + k of its row);
+// out is (rows, out_features), read and written.
 // Bindings: 0 params, 1 z, 2 out.
 //
 // Thread = one output column o, looping over ROWS rows (the source slot is computed once); linear
@@ -14,7 +15,10 @@
 struct Params {
   rows: u32,
   out_features: u32,
-  slots: u32,
+  slots: u32,        // n′·R, the period of the tile
+  width: u32,        // columns per row of z: n′·P
+  rank: u32,
+  stride: u32,       // P, columns per chunk
   columns: u32,      // columns written: out_features, or min(R, out_features) for zero pad
   col_tiles: u32,
   group_small: u32,  // contiguous repeat: floor(out/R) copies of each slot ...
@@ -46,8 +50,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     let split = params.group_large * big;
     src = select(params.group_large + (o - split) / max(params.group_small, 1u), o / big, o < split);
   }
+  let column = (src / params.rank) * params.stride + src % params.rank;
   for (var b = row0; b < row_end; b++) {
     let i = b * params.out_features + o;
-    out[i] = out[i] + z[b * params.slots + src];
+    out[i] = out[i] + z[b * params.width + column];
   }
 }

@@ -2,17 +2,21 @@
 //   zero pad (Eq. 4):     dz[b, s] = dout[b, s] if s < out, else 0
 //   tile:                 dz[b, s] = Σ_{t: s + t·slots < out} dout[b, s + t·slots]
 //   contiguous repeat:    dz[b, s] = Σ_{o in group s of out} dout[b, o]
-// dout is (rows, out_features); dz is (rows, slots), overwritten; for the chunked variants slots is the
-// needed chunks·R, a period that folds like chunks·R since o mod L = o mod L′ for o < out (lib/ops/mora.ts).
+// dout is (rows, out_features); dz is (rows·n′, P) in the layout of mora_compress.wgsl (slot s = j·R + k at
+// column j·P + k, zeros at k ≥ R), overwritten. For the chunked variants slots = n′·R, the needed chunks,
+// a period that folds like chunks·R since o mod L = o mod L′ for every o < out (lib/ops/mora.ts).
 // Bindings: 0 params, 1 dout, 2 dz.
 //
-// Thread = one column s of dz, looping over ROWS rows; linear workgroup grid as in mora_compress.wgsl.
+// Thread = one column q of dz's row, looping over ROWS rows; linear workgroup grid as in mora_compress.wgsl.
 // Each sum runs in a fixed order, so results are deterministic.
 
 struct Params {
   rows: u32,
   out_features: u32,
-  slots: u32,
+  slots: u32,       // n′·R, the period of the tile
+  width: u32,       // columns per row of dz: n′·P
+  rank: u32,
+  stride: u32,      // P, columns per chunk
   col_tiles: u32,
   group_small: u32,  // contiguous repeat: floor(out/R) members per group ...
   group_large: u32,  // ... plus one for the first out mod R groups
@@ -31,13 +35,15 @@ override ROWS: u32 = 8u;
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
   let tile = wid.x + wid.y * nwg.x;
-  let s = (tile % params.col_tiles) * 64u + lid;
+  let q = (tile % params.col_tiles) * 64u + lid;
   let row0 = (tile / params.col_tiles) * ROWS;
-  if (s >= params.slots || row0 >= params.rows) { return; }
+  if (q >= params.width || row0 >= params.rows) { return; }
   let row_end = min(row0 + ROWS, params.rows);
-  // Members: first, first + stride, ... (count of them).
+  let k = q % params.stride;
+  let s = (q / params.stride) * params.rank + k;
+  // Members: first, first + step, ... (count of them).
   var first = s;
-  var stride = params.slots;
+  var step = params.slots;
   var count = 0u;
   if (KIND == 0u) {
     count = select(0u, 1u, s < params.out_features);
@@ -48,14 +54,15 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     first = select(params.group_large * big + (s - params.group_large) * params.group_small, s * big,
                    s < params.group_large);
     count = select(params.group_small, big, s < params.group_large);
-    stride = 1u;
+    step = 1u;
   }
+  if (k >= params.rank) { count = 0u; }  // padding column
   for (var b = row0; b < row_end; b++) {
     let row = b * params.out_features;
     var acc = 0.0;
     for (var t = 0u; t < count; t++) {
-      acc += dout[row + first + t * stride];
+      acc += dout[row + first + t * step];
     }
-    dz[b * params.slots + s] = acc;
+    dz[b * params.width + q] = acc;
   }
 }

@@ -4,7 +4,8 @@
 //   modulo sum (Eq. 6):   dx[b, i] += Σ_{p = i + t·in < positions} dc[b, p mod R]   (positions = ceil(in/R)·R)
 //   contiguous sum:       dx[b, i] += dc[b, G_in(i)]
 //   wrap-padded chunks:   dx[b, i] += Σ_{p = i + t·in < positions} dc[b, p]        (positions = slots)
-// dc is (rows, slots), slots = the needed chunks·R for the chunked compression (see lib/ops/mora.ts); dx is
+// dc is (rows·n′, P) in the layout of mora_compress.wgsl (slot p = j·R + k at column j·P + k of its row;
+// slots = n′·R, the needed chunks for the chunked compression, see lib/ops/mora.ts); dx is
 // (rows, in_features), read and written.
 // Bindings: 0 params, 1 dc, 2 dx.
 //
@@ -13,8 +14,9 @@
 struct Params {
   rows: u32,
   in_features: u32,
-  slots: u32,
+  width: u32,        // columns per row of dc: n′·P
   rank: u32,
+  stride: u32,       // P, columns per chunk
   positions: u32,    // wrap-padded positions summed: ceil(in/R)·R (modulo sum), or slots (chunks)
   columns: u32,      // columns written: in_features, or min(R, in_features) for truncate
   col_tiles: u32,
@@ -54,11 +56,11 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     first = select(params.group_large + (i - split) / max(params.group_small, 1u), i / big, i < split);
   }
   for (var b = row0; b < row_end; b++) {
-    let row = b * params.slots;
+    let row = b * params.width;
     var acc = 0.0;
     var slot = first;
     for (var t = 0u; t < count; t++) {
-      acc += dc[row + slot];
+      acc += dc[row + (slot / params.rank) * params.stride + slot % params.rank];
       slot += step;
       if (KIND == 1u && slot >= params.rank) { slot -= params.rank; }
     }

@@ -3,8 +3,9 @@
 //   dv[p] = cos[p]·dc[p] + sin[p + R/2]·dc[p + R/2]   if p mod R < R/2
 //   dv[p] = cos[p]·dc[p] − sin[p − R/2]·dc[p − R/2]   otherwise
 //   dx[b, i] += Σ_{p = i + t·in < slots} dv[b, p]
-// dc is (rows, slots), slots = L′ ≤ L the needed chunks·R (see lib/ops/mora.ts); cos, sin are (chunks, R)
-// = (L); dx is (rows, in), read and written.
+// dc is (rows·n′, P) in the layout of mora_compress_rotate.wgsl (p = j·R + k at column j·P + k of its row;
+// slots = L′ = n′·R ≤ L, the needed chunks, see lib/ops/mora.ts); cos, sin are (chunks, R) = (L); dx is
+// (rows, in), read and written.
 // Bindings: 0 params, 1 dc, 2 cos, 3 sin, 4 dx.
 //
 // Thread = one column i of dx, looping over ROWS rows; linear workgroup grid as in mora_compress.wgsl.
@@ -12,8 +13,10 @@
 struct Params {
   rows: u32,
   in_features: u32,
-  slots: u32,
+  slots: u32,      // L′ = n′·R
+  width: u32,      // columns per row of dc: n′·P
   rank: u32,
+  stride: u32,     // P, columns per chunk
   col_tiles: u32,
 }
 
@@ -45,9 +48,11 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     let partner = select(p - half, p + half, low);
     let cos_p = cos_table[p];
     let partner_sin = select(-sin_table[partner], sin_table[partner], low);
+    let column = (p / params.rank) * params.stride + k;
+    let partner_column = select(column - half, column + half, low);
     for (var r = 0u; r < row_end - row0; r++) {
-      let row = (row0 + r) * params.slots;
-      acc[r] += cos_p * dc[row + p] + partner_sin * dc[row + partner];
+      let row = (row0 + r) * params.width;
+      acc[r] += cos_p * dc[row + column] + partner_sin * dc[row + partner_column];
     }
     k += n % params.rank;
     if (k >= params.rank) { k -= params.rank; }

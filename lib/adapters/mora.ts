@@ -21,8 +21,8 @@ import type { Dispatch } from "../gpu/kernel.ts";
 import type { ScratchPool } from "../gpu/scratch.ts";
 import { createTensor, readTensor, type Tensor, writeTensor } from "../gpu/tensor.ts";
 import type { DenseLinear, LinearBackwardArgs, LinearForwardArgs, TrainableTensor } from "../model/linear.ts";
-import { moraCompressedShape, moraDecompressionIsIdentity, type MoraDims } from "../ops/mora.ts";
-import { moraBackward, moraForward } from "../ops/mora_adapter.ts";
+import type { MoraDims } from "../ops/mora.ts";
+import { moraBackward, moraForward, type MoraScratch, moraScratch } from "../ops/mora_adapter.ts";
 import { moraDeltaWeightCpu } from "./mora_operators.ts";
 import {
   MORA_VARIANTS,
@@ -74,41 +74,32 @@ export class MoraLayer implements AdapterLayer {
     return { rows, inF: this.inFeatures, outF: this.outFeatures, R: this.rank, variant: this.variant };
   }
 
-  /**
-   * The shared buffers (rows·neededChunks, r̂): the compressed input (then its gradient), and z (or dz),
-   * which the identity decompression does without.
-   */
-  #scratch(rows: number): { dims: MoraDims; compressed: Tensor; z?: Tensor } {
+  /** The sizes and the shared scratch buffers of `rows` rows, from the layers' pool. */
+  #scratch(rows: number): MoraDims & MoraScratch {
     const dims = this.#dims(rows);
-    const shape = moraCompressedShape(dims);
-    const compressed = this.scratch.get("mora.compressed", shape);
-    if (moraDecompressionIsIdentity(dims)) return { dims, compressed };
-    return { dims, compressed, z: this.scratch.get("mora.z", shape) };
+    return { ...dims, ...moraScratch(dims, (role, shape) => this.scratch.get(`mora.${role}`, shape)) };
   }
 
   /** `out = x·W0ᵀ + f_decomp(f_comp(x)·Mᵀ)`. */
   async forward(gpu: Gpu, { out, x, rows }: LinearForwardArgs): Promise<Dispatch[]> {
-    const { dims, compressed, z } = this.#scratch(rows);
     return [
       ...await this.base.forward(gpu, { out, x, rows }),
-      ...await moraForward(gpu, { ...dims, out, x, M: this.m, compressed, z }),
+      ...await moraForward(gpu, { ...this.#scratch(rows), out, x, M: this.m }),
     ];
   }
 
   /** ∂M (overwritten) and `dx (+)= G·W0 + Cᵀ·(Dᵀ·G)·M`. */
   async backward(gpu: Gpu, { dx, accumulateDx, dy, x, rows }: LinearBackwardArgs): Promise<Dispatch[]> {
-    const { dims, compressed, z } = this.#scratch(rows);
     return [
       ...await this.base.backward(gpu, { dx, accumulateDx, dy, x, rows }),
       ...await moraBackward(gpu, {
-        ...dims,
+        ...this.#scratch(rows),
         dx,
         gradM: this.gradM,
         dout: dy,
         x,
         M: this.m,
-        compressed,
-        dz: z,
+        matmulScratch: this.scratch,
       }),
     ];
   }

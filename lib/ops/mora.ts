@@ -3,15 +3,21 @@
  * and backward, for every variant of `lib/adapters/mora_variants.ts`. Each builds one dispatch that makes
  * one pass over its largest tensor and never materialises ΔW:
  *
- * - {@link moraCompressForward}: x (rows, in) → compressed (rows, slots′), overwritten;
- * - {@link moraDecompressForward}: out (rows, out) += f_decomp(z), z (rows, slots′);
- * - {@link moraDecompressBackward}: dz (rows, slots′) = fold of dout (rows, out), overwritten;
- * - {@link moraCompressBackward}: dx (rows, in) += Cᵀ·dcompressed, dcompressed (rows, slots′).
+ * - {@link moraCompressForward}: x (rows, in) → compressed, overwritten;
+ * - {@link moraDecompressForward}: out (rows, out) += f_decomp(z);
+ * - {@link moraDecompressBackward}: dz = fold of dout (rows, out), overwritten;
+ * - {@link moraCompressBackward}: dx (rows, in) += Cᵀ·dcompressed.
+ *
+ * compressed, z, dz and dcompressed are (rows·n′, P) ({@link moraCompressedShape}): row b·n′ + j holds
+ * chunk j of row b, its R slots in columns k < R and zeros in the columns R ≤ k < P, where
+ * P = {@link moraPaddedRank}(R) is R rounded up to a multiple of 4. The zeros change no sum (padded rows
+ * and columns of the square matrix are zero too, see `mora_adapter.ts`) and give the square matmuls rows
+ * of whole vec4s: their vec4 path, about twice as fast on llvmpipe as the scalar one for odd r̂.
  *
  * `moraForward` and `moraBackward` (`mora_adapter.ts`) chain them with the square step `z = c·Mᵀ` and its
  * gradients (matmuls).
  *
- * **Needed chunks only.** `slots′ = n′·R` with n′ = `neededChunks` of {@link moraLayout}. For `truncation`
+ * **Needed chunks only.** n′ = `neededChunks` of {@link moraLayout} and slots′ = n′·R. For `truncation`
  * and the sharing variants n′ = 1 and slots′ = R. For the chunked variants (`decouple`, `rotation`,
  * Eq. 8–9) the compressed row is n = ceil(in/R) chunks, `Z = (M·c_0, …, M·c_{n−1})` of length L = n·R, and
  * the tile decompression is `y[o] = Z[o mod L]` for o < out. Let n′ = ceil(min(out, L)/R), L′ = n′·R:
@@ -84,19 +90,19 @@ export interface MoraDims {
 }
 
 /**
- * Shape of the compressed tensor (and of z, dz, dcompressed): (rows·neededChunks, R), the chunks that
- * reach the output (see the module docs).
+ * Shape of the compressed tensor (and of z, dz, dcompressed): (rows·neededChunks, P), the chunks that
+ * reach the output, each padded to P = {@link moraPaddedRank}(R) columns (see the module docs).
  *
  * @throws {RangeError} when a size is not a positive integer, or R is odd for `rotation`.
  */
 export function moraCompressedShape(dims: MoraDims): [number, number] {
   const { neededChunks } = layoutOf("MoRA compressed shape", dims);
-  return [dims.rows * neededChunks, dims.R];
+  return [dims.rows * neededChunks, moraPaddedRank(dims.R)];
 }
 
 /** Arguments of {@link moraCompressForward}. */
 export interface MoraCompressForwardArgs extends MoraDims {
-  /** (rows·neededChunks, R), overwritten with f_comp(x). */
+  /** (rows·neededChunks, P), overwritten with f_comp(x). */
   compressed: Tensor;
   /** (rows, inF). */
   x: Tensor;
@@ -106,13 +112,13 @@ export interface MoraCompressForwardArgs extends MoraDims {
 export interface MoraDecompressForwardArgs extends MoraDims {
   /** (rows, outF), the base layer's output; f_decomp(z) is added into it. */
   out: Tensor;
-  /** (rows·neededChunks, R) = compressed·Mᵀ. */
+  /** (rows·neededChunks, P) = compressed·Mᵀ. */
   z: Tensor;
 }
 
 /** Arguments of {@link moraDecompressBackward}. */
 export interface MoraDecompressBackwardArgs extends MoraDims {
-  /** (rows·neededChunks, R), overwritten with the fold Dᵀ·dout. */
+  /** (rows·neededChunks, P), overwritten with the fold Dᵀ·dout. */
   dz: Tensor;
   /** (rows, outF), gradient of the layer output. */
   dout: Tensor;
@@ -122,7 +128,7 @@ export interface MoraDecompressBackwardArgs extends MoraDims {
 export interface MoraCompressBackwardArgs extends MoraDims {
   /** (rows, inF); Cᵀ·dcompressed is added into it. */
   dx: Tensor;
-  /** (rows·neededChunks, R), gradient of the compressed tensor (dz·M). */
+  /** (rows·neededChunks, P), gradient of the compressed tensor (dz·M). */
   dcompressed: Tensor;
 }
 
@@ -146,8 +152,20 @@ function layoutOf(op: string, dims: MoraDims): MoraLayout {
   return moraLayout(dims.inF, dims.outF, dims.R, dims.variant);
 }
 
+/** The layout plus the sizes of the compressed tensor's rows: slots′ = n′·R values in width = n′·P columns. */
+function compressedLayout(op: string, dims: MoraDims) {
+  const layout = layoutOf(op, dims);
+  const stride = moraPaddedRank(dims.R);
+  return { ...layout, slots: layout.neededSlots, stride, width: layout.neededChunks * stride };
+}
+
 function describe(dims: MoraDims): string {
   return `"${dims.variant}" (rows ${dims.rows}, in ${dims.inF}, out ${dims.outF}, R ${dims.R})`;
+}
+
+/** P: r̂ rounded up to a multiple of 4, the row length of the compressed layout (see the module docs). */
+export function moraPaddedRank(R: number): number {
+  return Math.ceil(R / 4) * 4;
 }
 
 /** Workgroups covering `columns` × rows in tiles of 64 columns and ROWS_PER_GROUP rows. */
@@ -186,17 +204,17 @@ function rotationTablesOn(gpu: Gpu, chunks: number, R: number): { cos: Tensor; s
  */
 export async function moraCompressForward(gpu: Gpu, args: MoraCompressForwardArgs): Promise<Dispatch[]> {
   const op = "MoRA compress forward";
-  const layout = layoutOf(op, args);
+  const layout = compressedLayout(op, args);
   const { rows, inF, R } = args;
-  const slots = layout.neededSlots;
-  checkShapes(op, args, [[args.x, rows * inF], [args.compressed, rows * slots]]);
-  const { colTiles, workgroups } = tiles(gpu, slots, rows);
+  const { width, stride } = layout;
+  checkShapes(op, args, [[args.x, rows * inF], [args.compressed, rows * width]]);
+  const { colTiles, workgroups } = tiles(gpu, width, rows);
   const compression = MORA_OPERATORS[args.variant].compression;
   if (compression === "rotatedChunks") {
     const { cos, sin } = rotationTablesOn(gpu, layout.chunks, R);
     return [
       await makeDispatch(gpu, kernels.compressRotate, {
-        params: { u32: [rows, inF, slots, R, colTiles] },
+        params: { u32: [rows, inF, width, R, stride, colTiles] },
         tensors: [args.x, cos, sin, args.compressed],
         workgroups,
         constants: { ROWS: ROWS_PER_GROUP },
@@ -206,7 +224,7 @@ export async function moraCompressForward(gpu: Gpu, args: MoraCompressForwardArg
   const groups = contiguousGroups(inF, R);
   return [
     await makeDispatch(gpu, kernels.compress, {
-      params: { u32: [rows, inF, slots, R, colTiles, layout.padded / R, groups.small, groups.large] },
+      params: { u32: [rows, inF, width, R, stride, colTiles, layout.padded / R, groups.small, groups.large] },
       tensors: [args.x, args.compressed],
       workgroups,
       constants: { KIND: COMPRESSION_KIND[compression], ROWS: ROWS_PER_GROUP },
@@ -225,16 +243,16 @@ export async function moraCompressForward(gpu: Gpu, args: MoraCompressForwardArg
  */
 export async function moraDecompressForward(gpu: Gpu, args: MoraDecompressForwardArgs): Promise<Dispatch[]> {
   const op = "MoRA decompress forward";
-  const layout = layoutOf(op, args);
+  const { slots, width, stride } = compressedLayout(op, args);
   const { rows, outF, R } = args;
-  checkShapes(op, args, [[args.out, rows * outF], [args.z, rows * layout.neededSlots]]);
+  checkShapes(op, args, [[args.out, rows * outF], [args.z, rows * width]]);
   const decompression = MORA_OPERATORS[args.variant].decompression;
   const columns = decompression === "zeroPad" ? Math.min(R, outF) : outF;
   const { colTiles, workgroups } = tiles(gpu, columns, rows);
   const groups = contiguousGroups(outF, R);
   return [
     await makeDispatch(gpu, kernels.decompress, {
-      params: { u32: [rows, outF, layout.neededSlots, columns, colTiles, groups.small, groups.large] },
+      params: { u32: [rows, outF, slots, width, R, stride, columns, colTiles, groups.small, groups.large] },
       tensors: [args.z, args.out],
       workgroups,
       constants: { KIND: DECOMPRESSION_KIND[decompression], ROWS: ROWS_PER_GROUP },
@@ -255,16 +273,15 @@ export async function moraDecompressBackward(
   args: MoraDecompressBackwardArgs,
 ): Promise<Dispatch[]> {
   const op = "MoRA decompress backward";
-  const layout = layoutOf(op, args);
+  const { slots, width, stride } = compressedLayout(op, args);
   const { rows, outF, R } = args;
-  const slots = layout.neededSlots;
-  checkShapes(op, args, [[args.dout, rows * outF], [args.dz, rows * slots]]);
-  const { colTiles, workgroups } = tiles(gpu, slots, rows);
+  checkShapes(op, args, [[args.dout, rows * outF], [args.dz, rows * width]]);
+  const { colTiles, workgroups } = tiles(gpu, width, rows);
   const groups = contiguousGroups(outF, R);
   const decompression = MORA_OPERATORS[args.variant].decompression;
   return [
     await makeDispatch(gpu, kernels.fold, {
-      params: { u32: [rows, outF, slots, colTiles, groups.small, groups.large] },
+      params: { u32: [rows, outF, slots, width, R, stride, colTiles, groups.small, groups.large] },
       tensors: [args.dout, args.dz],
       workgroups,
       constants: { KIND: DECOMPRESSION_KIND[decompression], ROWS: ROWS_PER_GROUP },
@@ -283,10 +300,10 @@ export async function moraDecompressBackward(
  */
 export async function moraCompressBackward(gpu: Gpu, args: MoraCompressBackwardArgs): Promise<Dispatch[]> {
   const op = "MoRA compress backward";
-  const layout = layoutOf(op, args);
+  const layout = compressedLayout(op, args);
   const { rows, inF, R } = args;
-  const slots = layout.neededSlots;
-  checkShapes(op, args, [[args.dx, rows * inF], [args.dcompressed, rows * slots]]);
+  const { slots, width, stride } = layout;
+  checkShapes(op, args, [[args.dx, rows * inF], [args.dcompressed, rows * width]]);
   const compression = MORA_OPERATORS[args.variant].compression;
   // Features i ≥ slots′ have no wrap-padded position p < slots′ in the chunked compressions: nothing to add.
   const chunked = compression === "rotatedChunks" || compression === "chunks";
@@ -295,7 +312,7 @@ export async function moraCompressBackward(gpu: Gpu, args: MoraCompressBackwardA
     const { colTiles, workgroups } = tiles(gpu, Math.min(inF, slots), rows);
     return [
       await makeDispatch(gpu, kernels.scatterRotate, {
-        params: { u32: [rows, inF, slots, R, colTiles] },
+        params: { u32: [rows, inF, slots, width, R, stride, colTiles] },
         tensors: [args.dcompressed, cos, sin, args.dx],
         workgroups,
         constants: { ROWS: ROWS_PER_GROUP },
@@ -309,7 +326,9 @@ export async function moraCompressBackward(gpu: Gpu, args: MoraCompressBackwardA
   const positions = chunked ? slots : layout.padded;
   return [
     await makeDispatch(gpu, kernels.scatter, {
-      params: { u32: [rows, inF, slots, R, positions, columns, colTiles, groups.small, groups.large] },
+      params: {
+        u32: [rows, inF, width, R, stride, positions, columns, colTiles, groups.small, groups.large],
+      },
       tensors: [args.dcompressed, args.dx],
       workgroups,
       constants: { KIND: COMPRESSION_KIND[compression], ROWS: ROWS_PER_GROUP },
@@ -318,11 +337,13 @@ export async function moraCompressBackward(gpu: Gpu, args: MoraCompressBackwardA
 }
 
 /**
- * Whether f_decomp is the identity on the needed slots (slots′ = outF: `rotation`/`decouple` when out is a
- * multiple of R no larger than chunks·R, as on square layers with R dividing in; R = outF for the others).
+ * Whether f_decomp is the identity on the needed slots (slots′ = outF, with R a multiple of 4 so that no
+ * padding columns sit in between: `rotation`/`decouple` when out is a multiple of R no larger than
+ * chunks·R, as on square layers with R dividing in; R = outF for the others).
  * Then z is `out`'s own layout, so `moraForward` (`mora_adapter.ts`) accumulates the matmul straight into
  * `out` and `moraBackward` reads `dout` as dz: one dispatch and one scratch tensor fewer each way.
  */
 export function moraDecompressionIsIdentity(dims: MoraDims): boolean {
-  return layoutOf("MoRA decompression", dims).neededSlots === dims.outF;
+  const { width, slots } = compressedLayout("MoRA decompression", dims);
+  return width === slots && slots === dims.outF;
 }

@@ -6,15 +6,19 @@
  *   identity ({@link moraDecompressionIsIdentity}: the matmul accumulates into the layer output).
  * - {@link moraBackward}: recompute the compression (a gather, cheaper than keeping it per layer), fold,
  *   ∂M, and with ∂x the matmul `dc = dz·M` and the scatter-add: 5 dispatches, 4 with the identity.
+ * - When R is not a multiple of 4, the matmuls take M zero-padded to (P, P) (see `mora.ts`): one small
+ *   pad dispatch each way, and a crop of ∂M.
  *
- * The caller owns the scratch tensors (a `ScratchPool` shares them between layers; they live within one
- * forward or backward), all of {@link moraCompressedShape}.
+ * The caller owns the scratch tensors ({@link moraScratchShapes}; a `ScratchPool` shares them between
+ * layers, as they live within one forward or backward).
  *
  * @module
  */
 
+import padCode from "../../kernels/mora_square_pad.wgsl" with { type: "text" };
 import type { Gpu } from "../gpu/device.ts";
-import type { Dispatch } from "../gpu/kernel.ts";
+import { type Dispatch, grid, makeDispatch } from "../gpu/kernel.ts";
+import type { ScratchPool } from "../gpu/scratch.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 import { matmul } from "./matmul.ts";
 import {
@@ -25,24 +29,68 @@ import {
   moraDecompressForward,
   moraDecompressionIsIdentity,
   type MoraDims,
+  moraPaddedRank,
 } from "./mora.ts";
 
+const padKernel = { name: "mora_square_pad", code: padCode };
+
+/** Scratch tensors of one adapter forward or backward, shared between layers; see {@link moraScratchShapes}. */
+export interface MoraScratch {
+  /** f_comp(x), then (backward) ∂L/∂compressed; {@link moraCompressedShape}. */
+  compressed: Tensor;
+  /** z (forward) or dz (backward), {@link moraCompressedShape}; absent when f_decomp is the identity. */
+  z?: Tensor;
+  /** M zero-padded to (P, P) for the matmuls; absent when P = R. */
+  square?: Tensor;
+  /** ∂L/∂M zero-padded to (P, P), cropped into gradM; absent when P = R. */
+  squareGrad?: Tensor;
+}
+
+/**
+ * The scratch tensors an adapter of these sizes needs, by role, with their shapes: `compressed` always,
+ * `z` unless {@link moraDecompressionIsIdentity}, `square` and `squareGrad` unless R is a multiple of 4.
+ */
+export function moraScratchShapes(dims: MoraDims): Partial<Record<keyof MoraScratch, number[]>> {
+  const shape = moraCompressedShape(dims);
+  const P = moraPaddedRank(dims.R);
+  return {
+    compressed: shape,
+    ...moraDecompressionIsIdentity(dims) ? {} : { z: shape },
+    ...P === dims.R ? {} : { square: [P, P], squareGrad: [P, P] },
+  };
+}
+
+/**
+ * The scratch tensors of {@link moraScratchShapes}, each from `get(role, shape)` (a `ScratchPool`'s `get`,
+ * or `createTensor`).
+ *
+ * @example
+ * ```ts
+ * const scratch = moraScratch(dims, (role, shape) => pool.get(`mora.${role}`, shape));
+ * ```
+ */
+export function moraScratch(dims: MoraDims, get: (role: string, shape: number[]) => Tensor): MoraScratch {
+  const shapes = moraScratchShapes(dims);
+  const scratch: MoraScratch = { compressed: get("compressed", shapes.compressed!) };
+  for (const role of ["z", "square", "squareGrad"] as const) {
+    const shape = shapes[role];
+    if (shape) scratch[role] = get(role, shape);
+  }
+  return scratch;
+}
+
 /** Arguments of {@link moraForward}. */
-export interface MoraForwardArgs extends MoraDims {
+export interface MoraForwardArgs extends MoraDims, MoraScratch {
   /** (rows, outF), the base layer's output; the adapter output is added into it. */
   out: Tensor;
   /** (rows, inF). */
   x: Tensor;
   /** (R, R), the trainable square matrix. */
   M: Tensor;
-  /** Scratch of {@link moraCompressedShape}: overwritten with f_comp(x). */
-  compressed: Tensor;
-  /** Scratch of {@link moraCompressedShape} for z; unused, and may be omitted, when f_decomp is the identity. */
-  z?: Tensor;
 }
 
 /** Arguments of {@link moraBackward}. */
-export interface MoraBackwardArgs extends MoraDims {
+export interface MoraBackwardArgs extends MoraDims, MoraScratch {
   /** (rows, inF); the adapter's `dout·ΔW` is added into it. Omitted when nothing upstream needs ∂x. */
   dx?: Tensor;
   /** (R, R), overwritten with ∂L/∂M. */
@@ -53,90 +101,140 @@ export interface MoraBackwardArgs extends MoraDims {
   x: Tensor;
   /** (R, R). */
   M: Tensor;
-  /** Scratch of {@link moraCompressedShape}: holds f_comp(x), then ∂L/∂compressed. */
-  compressed: Tensor;
-  /** Scratch of {@link moraCompressedShape} for dz; unused, and may be omitted, when f_decomp is the identity. */
-  dz?: Tensor;
+  /** Pool for the "tn" matmul's transpose buffer, shared by all layers; default: one per call. */
+  matmulScratch?: ScratchPool;
 }
 
-/** Throws a RangeError naming the first tensor that is missing or not of `size` values. */
-function checkTensors(op: string, dims: MoraDims, expected: [string, Tensor | undefined, number][]): void {
-  for (const [role, tensor, size] of expected) {
+/** Throws a RangeError naming the first scratch tensor that is missing or not of its shape's size. */
+function checkScratch(op: string, args: MoraDims & MoraScratch): void {
+  for (const [role, shape] of Object.entries(moraScratchShapes(args))) {
+    const tensor = args[role as keyof MoraScratch];
+    const size = shape.reduce((a, b) => a * b, 1);
     if (tensor?.size === size) continue;
     const what = tensor ? `"${tensor.name}" (${role}) has ${tensor.size} values` : `${role} is missing`;
     throw new RangeError(
-      `Cannot build ${op} for "${dims.variant}" (rows ${dims.rows}, in ${dims.inF}, out ${dims.outF}, ` +
-        `R ${dims.R}): ${what}, expected ${size}; allocate scratch with moraCompressedShape`,
+      `Cannot build ${op} for "${args.variant}" (rows ${args.rows}, in ${args.inF}, out ${args.outF}, ` +
+        `R ${args.R}): ${what}, expected [${shape.join(", ")}]; allocate scratch with moraScratchShapes`,
     );
   }
+}
+
+/** Throws a RangeError naming the tensor unless it holds `size` values. */
+function checkSize(op: string, tensor: Tensor, size: number): void {
+  if (tensor.size !== size) {
+    throw new RangeError(`Cannot build ${op}: "${tensor.name}" has ${tensor.size} values, expected ${size}`);
+  }
+}
+
+/** Pads M (R, R) into `square` (P, P) with zeros, or crops `square` back into M (`crop`). */
+function padSquare(gpu: Gpu, M: Tensor, square: Tensor, R: number, crop: boolean): Promise<Dispatch> {
+  const P = moraPaddedRank(R);
+  const [src, dst] = crop ? [square, M] : [M, square];
+  return makeDispatch(gpu, padKernel, {
+    params: { u32: [R, P] },
+    tensors: [src, dst],
+    workgroups: grid(gpu, Math.ceil(dst.size / 64)),
+    constants: { CROP: crop ? 1 : 0 },
+  });
 }
 
 /**
  * Builds the adapter forward `out += f_decomp(f_comp(x)·Mᵀ)` (paper Eq. 2) without materialising ΔW:
  * compress, matmul "nt" into `z`, gather-add into `out`; or, when {@link moraDecompressionIsIdentity},
- * compress and a matmul accumulating into `out`.
+ * compress and a matmul accumulating into `out`. When R is not a multiple of 4 the matmul uses M
+ * zero-padded to (P, P) in `square` (one more small dispatch); the padding adds exact zeros only.
  *
- * @throws {RangeError} naming a tensor of the wrong size, or `z` when it is needed and missing.
+ * @throws {RangeError} naming a tensor of the wrong size, or a scratch tensor that is needed and missing.
  * @example
  * ```ts
- * const [compressed, z] = [0, 1].map(() => createTensor(gpu, "scratch", moraCompressedShape(dims)));
- * const plan = await moraForward(gpu, { out, x, M, compressed, z, ...dims });
+ * const scratch = moraScratch(dims, (role, shape) => createTensor(gpu, role, shape));
+ * const plan = await moraForward(gpu, { out, x, M, ...scratch, ...dims });
  * ```
  */
 export async function moraForward(gpu: Gpu, args: MoraForwardArgs): Promise<Dispatch[]> {
-  const [slotRows, R] = moraCompressedShape(args);
-  const identity = moraDecompressionIsIdentity(args);
-  checkTensors("MoRA forward", args, [
-    ["M", args.M, R * R],
-    ["out", args.out, args.rows * args.outF],
-    ...identity ? [] : [["z", args.z, slotRows * R] as [string, Tensor | undefined, number]],
-  ]);
+  const op = "MoRA forward";
+  const [slotRows, P] = moraCompressedShape(args);
+  checkSize(op, args.M, args.R * args.R);
+  checkSize(op, args.out, args.rows * args.outF);
+  checkScratch(op, args);
+  const pad = args.square ? [await padSquare(gpu, args.M, args.square, args.R, false)] : [];
   const compress = await moraCompressForward(gpu, args);
-  // Eq. 2 per chunk: z_j = M·c_j, i.e. (slotRows, R) = (slotRows, R)·(R, R)ᵀ.
-  const square = { a: args.compressed, b: args.M, layout: "nt", m: slotRows, n: R, k: R } as const;
-  if (identity) return [...compress, ...await matmul(gpu, { ...square, out: args.out, accumulate: true })];
-  const z = args.z!;
+  // Eq. 2 per chunk: z_j = M·c_j, i.e. (slotRows, P) = (slotRows, P)·(P, P)ᵀ.
+  const product = {
+    a: args.compressed,
+    b: args.square ?? args.M,
+    layout: "nt",
+    m: slotRows,
+    n: P,
+    k: P,
+  } as const;
+  if (!args.z) {
+    return [...pad, ...compress, ...await matmul(gpu, { ...product, out: args.out, accumulate: true })];
+  }
   return [
+    ...pad,
     ...compress,
-    ...await matmul(gpu, { ...square, out: z }),
-    ...await moraDecompressForward(gpu, { ...args, z }),
+    ...await matmul(gpu, { ...product, out: args.z }),
+    ...await moraDecompressForward(gpu, { ...args, z: args.z }),
   ];
 }
 
 /**
  * Builds the adapter backward (spec §2.5): recompute `c = f_comp(x)` into `compressed`, fold `dout` into
- * `dz` (skipped, dz = dout, when {@link moraDecompressionIsIdentity}), `gradM = dzᵀ·c` (matmul "tn",
- * overwritten), and, when `dx` is given, `dc = dz·M` into `compressed` (c is used up by then) and
- * scatter-add `dc` into `dx` (accumulates).
+ * `z` as dz (skipped, dz = dout, when {@link moraDecompressionIsIdentity}), `gradM = dzᵀ·c` (matmul "tn",
+ * overwritten; through `squareGrad` and a crop when R is not a multiple of 4), and, when `dx` is given,
+ * `dc = dz·M` into `compressed` (c is used up by then) and scatter-add `dc` into `dx` (accumulates).
  *
- * @throws {RangeError} naming a tensor of the wrong size, or `dz` when it is needed and missing.
+ * @throws {RangeError} naming a tensor of the wrong size, or a scratch tensor that is needed and missing.
  * @example
  * ```ts
- * const plan = await moraBackward(gpu, { dx, gradM, dout, x, M, compressed, dz, ...dims });
+ * const plan = await moraBackward(gpu, { dx, gradM, dout, x, M, ...scratch, ...dims });
  * ```
  */
 export async function moraBackward(gpu: Gpu, args: MoraBackwardArgs): Promise<Dispatch[]> {
-  const [slotRows, R] = moraCompressedShape(args);
-  const identity = moraDecompressionIsIdentity(args);
-  const { gradM, compressed, M, dx } = args;
-  checkTensors("MoRA backward", args, [
-    ["M", M, R * R],
-    ["gradM", gradM, R * R],
-    ["dout", args.dout, args.rows * args.outF],
-    ...identity ? [] : [["dz", args.dz, slotRows * R] as [string, Tensor | undefined, number]],
-  ]);
-  const dz = identity ? args.dout : args.dz!;
+  const op = "MoRA backward";
+  const [slotRows, P] = moraCompressedShape(args);
+  const { R, compressed, dx, square, squareGrad } = args;
+  for (
+    const [tensor, size] of [[args.M, R * R], [args.gradM, R * R], [
+      args.dout,
+      args.rows * args.outF,
+    ]] as const
+  ) {
+    checkSize(op, tensor, size);
+  }
+  checkScratch(op, args);
+  const dz = args.z ?? args.dout;
   const plan = [
+    ...square ? [await padSquare(gpu, args.M, square, R, false)] : [],
     ...await moraCompressForward(gpu, args),
-    ...identity ? [] : await moraDecompressBackward(gpu, { ...args, dz }),
-    // ∂M = Σ_rows Σ_j dz_j·c_jᵀ: (R, R) = (slotRows, R)ᵀ·(slotRows, R)
-    ...await matmul(gpu, { out: gradM, a: dz, b: compressed, layout: "tn", m: R, n: R, k: slotRows }),
+    ...args.z ? await moraDecompressBackward(gpu, { ...args, dz }) : [],
+    // ∂M = Σ_rows Σ_j dz_j·c_jᵀ: (P, P) = (slotRows, P)ᵀ·(slotRows, P)
+    ...await matmul(gpu, {
+      out: squareGrad ?? args.gradM,
+      a: dz,
+      b: compressed,
+      layout: "tn",
+      m: P,
+      n: P,
+      k: slotRows,
+      scratch: args.matmulScratch,
+    }),
+    ...squareGrad ? [await padSquare(gpu, args.gradM, squareGrad, R, true)] : [],
   ];
   if (!dx) return plan;
   return [
     ...plan,
-    // dc_j = Mᵀ·dz_j: (slotRows, R) = (slotRows, R)·(R, R)
-    ...await matmul(gpu, { out: compressed, a: dz, b: M, layout: "nn", m: slotRows, n: R, k: R }),
+    // dc_j = Mᵀ·dz_j: (slotRows, P) = (slotRows, P)·(P, P)
+    ...await matmul(gpu, {
+      out: compressed,
+      a: dz,
+      b: square ?? args.M,
+      layout: "nn",
+      m: slotRows,
+      n: P,
+      k: P,
+    }),
     ...await moraCompressBackward(gpu, { ...args, dx, dcompressed: compressed }),
   ];
 }

@@ -21,7 +21,7 @@ import {
   moraDecompressionIsIdentity,
   type MoraDims,
 } from "../../lib/ops/mora.ts";
-import { moraBackward, moraForward } from "../../lib/ops/mora_adapter.ts";
+import { moraBackward, moraForward, moraScratch } from "../../lib/ops/mora_adapter.ts";
 import { assertAllClose, Rng } from "../_numeric.ts";
 import { gpuTest, testGpu } from "../_gpu.ts";
 
@@ -90,19 +90,30 @@ function foldCpu(dout: Float32Array, d: MoraDims, slots: number): Float64Array {
   return dz;
 }
 
-/** The first `slots` of each row of a (rows, fullSlots) array. */
-function neededPart(full: Float64Array | Float32Array, rows: number, fullSlots: number, slots: number) {
-  return Float64Array.from(
-    { length: rows * slots },
-    (_, i) => full[Math.floor(i / slots) * fullSlots + (i % slots)]!,
-  );
+/**
+ * The compressed layout (rows·n′, P) of a full (rows, fullSlots) array: chunk j < n′ of row b in row
+ * b·n′ + j, its R values first, then `pad` in the P − R padding columns.
+ */
+function padded(
+  full: ArrayLike<number>,
+  d: MoraDims,
+  fullSlots: number,
+  pad: number,
+): Float32Array<ArrayBuffer> {
+  const [slotRows, P] = moraCompressedShape(d);
+  const chunks = slotRows / d.rows;
+  return Float32Array.from({ length: slotRows * P }, (_, i) => {
+    const [row, k] = [Math.floor(i / P), i % P];
+    const [b, j] = [Math.floor(row / chunks), row % chunks];
+    return k < d.R ? full[b * fullSlots + j * d.R + k]! : pad;
+  });
 }
 
 /**
  * Runs the four operator kernels on the needed slots and checks them against the full CPU definition:
- * compressed and dz are the first slots′ of each full row (and the full fold is exactly zero past them),
- * out reads z only below slots′ (the full z past them is garbage here), and dx sees the full dc, which is
- * zero past slots′ as the fold makes it.
+ * compressed and dz are the first slots′ of each full row, zero-padded (and the full fold is exactly zero
+ * past slots′); out reads z only below slots′ and never its padding (garbage past slots′, NaN padding
+ * here); dx sees the full dc, zero past slots′ as the fold makes it, and never reads the (NaN) padding.
  */
 async function checkOperators(gpu: Gpu, rng: Rng, d: MoraDims): Promise<void> {
   const what = `${d.variant} ${d.inF}×${d.outF} R=${d.R} rows=${d.rows}`;
@@ -117,13 +128,13 @@ async function checkOperators(gpu: Gpu, rng: Rng, d: MoraDims): Promise<void> {
   const dcFull = rng.floats(d.rows * fullSlots).map((v, i) => i % fullSlots < slots ? v : 0);
   const tensors = {
     x: upload(gpu, "x", x, [d.rows, d.inF]),
-    compressed: createTensor(gpu, "compressed", shape),
+    compressed: upload(gpu, "compressed", rng.floats(shape[0] * shape[1]), shape), // garbage
     out: upload(gpu, "out", base, [d.rows, d.outF]),
-    z: upload(gpu, "z", Float32Array.from(neededPart(zFull, d.rows, fullSlots, slots)), shape),
+    z: upload(gpu, "z", padded(zFull, d, fullSlots, NaN), shape),
     dout: upload(gpu, "dout", dout, [d.rows, d.outF]),
-    dz: upload(gpu, "dz", rng.floats(d.rows * slots), shape), // garbage: the fold must overwrite it
+    dz: upload(gpu, "dz", rng.floats(shape[0] * shape[1]), shape), // garbage: the fold must overwrite it
     dx: upload(gpu, "dx", dxBase, [d.rows, d.inF]),
-    dcompressed: upload(gpu, "dc", Float32Array.from(neededPart(dcFull, d.rows, fullSlots, slots)), shape),
+    dcompressed: upload(gpu, "dc", padded(dcFull, d, fullSlots, NaN), shape),
   };
   await runDispatches(gpu, [
     ...await moraCompressForward(gpu, { ...d, compressed: tensors.compressed, x: tensors.x }),
@@ -131,7 +142,7 @@ async function checkOperators(gpu: Gpu, rng: Rng, d: MoraDims): Promise<void> {
     ...await moraDecompressBackward(gpu, { ...d, dz: tensors.dz, dout: tensors.dout }),
     ...await moraCompressBackward(gpu, { ...d, dx: tensors.dx, dcompressed: tensors.dcompressed }),
   ]);
-  const compressed = neededPart(compressCpu(x, d), d.rows, fullSlots, slots);
+  const compressed = padded(compressCpu(x, d), d, fullSlots, 0);
   assertAllClose(await readTensor(tensors.compressed), compressed, F32_TOL, `${what}: compressed`);
   const out = decompressCpu(base, zFull, d, fullSlots);
   assertAllClose(await readTensor(tensors.out), out, F32_TOL, `${what}: out += D·z`);
@@ -139,7 +150,7 @@ async function checkOperators(gpu: Gpu, rng: Rng, d: MoraDims): Promise<void> {
   strictEqual(dz.every((v, i) => i % fullSlots < slots || v === 0), true, `${what}: fold past slots′`);
   assertAllClose(
     await readTensor(tensors.dz),
-    neededPart(dz, d.rows, fullSlots, slots),
+    padded(dz, d, fullSlots, 0),
     F32_TOL,
     `${what}: dz`,
   );
@@ -210,32 +221,22 @@ async function checkAdapter(gpu: Gpu, rng: Rng, d: MoraDims): Promise<void> {
   const what = `${d.variant} ${d.inF}×${d.outF} R=${d.R} rows=${d.rows}`;
   const [x, M, dout] = [rng.floats(d.rows * d.inF), rng.floats(d.R * d.R), rng.floats(d.rows * d.outF)];
   const [base, dxBase] = [rng.floats(d.rows * d.outF), rng.floats(d.rows * d.inF)];
-  const shape = moraCompressedShape(d);
-  const identity = moraDecompressionIsIdentity(d);
+  // Every scratch tensor starts as garbage: each must be overwritten before it is read.
+  const scratch = moraScratch(
+    d,
+    (role, shape) => upload(gpu, role, rng.floats(shape[0]! * shape[1]!), shape),
+  );
   const t = {
     out: upload(gpu, "out", base, [d.rows, d.outF]),
-    compressed: upload(gpu, "compressed", rng.floats(shape[0] * shape[1]), shape), // garbage on entry
-    // The identity decompression needs no z: a 1-value stand-in is never bound.
-    z: upload(gpu, "z", rng.floats(identity ? 1 : shape[0] * shape[1]), identity ? [1] : shape),
     x: upload(gpu, "x", x, [d.rows, d.inF]),
     M: upload(gpu, "M", M, [d.R, d.R]),
     dx: upload(gpu, "dx", dxBase, [d.rows, d.inF]),
     gradM: upload(gpu, "gradM", rng.floats(d.R * d.R), [d.R, d.R]), // garbage: must be overwritten
     dout: upload(gpu, "dout", dout, [d.rows, d.outF]),
   };
-  const z = identity ? undefined : t.z;
   await runDispatches(gpu, [
-    ...await moraForward(gpu, { ...d, out: t.out, x: t.x, M: t.M, compressed: t.compressed, z }),
-    ...await moraBackward(gpu, {
-      ...d,
-      dx: t.dx,
-      gradM: t.gradM,
-      dout: t.dout,
-      x: t.x,
-      M: t.M,
-      compressed: t.compressed,
-      dz: z,
-    }),
+    ...await moraForward(gpu, { ...d, ...scratch, out: t.out, x: t.x, M: t.M }),
+    ...await moraBackward(gpu, { ...d, ...scratch, dx: t.dx, gradM: t.gradM, dout: t.dout, x: t.x, M: t.M }),
   ]);
   const x64 = Float64Array.from(x);
   const M64 = Float64Array.from(M);
@@ -251,7 +252,7 @@ async function checkAdapter(gpu: Gpu, rng: Rng, d: MoraDims): Promise<void> {
     const scale = Math.max(...expected[name].map(Math.abs));
     assertAllClose(got, expected[name], { atol: ADAPTER_REL_TOL * scale, rtol: 0 }, `${what}: ${name}`);
   }
-  for (const tensor of Object.values(t)) tensor.destroy();
+  for (const tensor of [...Object.values(t), ...Object.values(scratch)]) tensor.destroy();
 }
 
 for (const variant of MORA_VARIANTS) {
@@ -265,9 +266,11 @@ for (const variant of MORA_VARIANTS) {
         await checkAdapter(gpu, rng, { rows: ROWS, inF, outF, R: moraRank(inF, outF, 4, variant), variant });
       }
       await checkAdapter(gpu, rng, { rows: 3, inF: 5, outF: 9, R: 18, variant }); // pad > in
-      // Identity decompression (the matmul accumulates into out, dz = dout): out = chunks·R or R.
-      const identity = isChunked(variant) ? { inF: 64, outF: 64, R: 16 } : { inF: 40, outF: 22, R: 22 };
+      // Identity decompression (the matmul accumulates into out, dz = dout): out = chunks·R or R, R a
+      // multiple of 4 (R = out = 22 is padded to 24 columns, so z is not out's layout).
+      const identity = isChunked(variant) ? { inF: 64, outF: 64, R: 16 } : { inF: 40, outF: 24, R: 24 };
       strictEqual(moraDecompressionIsIdentity({ rows: 9, ...identity, variant }), true);
+      strictEqual(moraDecompressionIsIdentity({ rows: 9, inF: 44, outF: 22, R: 22, variant }), false);
       await checkAdapter(gpu, rng, { rows: 9, ...identity, variant });
     },
   });
@@ -275,11 +278,12 @@ for (const variant of MORA_VARIANTS) {
 
 /**
  * (in, out, R) around the needed-chunks cut n′ = ceil(min(out, L)/R), L = ceil(in/R)·R, with n′ expected:
- * out < L (a down_proj: 2 of 8 chunks), out = n′·R < L and out = L (identity), out > L (tile repeats),
- * out < R, and pad > in with out below and above L.
+ * out < L (also with R padded to P = R + 2, and a down_proj: 2 of 8 chunks), out = n′·R < L and out = L
+ * (identity), out > L (tile repeats), out < R, and pad > in with out below and above L.
  */
 const NEEDED_CHUNK_SHAPES = [
   { inF: 100, outF: 40, R: 16, needed: 3 },
+  { inF: 100, outF: 40, R: 18, needed: 3 },
   { inF: 512, outF: 128, R: 72, needed: 2 },
   { inF: 100, outF: 32, R: 16, needed: 2 },
   { inF: 30, outF: 32, R: 8, needed: 4 },
@@ -309,7 +313,7 @@ for (const variant of ["decouple", "rotation"] as const) {
 }
 
 Deno.test({
-  name: "MoRA adapter ops reject a missing z or dz when the decompression is not the identity",
+  name: "MoRA adapter ops reject a missing z scratch when the decompression is not the identity",
   ...gpuTest,
   async fn() {
     const gpu = await testGpu();
@@ -323,7 +327,7 @@ Deno.test({
     await rejects(moraForward(gpu, { ...d, ...t }), { name: "RangeError", message: /z is missing/ });
     await rejects(
       moraBackward(gpu, { ...d, ...t, gradM: t.M, dout: t.out }),
-      { name: "RangeError", message: /dz is missing/ },
+      { name: "RangeError", message: /z is missing/ },
     );
     for (const tensor of Object.values(t)) tensor.destroy();
   },
