@@ -65,7 +65,9 @@ async function benchStep(ctx: BenchContext, c: StepCase): Promise<StepRecord> {
   const config = modelPreset("reference");
   const baseline = gpu.memory.live;
   gpu.memory.resetPeak();
-  const model = LlamaModel.create(gpu, config, initLlamaWeights(config, 0), { trainBase: c.method === "fft" });
+  const model = LlamaModel.create(gpu, config, initLlamaWeights(config, 0), {
+    trainBase: c.method === "fft",
+  });
   const adapters = c.method === "fft" ? new Map() : await applyAdapters(model, adapterConfig(c));
   const trainable = model.trainable().reduce((n, t) => n + t.value.size, 0);
   const trainer = await Trainer.create(model, {
