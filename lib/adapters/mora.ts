@@ -21,6 +21,8 @@ import type { Dispatch } from "../gpu/kernel.ts";
 import type { ScratchPool } from "../gpu/scratch.ts";
 import { createTensor, readTensor, type Tensor, writeTensor } from "../gpu/tensor.ts";
 import type { DenseLinear, LinearBackwardArgs, LinearForwardArgs, TrainableTensor } from "../model/linear.ts";
+import { applyDropout, type DropoutMask } from "../ops/dropout.ts";
+import { fillTensor } from "../ops/elementwise.ts";
 import type { MoraDims } from "../ops/mora.ts";
 import { moraBackward, moraForward, type MoraScratch, moraScratch } from "../ops/mora_adapter.ts";
 import { moraDeltaWeightCpu } from "./mora_operators.ts";
@@ -31,7 +33,7 @@ import {
   type MoraVariant,
   REMORA_CYCLE,
 } from "./mora_variants.ts";
-import type { AdapterConfig, AdapterLayer, AdapterMethod } from "./types.ts";
+import { type AdapterConfig, adapterDropout, type AdapterLayer, type AdapterMethod } from "./types.ts";
 
 /** A MoRA adapter around a frozen base layer. */
 export class MoraLayer implements AdapterLayer {
@@ -44,6 +46,7 @@ export class MoraLayer implements AdapterLayer {
    * (the backward recomputes the compression, a cheap gather, instead of keeping it per layer)
    * @param variant compress/decompress pair
    * @param r the LoRA rank r̂ is derived from
+   * @param dropout input dropout in training (spec §4: applied to x before compression); undefined: none
    */
   constructor(
     readonly gpu: Gpu,
@@ -51,6 +54,7 @@ export class MoraLayer implements AdapterLayer {
     readonly scratch: ScratchPool,
     public variant: MoraVariant,
     r: number,
+    readonly dropout?: DropoutMask,
   ) {
     this.rank = moraRank(base.inFeatures, base.outFeatures, r, variant);
     this.m = createTensor(gpu, `${base.name}.mora.M`, [this.rank, this.rank]);
@@ -80,28 +84,55 @@ export class MoraLayer implements AdapterLayer {
     return { ...dims, ...moraScratch(dims, (role, shape) => this.scratch.get(`mora.${role}`, shape)) };
   }
 
-  /** `out = x·W0ᵀ + f_decomp(f_comp(x)·Mᵀ)`. */
-  async forward(gpu: Gpu, { out, x, rows }: LinearForwardArgs): Promise<Dispatch[]> {
+  /** The dropped input D(x) (rows, in) in a shared buffer, when training with dropout. */
+  async #droppedInput(gpu: Gpu, x: Tensor, rows: number): Promise<{ input: Tensor; plan: Dispatch[] }> {
+    const input = this.scratch.get("adapter.dropped_input", [rows, this.inFeatures]);
+    return { input, plan: [await applyDropout(gpu, { out: input, x, mask: this.dropout! })] };
+  }
+
+  /** `out = x·W0ᵀ + f_decomp(f_comp(X̃)·Mᵀ)`, X̃ = D(x) in training with dropout, else x. */
+  async forward(gpu: Gpu, { out, x, rows, training }: LinearForwardArgs): Promise<Dispatch[]> {
+    const base = await this.base.forward(gpu, { out, x, rows });
+    if (!(training && this.dropout)) {
+      return [...base, ...await moraForward(gpu, { ...this.#scratch(rows), out, x, M: this.m })];
+    }
+    const dropped = await this.#droppedInput(gpu, x, rows);
     return [
-      ...await this.base.forward(gpu, { out, x, rows }),
-      ...await moraForward(gpu, { ...this.#scratch(rows), out, x, M: this.m }),
+      ...base,
+      ...dropped.plan,
+      ...await moraForward(gpu, { ...this.#scratch(rows), out, x: dropped.input, M: this.m }),
     ];
   }
 
-  /** ∂M (overwritten) and `dx (+)= G·W0 + Cᵀ·(Dᵀ·G)·M`. */
-  async backward(gpu: Gpu, { dx, accumulateDx, dy, x, rows }: LinearBackwardArgs): Promise<Dispatch[]> {
-    return [
-      ...await this.base.backward(gpu, { dx, accumulateDx, dy, x, rows }),
-      ...await moraBackward(gpu, {
-        ...this.#scratch(rows),
-        dx,
-        gradM: this.gradM,
-        dout: dy,
-        x,
-        M: this.m,
-        matmulScratch: this.scratch,
-      }),
+  /**
+   * ∂M (overwritten) and `dx (+)= G·W0 + D(Cᵀ·(Dᵀ·G)·M)` (D only in training with dropout: the adapter part
+   * of ∂x goes through the same mask, spec baselines §4).
+   */
+  async backward(
+    gpu: Gpu,
+    { dx, accumulateDx, dy, x, rows, training }: LinearBackwardArgs,
+  ): Promise<Dispatch[]> {
+    const base = await this.base.backward(gpu, { dx, accumulateDx, dy, x, rows });
+    const adapter = {
+      ...this.#scratch(rows),
+      gradM: this.gradM,
+      dout: dy,
+      M: this.m,
+      matmulScratch: this.scratch,
+    };
+    if (!(training && this.dropout)) return [...base, ...await moraBackward(gpu, { ...adapter, dx, x })];
+    const dropped = await this.#droppedInput(gpu, x, rows);
+    const droppedGrad = dx ? this.scratch.get("adapter.dropped_grad", [rows, this.inFeatures]) : undefined;
+    const plan = [
+      ...base,
+      ...dropped.plan,
+      ...droppedGrad ? [await fillTensor(gpu, { out: droppedGrad, value: 0 })] : [],
+      ...await moraBackward(gpu, { ...adapter, dx: droppedGrad, x: dropped.input }),
     ];
+    if (dx) {
+      plan.push(await applyDropout(gpu, { out: dx, x: droppedGrad!, mask: this.dropout, accumulate: true }));
+    }
+    return plan;
   }
 
   trainable(): TrainableTensor[] {
@@ -162,7 +193,9 @@ export const mora: AdapterMethod = {
   name: "mora",
   summary: "MoRA (Jiang et al. 2024): square M between compression and decompression, rank up to r̂",
   validate: validateMora,
-  wrap: (gpu, base, c, scratch) => new MoraLayer(gpu, base, scratch, moraVariantOf(c), c.r),
+  wrap: (gpu, base, c, scratch, dropoutStep) =>
+    new MoraLayer(gpu, base, scratch, moraVariantOf(c), c.r, adapterDropout(c, base.name, dropoutStep)),
+  appliesDropout: true,
 };
 
 /** ReMoRA: MoRA with merge-and-reset every `mergeEvery` updates, cycling the sharing groupings. */
@@ -179,6 +212,9 @@ export const remora: AdapterMethod = {
       throw new RangeError(`Cannot use ReMoRA without mergeEvery: set the merge period in updates`);
     }
   },
-  wrap: (gpu, base, c, scratch) =>
-    new MoraLayer(gpu, base, scratch, moraVariantOf({ ...c, moraVariant: c.moraVariant ?? "sharing" }), c.r),
+  wrap: (gpu, base, c, scratch, dropoutStep) => {
+    const variant = moraVariantOf({ ...c, moraVariant: c.moraVariant ?? "sharing" });
+    return new MoraLayer(gpu, base, scratch, variant, c.r, adapterDropout(c, base.name, dropoutStep));
+  },
+  appliesDropout: true,
 };

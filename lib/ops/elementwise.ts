@@ -1,6 +1,6 @@
 /**
  * Elementwise add and scale: `y = α·a + β·b`. Forward and backward side by side, with the CPU
- * reference the tests use.
+ * reference the tests use. Also a fill (`y = value`), for buffers that later ops add into.
  *
  * Backward of `y = α·a + β·b`: `da = α·dy`, `db = β·dy`, which is the same kernel again.
  *
@@ -8,11 +8,13 @@
  */
 
 import code from "../../kernels/elementwise.wgsl" with { type: "text" };
+import fillCode from "../../kernels/fill.wgsl" with { type: "text" };
 import type { Gpu } from "../gpu/device.ts";
 import { type Dispatch, grid, makeDispatch } from "../gpu/kernel.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 
 const kernel = { name: "elementwise", code };
+const fillKernel = { name: "fill", code: fillCode };
 
 /** Arguments of {@link addScaledForward}: `out = alpha·a + beta·b`, all of one size. */
 export interface AddScaledArgs {
@@ -53,4 +55,14 @@ export function addScaledCpu(
   const out = new Float64Array(a.length);
   for (let i = 0; i < a.length; i++) out[i] = alpha * a[i]! + beta * b[i]!;
   return out;
+}
+
+/** Builds the dispatch of `out[i] = value` for every element (no backward: it has no inputs). */
+export function fillTensor(gpu: Gpu, args: { out: Tensor; value: number }): Promise<Dispatch> {
+  const n = args.out.size;
+  return makeDispatch(gpu, fillKernel, {
+    params: { u32: [n], f32: [args.value] },
+    tensors: [args.out],
+    workgroups: grid(gpu, Math.ceil(n / 256)),
+  });
 }

@@ -3,69 +3,11 @@ import { loraBackwardCpu, type LoraCpuArgs, loraForwardCpu, LoraLayer } from "..
 import { MoraLayer } from "../../lib/adapters/mora.ts";
 import { moraBackwardCpu, moraForwardCpu } from "../../lib/adapters/mora_operators.ts";
 import { MORA_VARIANTS } from "../../lib/adapters/mora_variants.ts";
-import type { AdapterLayer } from "../../lib/adapters/types.ts";
-import type { Gpu } from "../../lib/gpu/device.ts";
-import { runDispatches } from "../../lib/gpu/kernel.ts";
 import { ScratchPool } from "../../lib/gpu/scratch.ts";
-import { createTensor, readTensor, type Tensor, writeTensor } from "../../lib/gpu/tensor.ts";
-import { DenseLinear } from "../../lib/model/linear.ts";
-import { type DropoutMask, dropoutMultiplierCpu, dropoutStream } from "../../lib/ops/dropout.ts";
 import { addScaledCpu } from "../../lib/ops/elementwise.ts";
 import { assertAllClose, dot, numericGradient, randomF64, Rng } from "../_numeric.ts";
+import { baseLayer, dropoutFor, FD_TOL, fill, GPU_TOL, runLayer } from "./_layer.ts";
 import { gpuTest, testGpu } from "../_gpu.ts";
-
-// Float32 GPU against float64 CPU: each output sums (in + r) products of values in [-1, 1], so rounding
-// is ~1e-7·sqrt(terms)·scale; 2e-5 absolute and 1e-4 relative leave ample room without hiding a wrong term
-// (a wrong term is O(0.1)). Finite differences in float64 with h = 1e-6 on a smooth function: error ~1e-9.
-const GPU_TOL = { atol: 2e-5, rtol: 1e-4 };
-const FD_TOL = { atol: 1e-7, rtol: 1e-6 };
-
-interface Run {
-  y: Float32Array;
-  dx: Float32Array;
-  grads: Map<string, Float32Array>;
-}
-
-/** Runs forward and backward of an adapter layer (dx accumulated onto `dxInit`), training or evaluating. */
-async function runLayer(
-  gpu: Gpu,
-  layer: AdapterLayer,
-  x: Float32Array<ArrayBuffer>,
-  dy: Float32Array<ArrayBuffer>,
-  dxInit: Float32Array<ArrayBuffer>,
-  training = false,
-): Promise<Run> {
-  const rows = x.length / layer.inFeatures;
-  const tx = createTensor(gpu, "x", [rows, layer.inFeatures], x);
-  const tdy = createTensor(gpu, "dy", [rows, layer.outFeatures], dy);
-  const out = createTensor(gpu, "out", [rows, layer.outFeatures]);
-  const dx = createTensor(gpu, "dx", [rows, layer.inFeatures], dxInit);
-  await runDispatches(gpu, [
-    ...await layer.forward(gpu, { out, x: tx, rows, training }),
-    ...await layer.backward(gpu, { dx, accumulateDx: true, dy: tdy, x: tx, rows, training }),
-  ]);
-  const grads = new Map<string, Float32Array>();
-  for (const t of layer.trainable()) {
-    grads.set(t.name.split(".").slice(-2).join("."), await readTensor(t.grad));
-  }
-  const result = { y: await readTensor(out), dx: await readTensor(dx), grads };
-  for (const t of [tx, tdy, out, dx]) t.destroy();
-  return result;
-}
-
-function baseLayer(gpu: Gpu, rng: Rng, outF: number, inF: number): { base: DenseLinear; w0: Float32Array } {
-  const w0 = rng.floats(outF * inF, -0.5, 0.5);
-  return {
-    base: new DenseLinear("model.layers.0.mlp.up_proj", createTensor(gpu, "w0", [outF, inF], w0)),
-    w0,
-  };
-}
-
-function fill(t: Tensor, rng: Rng, lo = -0.5, hi = 0.5): Float32Array<ArrayBuffer> {
-  const values = rng.floats(t.size, lo, hi);
-  writeTensor(t, values);
-  return values;
-}
 
 const SHAPES = [[13, 19, 7, 3], [40, 9, 5, 4], [33, 33, 2, 1]] as const; // out, in, rows, r
 
@@ -196,20 +138,6 @@ Deno.test("DoRA CPU backward matches finite differences with the norm held const
   assertAllClose(ref.gradB, numericGradient(loss, p.b), FD_TOL, "dB");
   assertAllClose(ref.gradX, numericGradient(loss, p.x), FD_TOL, "dx");
 });
-
-const DROPOUT_P = 0.3;
-const DROPOUT_STEP = 5;
-
-/** A mask source for `layerName` at DROPOUT_STEP, and the multiplier the kernel applies to (rows, in) inputs. */
-function dropoutFor(
-  gpu: Gpu,
-  layerName: string,
-  size: number,
-): { mask: DropoutMask; inputMask: Float64Array } {
-  const step = createTensor(gpu, "dropout.step", [1], new Uint32Array([DROPOUT_STEP]));
-  const mask = { p: DROPOUT_P, step, stream: dropoutStream(5, layerName) };
-  return { mask, inputMask: dropoutMultiplierCpu(mask.p, mask.stream, DROPOUT_STEP, size) };
-}
 
 /** A random fixed dropout multiplier (0 or 1/(1−p)) for the finite-difference checks. */
 function randomInputMask(rng: Rng, n: number, p: number): Float64Array {

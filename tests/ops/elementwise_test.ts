@@ -1,6 +1,6 @@
 import { createTensor, readTensor } from "../../lib/gpu/tensor.ts";
 import { runDispatches } from "../../lib/gpu/kernel.ts";
-import { addScaledCpu, addScaledForward } from "../../lib/ops/elementwise.ts";
+import { addScaledCpu, addScaledForward, fillTensor } from "../../lib/ops/elementwise.ts";
 import { assertAllClose, Rng } from "../_numeric.ts";
 import { gpuTest, testGpu } from "../_gpu.ts";
 
@@ -20,6 +20,21 @@ Deno.test({
       // One multiply-add in float32 against float64: error within a few ulps of |result|.
       assertAllClose(await readTensor(out), addScaledCpu(a, b, 0.5, -2), { atol: 1e-6, rtol: 1e-6 });
       for (const t of [ta, tb, out]) t.destroy();
+    }
+  },
+});
+
+Deno.test({
+  name: "fillTensor writes the value everywhere, over any previous content",
+  ...gpuTest,
+  async fn() {
+    const gpu = await testGpu();
+    for (const n of [1, 255, 257, 70000]) {
+      const out = createTensor(gpu, "out", [n], new Rng(2).floats(n));
+      await runDispatches(gpu, [await fillTensor(gpu, { out, value: -1.5 })]);
+      // A store of a representable constant is exact.
+      assertAllClose(await readTensor(out), new Float64Array(n).fill(-1.5), { atol: 0, rtol: 0 });
+      out.destroy();
     }
   },
 });
