@@ -47,7 +47,7 @@ export interface LlamaModelOptions {
 /** A LLaMA model resident on the GPU. */
 export class LlamaModel {
   /** Linear layers by module path; adapters replace entries through {@link LlamaModel.setLinear}. */
-  readonly linears = new Map<string, LinearLayer>();
+  readonly linears: Map<string, LinearLayer> = new Map();
   /** Per-op scratch buffers shared by all layers (adapters' transient buffers). */
   readonly scratch: ScratchPool;
   /**

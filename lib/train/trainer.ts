@@ -114,7 +114,7 @@ export class Trainer {
   }
 
   /** Waits for the GPU and reads the loss and gradient norm of the last update. */
-  async readLoss(lr = this.lr.at(this.step)): Promise<LossRecord> {
+  async readLoss(lr: number = this.lr.at(this.step)): Promise<LossRecord> {
     const [stats, norm] = await Promise.all([
       readTensor(this.plan.stats),
       readTensor(this.optimizer.gradNormTensor),

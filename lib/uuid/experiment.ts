@@ -54,8 +54,9 @@ export function runId(spec: UuidRunSpec): string {
 }
 
 /** The adapter config of a run (LoRA-family alpha = 2r as the paper's r=8/α=16; LoRA+ λ = 4). */
-export function runAdapterConfig(spec: UuidRunSpec): AdapterConfig {
+export function runAdapterConfig(spec: UuidRunSpec, dropout: number): AdapterConfig {
   return {
+    dropout,
     method: spec.method,
     r: spec.rank!,
     alpha: 2 * spec.rank!,
@@ -84,7 +85,7 @@ export async function runUuidExperiment(
   let trainer: Trainer | undefined;
   const scorer = new UuidScorer(model, tokenizer, pairs, examples, preset.evalBatch);
   try {
-    const adapterConfig = fft ? undefined : runAdapterConfig(spec);
+    const adapterConfig = fft ? undefined : runAdapterConfig(spec, preset.adapterDropout);
     if (adapterConfig) adapters = await applyAdapters(model, adapterConfig);
     const groups = adapterConfig && ADAPTER_METHODS[spec.method]?.groups?.(adapterConfig);
     trainer = await Trainer.create(model, {
