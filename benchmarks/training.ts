@@ -80,10 +80,12 @@ async function benchStep(ctx: BenchContext, c: StepCase): Promise<StepRecord> {
   const ids = Uint32Array.from({ length: BATCH * SEQ }, (_, i) => (i * 7919) % config.vocabSize);
   const labels = Int32Array.from(ids);
   try {
+    // A step lasts ~0.1–0.2 s here: trials of at least a second and five of them, so that methods a few
+    // percent apart are told apart (the ratios to LoRA are the point of this suite).
     const timing = await measure(async (repetitions) => {
       for (let r = 0; r < repetitions; r++) await trainer.trainStep(ids, labels);
       await gpu.device.queue.onSubmittedWorkDone();
-    }, ctx.timing);
+    }, ctx.quick ? ctx.timing : { ...ctx.timing, targetMs: 1000, trials: 5 });
     const flops = stepFlops(config, BATCH, SEQ);
     return {
       ...c,

@@ -36,6 +36,7 @@ import {
   validateLoraConfig,
 } from "./lora.ts";
 import { type AdapterConfig, adapterDropout, type AdapterLayer, type AdapterMethod } from "./types.ts";
+import { WrappedLinear } from "./wrapped_linear.ts";
 
 const kernels = {
   norm: { name: "dora_norm", code: normCode },
@@ -44,7 +45,7 @@ const kernels = {
 };
 
 /** A DoRA adapter: a LoRA adapter plus a magnitude vector per output feature. */
-export class DoraLayer implements AdapterLayer {
+export class DoraLayer extends WrappedLinear implements AdapterLayer {
   readonly lora: LoraLayer;
   readonly magnitude: Tensor;
   readonly gradMagnitude: Tensor;
@@ -54,11 +55,12 @@ export class DoraLayer implements AdapterLayer {
 
   private constructor(
     readonly gpu: Gpu,
-    readonly base: DenseLinear,
+    base: DenseLinear,
     readonly scratch: ScratchPool,
     config: AdapterConfig,
     readonly dropout?: DropoutMask,
   ) {
+    super(base);
     this.lora = new LoraLayer(gpu, base, scratch, config.r, config.alpha, "kaiming", config.seed);
     const out = [base.outFeatures];
     this.magnitude = createTensor(gpu, `${base.name}.lora_magnitude_vector`, out);
@@ -78,19 +80,6 @@ export class DoraLayer implements AdapterLayer {
     const layer = new DoraLayer(gpu, base, scratch, config, dropout);
     await layer.#resetMagnitude();
     return layer;
-  }
-
-  get name(): string {
-    return this.base.name;
-  }
-  get inFeatures(): number {
-    return this.base.inFeatures;
-  }
-  get outFeatures(): number {
-    return this.base.outFeatures;
-  }
-  get weight(): Tensor {
-    return this.base.weight;
   }
 
   /** U (rows, out), the unscaled output, kept from forward to backward (for ∂m). */

@@ -19,12 +19,13 @@ import { applyDropout, type DropoutMask } from "../ops/dropout.ts";
 import { matmul } from "../ops/matmul.ts";
 import { SeededRandom } from "../random.ts";
 import { type AdapterConfig, adapterDropout, type AdapterLayer, type AdapterMethod } from "./types.ts";
+import { WrappedLinear } from "./wrapped_linear.ts";
 
 /** How A is initialized. */
 export type LoraInit = "kaiming" | "orthonormal";
 
 /** A LoRA adapter around a frozen base layer. */
-export class LoraLayer implements AdapterLayer {
+export class LoraLayer extends WrappedLinear implements AdapterLayer {
   readonly a: Tensor;
   readonly b: Tensor;
   readonly gradA: Tensor;
@@ -42,7 +43,7 @@ export class LoraLayer implements AdapterLayer {
    */
   constructor(
     readonly gpu: Gpu,
-    readonly base: DenseLinear,
+    base: DenseLinear,
     readonly scratch: ScratchPool,
     readonly r: number,
     alpha: number,
@@ -51,25 +52,13 @@ export class LoraLayer implements AdapterLayer {
     readonly trainA = true,
     readonly dropout?: DropoutMask,
   ) {
+    super(base);
     this.scale = alpha / r;
     this.a = createTensor(gpu, `${base.name}.lora_A.weight`, [r, base.inFeatures]);
     this.b = createTensor(gpu, `${base.name}.lora_B.weight`, [base.outFeatures, r]);
     this.gradA = createTensor(gpu, `grad.${base.name}.lora_A.weight`, [r, base.inFeatures]);
     this.gradB = createTensor(gpu, `grad.${base.name}.lora_B.weight`, [base.outFeatures, r]);
     this.reinitialize(seed);
-  }
-
-  get name(): string {
-    return this.base.name;
-  }
-  get inFeatures(): number {
-    return this.base.inFeatures;
-  }
-  get outFeatures(): number {
-    return this.base.outFeatures;
-  }
-  get weight(): Tensor {
-    return this.base.weight;
   }
 
   /** H = x·Aᵀ (rows, r), one per activation shape, kept from forward to backward. */

@@ -34,9 +34,10 @@ import {
   REMORA_CYCLE,
 } from "./mora_variants.ts";
 import { type AdapterConfig, adapterDropout, type AdapterLayer, type AdapterMethod } from "./types.ts";
+import { WrappedLinear } from "./wrapped_linear.ts";
 
 /** A MoRA adapter around a frozen base layer. */
-export class MoraLayer implements AdapterLayer {
+export class MoraLayer extends WrappedLinear implements AdapterLayer {
   readonly m: Tensor;
   readonly gradM: Tensor;
   readonly rank: number;
@@ -50,28 +51,16 @@ export class MoraLayer implements AdapterLayer {
    */
   constructor(
     readonly gpu: Gpu,
-    readonly base: DenseLinear,
+    base: DenseLinear,
     readonly scratch: ScratchPool,
     public variant: MoraVariant,
     r: number,
     readonly dropout?: DropoutMask,
   ) {
+    super(base);
     this.rank = moraRank(base.inFeatures, base.outFeatures, r, variant);
     this.m = createTensor(gpu, `${base.name}.mora.M`, [this.rank, this.rank]);
     this.gradM = createTensor(gpu, `grad.${base.name}.mora.M`, [this.rank, this.rank]);
-  }
-
-  get name(): string {
-    return this.base.name;
-  }
-  get inFeatures(): number {
-    return this.base.inFeatures;
-  }
-  get outFeatures(): number {
-    return this.base.outFeatures;
-  }
-  get weight(): Tensor {
-    return this.base.weight;
   }
 
   #dims(rows: number): MoraDims {

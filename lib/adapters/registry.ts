@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { LlamaModel } from "../model/llama.ts";
+import { type LlamaModel, PROJECTIONS } from "../model/llama.ts";
 import { DenseLinear } from "../model/linear.ts";
 import { checkDropoutRate } from "../ops/dropout.ts";
 import { asyLora } from "./asylora.ts";
@@ -28,15 +28,7 @@ export const ADAPTER_METHODS: Readonly<Record<string, AdapterMethod>> = {
 };
 
 /** PEFT's names of the seven LLaMA projections: every linear layer except `lm_head` (MoRA's setup). */
-export const ALL_LINEAR_TARGETS = [
-  "q_proj",
-  "k_proj",
-  "v_proj",
-  "o_proj",
-  "gate_proj",
-  "up_proj",
-  "down_proj",
-];
+export const ALL_LINEAR_TARGETS: string[] = [...PROJECTIONS];
 
 /** The method of a config, with a clear error listing the valid names. */
 export function adapterMethod(name: string): AdapterMethod {

@@ -5,6 +5,7 @@
  * - `<model-dir>`: a Hugging Face LLaMA directory (`config.json`, `model.safetensors`) with `case.safetensors`
  *   (logits, loss, every gradient, a 5-step AdamW trajectory); every `<model-dir>/adapters/<case>/` with a PEFT
  *   adapter and its own `case.safetensors` is checked too.
+ * - `<vectors.json>`: MoRA operator vectors (`testdata/golden/mora.json` layout): one line per case and variant.
  *
  * @module
  */
@@ -14,9 +15,10 @@ import { requestGpu } from "../gpu/device.ts";
 import { formatParityLine, type ParityLine } from "../parity/compare.ts";
 import { adapterCases, adapterParity } from "../parity/adapter_parity.ts";
 import { llamaParity } from "../parity/llama_parity.ts";
+import { moraParity } from "../parity/mora_parity.ts";
 import { runCli } from "./run_cli.ts";
 
-const USAGE = "Usage: deno task parity <model-dir>";
+const USAGE = "Usage: deno task parity <model-dir | vectors.json>";
 
 async function main(args: string[]): Promise<number> {
   const { positionals } = parseArgs({ args, allowPositionals: true, options: {} });
@@ -33,9 +35,13 @@ async function main(args: string[]): Promise<number> {
     for (const line of part) console.log(formatParityLine(line));
     lines.push(...part);
   };
-  report(`model ${target}`, await llamaParity(gpu, target));
-  for (const caseDir of await adapterCases(target)) {
-    report(`adapter ${caseDir}`, await adapterParity(gpu, target, caseDir));
+  if (target.endsWith(".json")) {
+    report(`MoRA operator vectors ${target}`, await moraParity(gpu, target));
+  } else {
+    report(`model ${target}`, await llamaParity(gpu, target));
+    for (const caseDir of await adapterCases(target)) {
+      report(`adapter ${caseDir}`, await adapterParity(gpu, target, caseDir));
+    }
   }
   const failed = lines.filter((l) => !l.ok).length;
   console.log(`\n${lines.length - failed} passed, ${failed} failed`);

@@ -86,7 +86,7 @@ function lossChart(name: string, title: string, records: readonly UuidRunRecord[
       values: lossValues(records),
       x: { field: "step", title: "Step", type: "quantitative" },
       y: { field: "loss", title: "Training loss", type: "quantitative" },
-      series: { field: "run", title: "Run" },
+      series: { field: "run", title: "Run", sort: [...new Set(records.map(runLabel))] },
       points: false,
     }),
   };
@@ -108,7 +108,7 @@ function sweepAccuracyChart(sweep: readonly UuidRunRecord[]): ReportChart {
       values,
       x: { field: "step", title: "Step", type: "quantitative" },
       y: { field: "accuracy", title: "Character accuracy (%)", type: "quantitative" },
-      series: { field: "run", title: "Run" },
+      series: { field: "run", title: "Run", sort: [...new Set(sweep.map(runLabel))] },
     }),
   };
 }
@@ -121,7 +121,7 @@ export function uuidSection(
 ): ReportSection {
   const table1 = records.filter((r) => r.spec.method === "fft" || ranks.includes(r.spec.rank ?? -1));
   const figure3 = table1.filter((r) => ["fft", "lora", "mora"].includes(r.spec.method));
-  const sweep = records.filter((r) => r.spec.method === "lora");
+  const sweep = records.filter((r) => r.spec.method === "lora").sort((a, b) => a.spec.rank! - b.spec.rank!);
   const preset = records[0]?.spec.preset ?? "";
   const intro = `<p>Memorizing random UUID pairs (paper §5.1), preset <b>${escapeHtml(preset)}</b> on ` +
     `<b>${
