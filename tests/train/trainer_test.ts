@@ -1,0 +1,83 @@
+import assert from "node:assert/strict";
+import { createTensor, readTensor, writeTensor } from "../../lib/gpu/tensor.ts";
+import { loadCheckpoint } from "../../lib/model/checkpoint.ts";
+import { LlamaModel } from "../../lib/model/llama.ts";
+import type { TrainableTensor } from "../../lib/model/linear.ts";
+import { runDispatches } from "../../lib/gpu/kernel.ts";
+import { AdamW, DEFAULT_ADAMW } from "../../lib/train/optimizer.ts";
+import { Trainer, TrainingDivergedError } from "../../lib/train/trainer.ts";
+import { gpuTest, testGpu } from "../_gpu.ts";
+
+const schedule = { kind: "constant", warmupSteps: 0, totalSteps: 100 } as const;
+
+Deno.test({
+  name: "a NaN loss stops training with a message that says what to do",
+  ...gpuTest,
+  async fn() {
+    const gpu = await testGpu();
+    const { config, weights } = await loadCheckpoint("testdata/golden/llama-tiny");
+    const poisoned = new Float32Array(weights.get("model.norm.weight")!);
+    poisoned[3] = NaN;
+    weights.set("model.norm.weight", poisoned);
+    const model = LlamaModel.create(gpu, config, weights, { trainBase: true });
+    const trainer = await Trainer.create(model, { batch: 1, seqLen: 8, lr: 1e-3, schedule, logEvery: 2 });
+    const ids = Uint32Array.from({ length: 8 }, (_, i) => i);
+    assert.equal(await trainer.trainStep(ids, Int32Array.from(ids)), undefined); // no read-back at step 1
+    await assert.rejects(
+      () => trainer.trainStep(ids, Int32Array.from(ids)),
+      (e: Error) =>
+        e instanceof TrainingDivergedError &&
+        /at step 2: the loss is NaN. Lower the learning rate/.test(e.message),
+    );
+    trainer.destroy();
+    model.destroy();
+  },
+});
+
+function tensor(
+  gpu: Awaited<ReturnType<typeof testGpu>>,
+  name: string,
+  group: string,
+  grad: number,
+): TrainableTensor {
+  return {
+    name,
+    value: createTensor(gpu, name, [4]),
+    grad: createTensor(gpu, `grad.${name}`, [4], new Float32Array(4).fill(grad)),
+    group,
+  };
+}
+
+Deno.test({
+  name: "parameter groups scale the learning rate; a reset clears the moments and restarts bias correction",
+  ...gpuTest,
+  async fn() {
+    const gpu = await testGpu();
+    const a = tensor(gpu, "a", "lora_A", 0.3);
+    const b = tensor(gpu, "b", "lora_B", 0.3);
+    const adam = new AdamW(gpu, [a, b], {
+      ...DEFAULT_ADAMW,
+      maxGradNorm: Infinity,
+      groups: { lora_B: { lrScale: 4 } },
+    });
+    const plan = await adam.build();
+    const step = async () => {
+      adam.prepare(0.01);
+      await runDispatches(gpu, plan);
+      return [(await readTensor(a.value))[0]!, (await readTensor(b.value))[0]!];
+    };
+    // Adam's first step moves each value by lr·g/(|g| + eps) ≈ lr: 0.01 for A, 4 × 0.01 for B (LoRA+).
+    const [a1, b1] = await step();
+    assert.ok(Math.abs(a1! + 0.01) < 1e-6 && Math.abs(b1! + 0.04) < 1e-6, `${a1}, ${b1}`);
+    // Reset A's state only, then flip the gradient: A starts afresh (bias correction from step 1, so it moves
+    // by exactly lr against the new gradient), B keeps its moments (m̂ = −0.0158, v̂ = 0.09: a step of
+    // 4·lr·0.0526 = 0.0021), so a reset that did nothing, or reset B too, fails.
+    adam.reset((t) => t.group === "lora_A");
+    for (const t of [a, b]) writeTensor(t.grad, new Float32Array(4).fill(-0.3));
+    const [a2, b2] = await step();
+    assert.ok(Math.abs(a2! - a1! - 0.01) < 1e-6, `A moved ${a2! - a1!}`);
+    assert.ok(Math.abs(b2! - b1! - 0.002105) < 2e-6, `B moved ${b2! - b1!}`);
+    adam.destroy();
+    for (const t of [a, b]) [t.value, t.grad].forEach((x) => x.destroy());
+  },
+});
