@@ -4,7 +4,8 @@
  * re-initialized (ΔW = 0 again; ReMoRA also moves to the next grouping), the whole optimizer state is reset
  * (moments and step counts, so bias correction restarts), and the learning rate restarts: the update right
  * after the merge runs at the rate the schedule had already reached, then it re-warms linearly over
- * `warmupSteps` and decays to 0 over the remaining updates.
+ * `warmupSteps` and decays to 0 over the remaining updates. With ReLoRA's jagged cosine schedule instead, the
+ * schedule itself re-warms after each cycle and the restart leaves the learning rate alone.
  *
  * @module
  */
@@ -26,6 +27,11 @@ export interface MergeRestartOptions {
   seed: number;
   /** ReMoRA: cycle MoRA's grouping after each merge. */
   cycleGrouping: boolean;
+  /**
+   * Restart the learning rate MoRA's way (true, default), or leave it to the schedule (false: with ReLoRA's
+   * jagged cosine, `kind: "jagged"`, whose re-warmups are built in; spec baselines §7.3).
+   */
+  restartLearningRate?: boolean;
 }
 
 /** Adds the merge-and-restart hook to a trainer. */
@@ -42,7 +48,7 @@ export function installMergeRestarts(
       if (options.cycleGrouping && adapter instanceof MoraLayer) adapter.advanceGrouping();
     }
     t.optimizer.reset();
-    t.lr.restart(step, options.warmupSteps);
+    if (options.restartLearningRate ?? true) t.lr.restart(step, options.warmupSteps);
     if (options.cycleGrouping) await t.rebuild();
   });
 }

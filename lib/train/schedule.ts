@@ -3,13 +3,14 @@
  * (`get_constant_schedule_with_warmup`, `get_linear_schedule_with_warmup`, `get_cosine_schedule_with_warmup`):
  * update u (1-based) uses the multiplier at scheduler step t = u − 1.
  *
- * A restart (ReLoRA/ReMoRA) replaces the schedule from some step on; {@link restartSchedule} builds that.
+ * A restart (ReLoRA/ReMoRA, MoRA-faithful) replaces the schedule from some step on ({@link LearningRate.restart});
+ * ReLoRA's own jagged cosine (`jagged`) builds its restarts into the schedule instead.
  *
  * @module
  */
 
 /** Schedule kinds. */
-export type ScheduleKind = "constant" | "linear" | "cosine";
+export type ScheduleKind = "constant" | "linear" | "cosine" | "jagged";
 
 /** A schedule: warmup steps, total steps, kind. */
 export interface ScheduleConfig {
@@ -19,10 +20,31 @@ export interface ScheduleConfig {
   warmupSteps: number;
   /** Total scheduler steps (the horizon of linear/cosine decay to 0). */
   totalSteps: number;
+  /** `jagged` only: restart cycle C, re-warmup after each restart, and the floor ρ (default 0.1). */
+  jagged?: { cycle: number; restartWarmup: number; minRatio?: number };
+}
+
+/**
+ * ReLoRA's jagged cosine (`cosine_restarts`, spec baselines §7.5): one cosine envelope from 1 to the floor ρ over
+ * the run, with a linear re-warmup of `restartWarmup` steps at the start of every cycle after the first.
+ */
+export function jaggedCosineMultiplier(s: ScheduleConfig, t: number): number {
+  const { cycle, restartWarmup } = s.jagged!;
+  const rho = s.jagged!.minRatio ?? 0.1;
+  const w1 = s.warmupSteps;
+  if (t < w1) return t / Math.max(1, w1);
+  const envelope = (p: number) => rho + (1 - rho) * 0.5 * (1 + Math.cos(Math.PI * p));
+  const span = s.totalSteps - w1;
+  const q = t % cycle;
+  if (q < restartWarmup && t >= cycle) {
+    return (q / restartWarmup) * envelope((Math.floor(t / cycle) * cycle + restartWarmup - w1) / span);
+  }
+  return envelope((t - w1) / span);
 }
 
 /** Multiplier at scheduler step t (0-based), transformers semantics; never negative. */
 export function scheduleMultiplier(s: ScheduleConfig, t: number): number {
+  if (s.kind === "jagged") return jaggedCosineMultiplier(s, t);
   if (t < s.warmupSteps) return t / Math.max(1, s.warmupSteps);
   const span = Math.max(1, s.totalSteps - s.warmupSteps);
   const progress = (t - s.warmupSteps) / span;
@@ -34,12 +56,25 @@ export function scheduleMultiplier(s: ScheduleConfig, t: number): number {
     case "cosine":
       return Math.max(0, 0.5 * (1 + Math.cos(Math.PI * progress)));
   }
+  throw new RangeError(`Cannot use schedule "${s.kind}"`);
 }
 
 /** Validates a schedule, naming the bad field. */
 export function validateSchedule(s: ScheduleConfig): void {
-  if (!["constant", "linear", "cosine"].includes(s.kind)) {
-    throw new RangeError(`Cannot use schedule "${s.kind}": expected constant, linear or cosine`);
+  if (!["constant", "linear", "cosine", "jagged"].includes(s.kind)) {
+    throw new RangeError(`Cannot use schedule "${s.kind}": expected constant, linear, cosine or jagged`);
+  }
+  if (s.kind === "jagged") {
+    const j = s.jagged;
+    if (
+      !j || !(j.cycle >= 1) || !(j.restartWarmup >= 0) || s.totalSteps % j.cycle !== 0 ||
+      s.warmupSteps > j.cycle
+    ) {
+      throw new RangeError(
+        `Cannot use the jagged schedule: it needs jagged.cycle ≥ 1 dividing the ${s.totalSteps} total steps, ` +
+          `a restart warmup ≥ 0 and a first warmup no longer than a cycle (ReLoRA's rules)`,
+      );
+    }
   }
   if (!(s.warmupSteps >= 0) || !Number.isInteger(s.warmupSteps)) {
     throw new RangeError(`Cannot use warmup of ${s.warmupSteps} steps: expected a non-negative integer`);

@@ -46,3 +46,30 @@ Deno.test("invalid schedules are rejected with the field named", () => {
   assert.throws(() => validateSchedule({ kind: "linear", warmupSteps: -1, totalSteps: 1 }), /warmup of -1/);
   assert.throws(() => validateSchedule({ kind: "linear", warmupSteps: 0, totalSteps: 0 }), /0 total steps/);
 });
+
+Deno.test("ReLoRA's jagged cosine reproduces the spec's test vector (baselines §7.5)", () => {
+  // S = 10000, W1 = 1000, W_r = 50, C = 2000, ρ = 0.1; the spec prints 6 decimals.
+  const s = {
+    kind: "jagged",
+    warmupSteps: 1000,
+    totalSteps: 10000,
+    jagged: { cycle: 2000, restartWarmup: 50, minRatio: 0.1 },
+  } as const;
+  const expected: Record<number, number> = {
+    0: 0,
+    500: 0.5,
+    1000: 1,
+    1999: 0.972915,
+    2000: 0,
+    2001: 0.019402,
+    2025: 0.485056,
+    2050: 0.970111,
+    2051: 0.970055,
+    4000: 0,
+    9999: 0.1,
+  };
+  for (const [t, value] of Object.entries(expected)) {
+    close(scheduleMultiplier(s, Number(t)), value, 5e-7, `λ(${t})`);
+  }
+  assert.throws(() => validateSchedule({ ...s, totalSteps: 9000 }), /dividing the 9000 total steps/);
+});
