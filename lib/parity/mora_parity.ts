@@ -23,18 +23,24 @@ import { compareValues, type ParityLine, type ParityTolerance } from "./compare.
 
 const TOL: ParityTolerance = { atol: 1e-5, rtol: 1e-5 };
 
-/** One variant of a case in the vectors file. */
-interface VectorsVariant {
+/** One variant of a case in the vectors file (float64 values as nested arrays). */
+export interface VectorsVariant {
+  /** The reference's key: `"1"`…`"4"`, `"6"`, `"6-f64tables"`, `"decouple"`, `"truncation"`. */
   variant: string;
   r_hat: number;
   M: number[][];
+  /** f_comp(x) per row: (rows, r̂), or (rows, chunks, r̂) for the chunked variants. */
+  compressed: number[][] | number[][][];
   y: number[][];
   delta_w: number[][] | null;
   grad_M: number[][];
+  /** Rotation tables the reference used (type 6). */
+  rope_cos?: number[][];
+  rope_sin?: number[][];
 }
 
 /** One case of the vectors file. */
-interface VectorsCase {
+export interface VectorsCase {
   in_features: number;
   out_features: number;
   r: number;

@@ -11,32 +11,11 @@ import {
   REMORA_CYCLE,
   type RotationTables,
 } from "../../lib/adapters/mora_operators.ts";
+import type { VectorsCase } from "../../lib/parity/mora_parity.ts";
 import { assertAllClose, dot, numericGradient, randomF64, Rng, type Tolerance } from "../_numeric.ts";
 
-interface GoldenVariant {
-  variant: string;
-  r_hat: number;
-  M: number[][];
-  compressed: number[][] | number[][][];
-  y: number[][];
-  delta_w: number[][] | null;
-  grad_M: number[][];
-  rope_cos?: number[][];
-  rope_sin?: number[][];
-}
-
-interface GoldenCase {
-  in_features: number;
-  out_features: number;
-  r: number;
-  batch: number;
-  x: number[][];
-  g: number[][];
-  variants: GoldenVariant[];
-}
-
 interface Golden {
-  cases: GoldenCase[];
+  cases: VectorsCase[];
   r_hat_table: { in: number; out: number; r: number; code_r_hat: number; code_r_hat_type6: number }[];
 }
 
