@@ -67,7 +67,13 @@ export function shiftLabels(labels: Int32Array, batch: number, seqLen: number): 
  */
 export async function buildTrainPlan(
   model: LlamaModel,
-  options: { batch: number; seqLen: number; withBackward?: boolean },
+  options: {
+    batch: number;
+    seqLen: number;
+    withBackward?: boolean;
+    /** Multiplies the loss gradient (1/k for k accumulated micro-batches); default 1. */
+    lossScale?: number;
+  },
 ): Promise<TrainPlan> {
   const { batch, seqLen } = options;
   const training = options.withBackward ?? false;
@@ -129,7 +135,20 @@ export async function buildTrainPlan(
     }),
   );
   const backward = training
-    ? await buildBackward(model, { rows, shape, layers, head, x, lse, stats, labels, order, starts, owned })
+    ? await buildBackward(model, {
+      rows,
+      lossScale: options.lossScale ?? 1,
+      shape,
+      layers,
+      head,
+      x,
+      lse,
+      stats,
+      labels,
+      order,
+      starts,
+      owned,
+    })
     : [];
   return {
     batch,
@@ -158,6 +177,7 @@ export async function buildTrainPlan(
 
 interface BackwardInputs {
   rows: number;
+  lossScale: number;
   shape: { batch: number; queryLen: number };
   layers: LayerActivations[];
   head: { logits: Tensor; nf: Tensor; rstdf: Tensor };
@@ -205,6 +225,7 @@ async function buildBackward(model: LlamaModel, a: BackwardInputs): Promise<Disp
       stats: a.stats,
       rows,
       vocab: c.vocabSize,
+      lossScale: a.lossScale,
     }),
     ...await model.linear("lm_head").backward(gpu, {
       dx: d.norm,

@@ -1,6 +1,7 @@
 /**
  * Elementwise add and scale: `y = α·a + β·b`. Forward and backward side by side, with the CPU
- * reference the tests use. Also a fill (`y = value`), for buffers that later ops add into.
+ * reference the tests use. Also a fill (`y = value`), for buffers that later ops add into, and an in-place
+ * scaled add (`y = α·x + β·y`, gradient accumulation).
  *
  * Backward of `y = α·a + β·b`: `da = α·dy`, `db = β·dy`, which is the same kernel again.
  *
@@ -8,6 +9,7 @@
  */
 
 import code from "../../kernels/elementwise.wgsl" with { type: "text" };
+import axpyCode from "../../kernels/axpy.wgsl" with { type: "text" };
 import fillCode from "../../kernels/fill.wgsl" with { type: "text" };
 import type { Gpu } from "../gpu/device.ts";
 import { type Dispatch, grid, makeDispatch } from "../gpu/kernel.ts";
@@ -15,6 +17,7 @@ import type { Tensor } from "../gpu/tensor.ts";
 
 const kernel = { name: "elementwise", code };
 const fillKernel = { name: "fill", code: fillCode };
+const axpyKernel = { name: "axpy", code: axpyCode };
 
 /** Arguments of {@link addScaledForward}: `out = alpha·a + beta·b`, all of one size. */
 export interface AddScaledArgs {
@@ -63,6 +66,24 @@ export function fillTensor(gpu: Gpu, args: { out: Tensor; value: number }): Prom
   return makeDispatch(gpu, fillKernel, {
     params: { u32: [n], f32: [args.value] },
     tensors: [args.out],
+    workgroups: grid(gpu, Math.ceil(n / 256)),
+  });
+}
+
+/** Builds the dispatch of `y = alpha·x + beta·y` in place (beta = 0: y is overwritten, never read). */
+export function axpy(
+  gpu: Gpu,
+  args: { y: Tensor; x: Tensor; alpha: number; beta: number },
+): Promise<Dispatch> {
+  const n = args.y.size;
+  if (args.x.size !== n) {
+    throw new RangeError(
+      `Cannot add "${args.x.name}" (${args.x.size} values) into "${args.y.name}" (${n} values)`,
+    );
+  }
+  return makeDispatch(gpu, axpyKernel, {
+    params: { u32: [n], f32: [args.alpha, args.beta] },
+    tensors: [args.x, args.y],
     workgroups: grid(gpu, Math.ceil(n / 256)),
   });
 }

@@ -1,6 +1,8 @@
 /**
  * The training loop: each step is one command buffer (forward, backward, clip, AdamW) with no read-back;
  * the loss is read back only every `logEvery` steps, and a NaN/Inf loss stops training with a clear error.
+ * With `microBatches` = k > 1 an update is k command buffers, one per micro-batch, whose gradients are summed
+ * (gradient accumulation, for batches that do not fit the device at once).
  *
  * @module
  */
@@ -9,13 +11,16 @@ import { type Dispatch, encodeDispatches } from "../gpu/kernel.ts";
 import { readTensor } from "../gpu/tensor.ts";
 import type { LlamaModel } from "../model/llama.ts";
 import { buildTrainPlan, type TrainPlan } from "../model/train_plan.ts";
+import { GradientAccumulator } from "./accumulate.ts";
 import { AdamW, type AdamWConfig, DEFAULT_ADAMW } from "./optimizer.ts";
 import { LearningRate, type ScheduleConfig } from "./schedule.ts";
 
 /** Options of {@link Trainer.create}. */
 export interface TrainerOptions {
-  /** Sequences per step and tokens per sequence. */
+  /** Sequences per micro-batch and tokens per sequence. */
   batch: number;
+  /** Micro-batches per update (gradient accumulation); default 1. A step's batch is `batch · microBatches`. */
+  microBatches?: number;
   seqLen: number;
   /** Peak learning rate. */
   lr: number;
@@ -53,7 +58,8 @@ export class Trainer {
   step = 0;
   /** Hooks run after every update. */
   readonly afterStep: AfterStepHook[] = [];
-  #dispatches: Dispatch[] = [];
+  /** Dispatches of each micro-batch of an update (one list without accumulation). */
+  #micro: Dispatch[][] = [];
 
   private constructor(
     readonly model: LlamaModel,
@@ -61,29 +67,59 @@ export class Trainer {
     readonly optimizer: AdamW,
     readonly lr: LearningRate,
     readonly logEvery: number,
-    readonly tokensPerStep: number,
+    readonly accumulator?: GradientAccumulator,
   ) {}
+
+  /** Micro-batches per update. */
+  get microBatches(): number {
+    return this.accumulator?.microBatches ?? 1;
+  }
 
   /** Builds the step plan and optimizer for the model's trainable tensors. */
   static async create(model: LlamaModel, options: TrainerOptions): Promise<Trainer> {
     const trainable = model.trainable();
     if (trainable.length === 0) throw new RangeError("Cannot train: the model has no trainable tensors");
+    const k = options.microBatches ?? 1;
+    if (!Number.isInteger(k) || k < 1) {
+      throw new RangeError(`Cannot use ${k} micro-batches: use a positive integer`);
+    }
     const plan = await buildTrainPlan(model, {
       batch: options.batch,
       seqLen: options.seqLen,
       withBackward: true,
+      lossScale: 1 / k,
     });
-    const optimizer = new AdamW(model.gpu, trainable, { ...DEFAULT_ADAMW, ...options.adamw });
+    const accumulator = k > 1 ? new GradientAccumulator(model.gpu, trainable, k) : undefined;
+    const adamw = { ...DEFAULT_ADAMW, ...options.adamw };
+    const optimizer = new AdamW(model.gpu, accumulator?.summed() ?? trainable, adamw);
     const trainer = new Trainer(
       model,
       plan,
       optimizer,
       new LearningRate(options.lr, options.schedule),
       options.logEvery ?? 10,
-      options.batch * options.seqLen,
+      accumulator,
     );
-    trainer.#dispatches = [...plan.forward, ...plan.backward, ...await optimizer.build()];
+    await trainer.#buildDispatches();
     return trainer;
+  }
+
+  /** Forward and backward of each micro-batch, the accumulation, and the optimizer after the last one. */
+  async #buildDispatches(): Promise<void> {
+    const step = [...this.plan.forward, ...this.plan.backward];
+    const update = await this.optimizer.build();
+    const acc = this.accumulator;
+    if (!acc) {
+      this.#micro = [[...step, ...update]];
+      return;
+    }
+    const first = await acc.build(true, this.plan.stats);
+    const rest = await acc.build(false, this.plan.stats);
+    this.#micro = Array.from({ length: acc.microBatches }, (_, i) => [
+      ...step,
+      ...i === 0 ? first : rest,
+      ...i === acc.microBatches - 1 ? update : [],
+    ]);
   }
 
   /**
@@ -98,14 +134,28 @@ export class Trainer {
     readLoss = false,
   ): Promise<LossRecord | undefined> {
     const update = this.step + 1;
-    this.plan.writeBatch(inputIds, labels);
+    const k = this.microBatches;
+    const size = this.plan.batch * this.plan.seqLen;
+    if (inputIds.length !== k * size || labels.length !== k * size) {
+      throw new RangeError(
+        `Cannot train on ${inputIds.length} ids: a step takes ${k} micro-batch(es) of ` +
+          `${this.plan.batch}×${this.plan.seqLen} tokens`,
+      );
+    }
     const lr = this.lr.at(update);
     this.optimizer.prepare(lr);
-    this.model.setDropoutStep(update);
     const { device } = this.model.gpu;
-    const encoder = device.createCommandEncoder();
-    encodeDispatches(encoder, this.#dispatches);
-    device.queue.submit([encoder.finish()]);
+    for (let i = 0; i < k; i++) {
+      // Writes are queued after the previous submit, so each micro-batch sees its own data.
+      this.plan.writeBatch(
+        inputIds.subarray(i * size, (i + 1) * size),
+        labels.subarray(i * size, (i + 1) * size),
+      );
+      this.model.setDropoutStep((update - 1) * k + i + 1);
+      const encoder = device.createCommandEncoder();
+      encodeDispatches(encoder, this.#micro[i]!);
+      device.queue.submit([encoder.finish()]);
+    }
     this.step = update;
     let record: LossRecord | undefined;
     if (readLoss || update % this.logEvery === 0) record = await this.readLoss(lr);
@@ -116,7 +166,7 @@ export class Trainer {
   /** Waits for the GPU and reads the loss and gradient norm of the last update. */
   async readLoss(lr: number = this.lr.at(this.step)): Promise<LossRecord> {
     const [stats, norm] = await Promise.all([
-      readTensor(this.plan.stats),
+      readTensor(this.accumulator?.lossSum ?? this.plan.stats),
       readTensor(this.optimizer.gradNormTensor),
     ]);
     const loss = stats[0]!;
@@ -133,13 +183,19 @@ export class Trainer {
   async rebuild(): Promise<void> {
     const { batch, seqLen } = this.plan;
     this.plan.destroy();
-    this.plan = await buildTrainPlan(this.model, { batch, seqLen, withBackward: true });
-    this.#dispatches = [...this.plan.forward, ...this.plan.backward, ...await this.optimizer.build()];
+    this.plan = await buildTrainPlan(this.model, {
+      batch,
+      seqLen,
+      withBackward: true,
+      lossScale: 1 / this.microBatches,
+    });
+    await this.#buildDispatches();
   }
 
   /** Frees the plan and optimizer (not the model). */
   destroy(): void {
     this.plan.destroy();
     this.optimizer.destroy();
+    this.accumulator?.destroy();
   }
 }

@@ -88,8 +88,14 @@ export async function runUuidExperiment(
     const adapterConfig = fft ? undefined : runAdapterConfig(spec, preset.adapterDropout);
     if (adapterConfig) adapters = await applyAdapters(model, adapterConfig);
     const groups = adapterConfig && ADAPTER_METHODS[spec.method]?.groups?.(adapterConfig);
+    if (preset.batch % preset.microBatches !== 0) {
+      throw new RangeError(
+        `Cannot split ${preset.batch} pairs into ${preset.microBatches} equal micro-batches`,
+      );
+    }
     trainer = await Trainer.create(model, {
-      batch: preset.batch,
+      batch: preset.batch / preset.microBatches,
+      microBatches: preset.microBatches,
       seqLen,
       lr: spec.lr,
       schedule: { kind: "linear", warmupSteps: preset.warmup, totalSteps: preset.steps },

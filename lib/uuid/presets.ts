@@ -28,6 +28,8 @@ export interface UuidPreset {
   pairs: number;
   /** Pairs per step. */
   batch: number;
+  /** Micro-batches per step (gradient accumulation; the authors used micro-batches of 128); divides `batch`. */
+  microBatches: number;
   /** Optimizer steps (= epochs · pairs / batch). */
   steps: number;
   /** Linear-schedule warmup steps. */
@@ -60,6 +62,7 @@ export const UUID_PRESETS: Readonly<Record<string, UuidPreset>> = {
     name: "quick",
     pairs: 16,
     batch: 8,
+    microBatches: 1,
     steps: 320,
     warmup: 32,
     evalFractions: [0.3, 0.5, 0.7, 0.9, 1],
@@ -86,6 +89,7 @@ export const UUID_PRESETS: Readonly<Record<string, UuidPreset>> = {
     name: "paper",
     pairs: 10_000,
     batch: 1_000,
+    microBatches: 8,
     steps: 1_000,
     warmup: 100,
     evalFractions: [0.3, 0.5, 0.7, 0.9, 1],

@@ -81,3 +81,48 @@ Deno.test({
     for (const t of [a, b]) [t.value, t.grad].forEach((x) => x.destroy());
   },
 });
+
+Deno.test({
+  name: "two accumulated micro-batches make the same update as one batch of both (equal token counts)",
+  ...gpuTest,
+  async fn() {
+    const gpu = await testGpu();
+    const { config, weights } = await loadCheckpoint("testdata/golden/llama-tiny");
+    const ids = Uint32Array.from({ length: 2 * 10 }, (_, i) => (i * 7 + 3) % config.vocabSize);
+    const labels = Int32Array.from(ids);
+    const after: Float32Array[][] = [];
+    const losses: number[] = [];
+    for (const [batch, microBatches] of [[2, 1], [1, 2]] as const) {
+      const model = LlamaModel.create(gpu, config, weights, { trainBase: true });
+      const trainer = await Trainer.create(model, { batch, microBatches, seqLen: 10, lr: 1e-2, schedule });
+      for (let s = 0; s < 3; s++) losses.push((await trainer.trainStep(ids, labels, true))!.loss);
+      after.push(await Promise.all(model.trainable().map((t) => readTensor(t.value))));
+      trainer.destroy();
+      model.destroy();
+    }
+    // Same math, different float32 summation order: the losses and weights agree to rounding.
+    for (let s = 0; s < 3; s++) assert.ok(Math.abs(losses[s]! - losses[s + 3]!) < 1e-5, `loss ${s}`);
+    after[0]!.forEach((values, i) => {
+      for (let j = 0; j < values.length; j++) assert.ok(Math.abs(values[j]! - after[1]![i]![j]!) < 1e-5);
+    });
+    await assert.rejects(
+      async () => {
+        const model = LlamaModel.create(gpu, config, weights, { trainBase: true });
+        const trainer = await Trainer.create(model, {
+          batch: 1,
+          microBatches: 2,
+          seqLen: 10,
+          lr: 1e-2,
+          schedule,
+        });
+        try {
+          await trainer.trainStep(ids.subarray(0, 10), labels.subarray(0, 10));
+        } finally {
+          trainer.destroy();
+          model.destroy();
+        }
+      },
+      /a step takes 2 micro-batch\(es\) of 1×10 tokens/,
+    );
+  },
+});

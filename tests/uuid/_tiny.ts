@@ -26,11 +26,12 @@ export const TINY_CONFIG: LlamaConfig = {
   headDim: 16,
 };
 
-/** The quick preset shrunk to 4 pairs and 4 steps. */
+/** The quick preset shrunk to 4 pairs and 4 steps, in micro-batches of one pair. */
 export const TINY_PRESET: UuidPreset = {
   ...UUID_PRESETS.quick!,
   pairs: 4,
   batch: 2,
+  microBatches: 2, // exercises gradient accumulation, as the paper preset does
   steps: 4,
   warmup: 1,
   lossPoints: 4,
