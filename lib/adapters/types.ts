@@ -94,8 +94,3 @@ export function adapterDropout(
 export function isTargeted(path: string, targetModules: readonly string[]): boolean {
   return targetModules.some((name) => path === name || path.endsWith(`.${name}`));
 }
-
-/** Type guard: a linear layer that is an adapter. */
-export function isAdapter(layer: LinearLayer): layer is AdapterLayer {
-  return "base" in layer && "deltaWeight" in layer;
-}
