@@ -105,6 +105,22 @@ export function createTensor(
   return tensor;
 }
 
+/**
+ * An allocator that records what it creates in `owned`, so a plan frees its tensors together; `prefix` is
+ * put before every name.
+ */
+export function ownedAllocator(
+  gpu: Gpu,
+  owned: Tensor[],
+  prefix = "",
+): (name: string, shape: readonly number[]) => Tensor {
+  return (name, shape) => {
+    const tensor = createTensor(gpu, `${prefix}${name}`, shape);
+    owned.push(tensor);
+    return tensor;
+  };
+}
+
 /** Copies `data` into the tensor (queued; visible to the next submitted work). */
 export function writeTensor(tensor: Tensor, data: TensorData, offset = 0): void {
   if (offset + data.length > tensor.size) {

@@ -8,7 +8,7 @@
 
 import type { Gpu } from "../gpu/device.ts";
 import type { Dispatch } from "../gpu/kernel.ts";
-import { createTensor, type Tensor } from "../gpu/tensor.ts";
+import { ownedAllocator, type Tensor } from "../gpu/tensor.ts";
 import { attentionForward } from "../ops/attention.ts";
 import { addScaledForward } from "../ops/elementwise.ts";
 import { rmsnormForward } from "../ops/rmsnorm.ts";
@@ -77,11 +77,7 @@ export function allocateScratch(
   withKvCache: boolean,
 ): ForwardScratch {
   const c = model.config;
-  const t = (name: string, shape: number[]) => {
-    const tensor = createTensor(model.gpu, name, shape);
-    owned.push(tensor);
-    return tensor;
-  };
+  const t = ownedAllocator(model.gpu, owned);
   return {
     qRaw: t("scratch.q", [rows, c.numAttentionHeads * c.headDim]),
     kRaw: t("scratch.k", [rows, c.numKeyValueHeads * c.headDim]),
@@ -187,11 +183,7 @@ export function allocateLayer(
 ): LayerActivations {
   const c = model.config;
   const rows = shape.batch * shape.queryLen;
-  const t = (name: string, dims: number[]) => {
-    const tensor = createTensor(model.gpu, `layers.${l}.${name}`, dims);
-    owned.push(tensor);
-    return tensor;
-  };
+  const t = ownedAllocator(model.gpu, owned, `layers.${l}.`);
   const qWidth = c.numAttentionHeads * c.headDim;
   const kvWidth = c.numKeyValueHeads * c.headDim;
   return {

@@ -10,7 +10,7 @@
  */
 
 import { type Dispatch, runDispatches } from "../gpu/kernel.ts";
-import { createTensor, readTensorU32, type Tensor, writeTensor } from "../gpu/tensor.ts";
+import { ownedAllocator, readTensorU32, type Tensor, writeTensor } from "../gpu/tensor.ts";
 import { greedyArgmax, kvCacheWrite } from "../ops/decode.ts";
 import { embeddingForward } from "../ops/embedding.ts";
 import {
@@ -63,11 +63,7 @@ export async function buildGreedyGenerator(
     );
   }
   const owned: Tensor[] = [];
-  const t = (name: string, dims: number[]) => {
-    const tensor = createTensor(model.gpu, name, dims);
-    owned.push(tensor);
-    return tensor;
-  };
+  const t = ownedAllocator(model.gpu, owned);
   const kvWidth = c.numKeyValueHeads * c.headDim;
   const caches = Array.from({ length: c.numHiddenLayers }, (_, l) => ({
     k: t(`cache.${l}.k`, [batch, capacity, kvWidth]),
@@ -118,11 +114,7 @@ function allocateStep(
 ): StepActivations {
   const c = model.config;
   const rows = shape.batch * shape.queryLen;
-  const t = (name: string, dims: number[]) => {
-    const tensor = createTensor(model.gpu, name, dims);
-    owned.push(tensor);
-    return tensor;
-  };
+  const t = ownedAllocator(model.gpu, owned);
   const embeddings = t("embeddings", [rows, c.hiddenSize]);
   const layers: LayerActivations[] = [];
   let x = embeddings;

@@ -10,7 +10,7 @@
  */
 
 import type { Dispatch } from "../gpu/kernel.ts";
-import { createTensor, type Tensor, writeTensor } from "../gpu/tensor.ts";
+import { ownedAllocator, type Tensor, writeTensor } from "../gpu/tensor.ts";
 import { attentionBackward } from "../ops/attention.ts";
 import { crossEntropyBackward, crossEntropyForward } from "../ops/cross_entropy.ts";
 import { embeddingBackward, embeddingBackwardIndex, embeddingForward } from "../ops/embedding.ts";
@@ -86,11 +86,7 @@ export async function buildTrainPlan(
   const gpu = model.gpu;
   const rows = batch * seqLen;
   const owned: Tensor[] = [];
-  const t = (name: string, shape: number[]) => {
-    const tensor = createTensor(gpu, name, shape);
-    owned.push(tensor);
-    return tensor;
-  };
+  const t = ownedAllocator(gpu, owned);
   const ids = t("input_ids", [rows]);
   const labels = t("labels", [rows]);
   const order = t("embedding.order", [rows]);
@@ -194,11 +190,7 @@ async function buildBackward(model: LlamaModel, a: BackwardInputs): Promise<Disp
   const gpu = model.gpu;
   const c = model.config;
   const { rows } = a;
-  const t = (name: string, shape: number[]) => {
-    const tensor = createTensor(gpu, name, shape);
-    a.owned.push(tensor);
-    return tensor;
-  };
+  const t = ownedAllocator(gpu, a.owned);
   const qWidth = c.numAttentionHeads * c.headDim;
   const kvWidth = c.numKeyValueHeads * c.headDim;
   const d = {
