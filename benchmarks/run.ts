@@ -13,7 +13,7 @@ import { parseArgs } from "node:util";
 import { GpuUnavailableError, requestGpu } from "../lib/gpu/device.ts";
 import { describeAdapter, recordEnvironment } from "../lib/harness/env.ts";
 import { runSuites, writeResultsFile } from "../lib/harness/runner.ts";
-import { type BenchSuite, sectionsOf } from "../lib/harness/suite.ts";
+import { type BenchSuite, parseResultsFile, type ResultsFile, sectionsOf } from "../lib/harness/suite.ts";
 import { DEFAULT_TIMING } from "../lib/harness/timing.ts";
 import { writeReport } from "../lib/report/write.ts";
 import { numberList, runCli } from "../lib/cli/run_cli.ts";
@@ -89,6 +89,28 @@ export function uuidOptions(flags: ReturnType<typeof parseFlags>): UuidBenchOpti
   };
 }
 
+/**
+ * With `--suite`, the suites that did not run keep their records from the previous `results.json`, so the report
+ * still shows them (measured in an earlier run; the file's environment is this run's).
+ */
+async function keepOtherSuites(path: string, results: ResultsFile): Promise<void> {
+  let previous: ResultsFile;
+  try {
+    previous = parseResultsFile(await Deno.readTextFile(path), path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound || error instanceof SyntaxError) return;
+    throw error;
+  }
+  for (const [name, records] of Object.entries(previous.suites)) {
+    if (results.suites[name] === undefined) {
+      results.suites[name] = records;
+      console.log(
+        `Keeping the "${name}" records of the previous ${path} (measured at ${previous.environment.gitCommit})`,
+      );
+    }
+  }
+}
+
 async function main(): Promise<void> {
   const flags = parseFlags();
   if (flags.help) return console.log(USAGE);
@@ -113,6 +135,7 @@ async function main(): Promise<void> {
     quick: flags.quick,
     journal: join(flags.out, "results.jsonl"),
   });
+  if (flags.suite) await keepOtherSuites(join(flags.out, "results.json"), results);
   await writeResultsFile(join(flags.out, "results.json"), results);
   const report = await writeReport(flags.out, {
     title: REPORT_TITLE,
