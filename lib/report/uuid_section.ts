@@ -72,10 +72,27 @@ function paperTable(): ReportTable {
   };
 }
 
+/** One point per (run, step): the mean over seeds of `value`, so several seeds draw one curve per run. */
+export function meanOverSeeds(
+  records: readonly UuidRunRecord[],
+  points: (r: UuidRunRecord) => { step: number; value: number }[],
+): { run: string; step: number; value: number; seeds: number }[] {
+  const sums = new Map<string, { run: string; step: number; sum: number; n: number }>();
+  for (const r of records) {
+    for (const { step, value } of points(r)) {
+      const key = `${runLabel(r)}|${step}`;
+      const entry = sums.get(key) ?? { run: runLabel(r), step, sum: 0, n: 0 };
+      entry.sum += value;
+      entry.n += 1;
+      sums.set(key, entry);
+    }
+  }
+  return [...sums.values()].map((e) => ({ run: e.run, step: e.step, value: e.sum / e.n, seeds: e.n }));
+}
+
 function lossValues(records: readonly UuidRunRecord[]): Datum[] {
-  return records.flatMap((r) =>
-    r.losses.map((l) => ({ run: runLabel(r), seed: r.spec.seed, step: l.step, loss: l.loss }))
-  );
+  return meanOverSeeds(records, (r) => r.losses.map((l) => ({ step: l.step, value: l.loss })))
+    .map(({ run, step, value, seeds }) => ({ run, step, loss: value, seeds }));
 }
 
 function lossChart(name: string, title: string, records: readonly UuidRunRecord[]): ReportChart {
@@ -93,18 +110,20 @@ function lossChart(name: string, title: string, records: readonly UuidRunRecord[
 }
 
 function sweepAccuracyChart(sweep: readonly UuidRunRecord[]): ReportChart {
-  const values = sweep.flatMap((r) =>
-    r.evals.map((e) => ({
-      run: runLabel(r),
-      rank: r.spec.rank,
-      step: e.step,
-      accuracy: 100 * e.charAccuracy,
-    }))
-  );
+  const values = meanOverSeeds(
+    sweep,
+    (r) => r.evals.map((e) => ({ step: e.step, value: 100 * e.charAccuracy })),
+  )
+    .map(({ run, step, value, seeds }) => ({
+      run,
+      step,
+      accuracy: value,
+      seeds,
+    }));
   return {
     name: "uuid-figure2-accuracy",
     spec: lineChart({
-      title: "Figure 2 (ours): LoRA character-level accuracy by rank",
+      title: "Figure 2 (ours): LoRA character-level accuracy by rank (mean over seeds)",
       values,
       x: { field: "step", title: "Step", type: "quantitative" },
       y: { field: "accuracy", title: "Character accuracy (%)", type: "quantitative" },
@@ -138,8 +157,12 @@ export function uuidSection(
     intro,
     tables: [accuracyTable(table1), paperTable()],
     charts: [
-      lossChart("uuid-figure3-loss", "Figure 3 (ours): training loss, FFT / LoRA / MoRA", figure3),
-      lossChart("uuid-figure2-loss", "Figure 2 (ours): LoRA training loss by rank", sweep),
+      lossChart(
+        "uuid-figure3-loss",
+        "Figure 3 (ours): training loss, FFT / LoRA / MoRA (mean over seeds)",
+        figure3,
+      ),
+      lossChart("uuid-figure2-loss", "Figure 2 (ours): LoRA training loss by rank (mean over seeds)", sweep),
       sweepAccuracyChart(sweep),
     ],
   };

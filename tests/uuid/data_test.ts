@@ -3,6 +3,8 @@ import { byteTokenizer, gpt2Tokenizer } from "../../lib/data/tokenizer.ts";
 import { SeededRandom } from "../../lib/random.ts";
 import { makeUuidPairs, tokenizePairs, uuidBatches, uuidSeqLen, uuidV4 } from "../../lib/uuid/data.ts";
 import { charAccuracy } from "../../lib/uuid/score.ts";
+import type { UuidRunRecord } from "../../lib/uuid/experiment.ts";
+import { meanOverSeeds } from "../../lib/report/uuid_section.ts";
 
 const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
@@ -52,4 +54,24 @@ Deno.test("character accuracy counts same-position characters of the expected va
   assert.equal(charAccuracy("abxd", "abcd"), 0.75);
   assert.equal(charAccuracy("ab", "abcd"), 0.5);
   assert.equal(charAccuracy("", "abcd"), 0);
+});
+
+Deno.test("curves over several seeds are averaged into one point per run and step", () => {
+  const record = (seed: number, loss: number) =>
+    ({
+      id: `x${seed}`,
+      spec: { preset: "quick", method: "lora", rank: 8, seed, lr: 0.01, base: "b" },
+      trainableParams: 1,
+      losses: [{ step: 1, loss }, { step: 2, loss: loss / 2 }],
+      evals: [],
+      msPerStep: 1,
+    }) as UuidRunRecord;
+  const points = meanOverSeeds(
+    [record(0, 2), record(1, 4)],
+    (r) => r.losses.map((l) => ({ step: l.step, value: l.loss })),
+  );
+  assert.deepEqual(points, [
+    { run: "LoRA r=8", step: 1, value: 3, seeds: 2 },
+    { run: "LoRA r=8", step: 2, value: 1.5, seeds: 2 },
+  ]);
 });
