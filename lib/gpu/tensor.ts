@@ -105,6 +105,33 @@ export function createTensor(
   return tensor;
 }
 
+const scratchScopes = new WeakMap<Gpu, Tensor[][]>();
+
+/**
+ * Runs `build` so that every {@link scratchTensor} it allocates is recorded in `owned`: a plan frees the
+ * scratch its ops allocated together with its own tensors. Scopes nest; builds must not interleave.
+ */
+export async function collectScratch<T>(gpu: Gpu, owned: Tensor[], build: () => Promise<T>): Promise<T> {
+  let stack = scratchScopes.get(gpu);
+  if (!stack) scratchScopes.set(gpu, stack = []);
+  stack.push(owned);
+  try {
+    return await build();
+  } finally {
+    stack.pop();
+  }
+}
+
+/**
+ * Allocates an op's scratch tensor (partial sums, tables), recorded in the innermost {@link collectScratch}
+ * scope so it lives as long as the plan that uses it; outside any scope it lives until destroyed.
+ */
+export function scratchTensor(gpu: Gpu, name: string, shape: readonly number[]): Tensor {
+  const tensor = createTensor(gpu, name, shape);
+  scratchScopes.get(gpu)?.at(-1)?.push(tensor);
+  return tensor;
+}
+
 /**
  * An allocator that records what it creates in `owned`, so a plan frees its tensors together; `prefix` is
  * put before every name.

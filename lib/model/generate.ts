@@ -10,7 +10,7 @@
  */
 
 import { type Dispatch, runDispatches } from "../gpu/kernel.ts";
-import { ownedAllocator, readTensorU32, type Tensor, writeTensor } from "../gpu/tensor.ts";
+import { collectScratch, ownedAllocator, readTensorU32, type Tensor, writeTensor } from "../gpu/tensor.ts";
 import { greedyArgmax, kvCacheWrite } from "../ops/decode.ts";
 import { embeddingForward } from "../ops/embedding.ts";
 import {
@@ -75,12 +75,16 @@ export async function buildGreedyGenerator(
   const prefillShape = { batch, queryLen: promptLen, positionOffset: 0, keyCapacity: capacity };
   const prefill = allocateStep(model, prefillShape, caches, owned);
   const io = { caches, next, generated };
-  const dispatches = await stepDispatches(model, prefillShape, prefill, { ...io, ids: promptIds, column: 0 });
   const decode = allocateStep(model, { ...prefillShape, queryLen: 1 }, caches, owned);
-  for (let i = 1; i < maxNewTokens; i++) {
-    const stepShape = { batch, queryLen: 1, positionOffset: promptLen + i - 1, keyCapacity: capacity };
-    dispatches.push(...await stepDispatches(model, stepShape, decode, { ...io, ids: next, column: i }));
-  }
+  // The ops' scratch (RoPE tables) is owned by the generator too.
+  const dispatches = await collectScratch(model.gpu, owned, async () => {
+    const all = await stepDispatches(model, prefillShape, prefill, { ...io, ids: promptIds, column: 0 });
+    for (let i = 1; i < maxNewTokens; i++) {
+      const stepShape = { batch, queryLen: 1, positionOffset: promptLen + i - 1, keyCapacity: capacity };
+      all.push(...await stepDispatches(model, stepShape, decode, { ...io, ids: next, column: i }));
+    }
+    return all;
+  });
   return {
     shape,
     async generate(ids) {

@@ -10,7 +10,7 @@
  */
 
 import type { Dispatch } from "../gpu/kernel.ts";
-import { ownedAllocator, type Tensor, writeTensor } from "../gpu/tensor.ts";
+import { collectScratch, ownedAllocator, type Tensor, writeTensor } from "../gpu/tensor.ts";
 import { attentionBackward } from "../ops/attention.ts";
 import { crossEntropyBackward, crossEntropyForward } from "../ops/cross_entropy.ts";
 import { embeddingBackward, embeddingBackwardIndex, embeddingForward } from "../ops/embedding.ts";
@@ -65,16 +65,29 @@ export function shiftLabels(labels: Int32Array, batch: number, seqLen: number): 
  *
  * @throws {RangeError} when seqLen exceeds `max_position_embeddings` or a tensor does not fit the device.
  */
-export async function buildTrainPlan(
-  model: LlamaModel,
-  options: {
-    batch: number;
-    seqLen: number;
-    withBackward?: boolean;
-    /** Multiplies the loss gradient (1/k for k accumulated micro-batches); default 1. */
-    lossScale?: number;
-  },
-): Promise<TrainPlan> {
+export async function buildTrainPlan(model: LlamaModel, options: TrainPlanOptions): Promise<TrainPlan> {
+  const owned: Tensor[] = [];
+  try {
+    return await collectScratch(model.gpu, owned, () => buildInto(model, options, owned));
+  } catch (error) {
+    for (const tensor of owned) tensor.destroy();
+    throw error;
+  }
+}
+
+/** Options of {@link buildTrainPlan}. */
+export interface TrainPlanOptions {
+  /** Sequences per step and tokens per sequence. */
+  batch: number;
+  seqLen: number;
+  /** Also build the backward pass (training; adapters then apply input dropout). */
+  withBackward?: boolean;
+  /** Multiplies the loss gradient (1/k for k accumulated micro-batches); default 1. */
+  lossScale?: number;
+}
+
+/** Builds the plan; every tensor it and its ops allocate goes into `owned`, freed by `destroy`. */
+async function buildInto(model: LlamaModel, options: TrainPlanOptions, owned: Tensor[]): Promise<TrainPlan> {
   const { batch, seqLen } = options;
   const training = options.withBackward ?? false;
   const c = model.config;
@@ -85,7 +98,6 @@ export async function buildTrainPlan(
   }
   const gpu = model.gpu;
   const rows = batch * seqLen;
-  const owned: Tensor[] = [];
   const t = ownedAllocator(gpu, owned);
   const ids = t("input_ids", [rows]);
   const labels = t("labels", [rows]);

@@ -28,7 +28,7 @@ import dqTemplate from "../../kernels/attention_backward_dq.wgsl" with { type: "
 import dkdvTemplate from "../../kernels/attention_backward_dkdv.wgsl" with { type: "text" };
 import type { Gpu } from "../gpu/device.ts";
 import { type Dispatch, grid, makeDispatch } from "../gpu/kernel.ts";
-import { createTensor, type Tensor } from "../gpu/tensor.ts";
+import { scratchTensor, type Tensor } from "../gpu/tensor.ts";
 
 /** Largest head size: the kernels keep whole head rows in registers, unrolled. */
 const MAX_HEAD_DIM = 256;
@@ -209,7 +209,7 @@ export async function attentionBackward(gpu: Gpu, args: AttentionBackwardArgs): 
   for (const t of [args.dq, args.dout, args.out, args.q]) checkSize(t, qSize);
   for (const t of [args.dk, args.dv, args.k, args.v]) checkSize(t, kvSize);
   checkSize(args.lse, batch * heads * seqLen);
-  const delta = createTensor(gpu, "attention.delta", [batch, heads, seqLen]);
+  const delta = scratchTensor(gpu, "attention.delta", [batch, heads, seqLen]);
   const scale = scaleOf(args);
   const uq = unrollingFor(headDim, DQ_BUDGET);
   const dqBlocks = Math.ceil(seqLen / uq.rows);

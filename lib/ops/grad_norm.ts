@@ -15,7 +15,7 @@ import partialCode from "../../kernels/grad_norm_partial.wgsl" with { type: "tex
 import finalCode from "../../kernels/grad_norm_final.wgsl" with { type: "text" };
 import type { Gpu } from "../gpu/device.ts";
 import { type Dispatch, makeDispatch } from "../gpu/kernel.ts";
-import { createTensor, type Tensor } from "../gpu/tensor.ts";
+import { scratchTensor, type Tensor } from "../gpu/tensor.ts";
 
 const partialKernel = { name: "grad_norm_partial", code: partialCode };
 const finalKernel = { name: "grad_norm_final", code: finalCode };
@@ -63,7 +63,7 @@ export async function gradNorm(gpu: Gpu, args: GradNormArgs): Promise<Dispatch[]
   }
   const counts = grads.map((g) => gradNormWorkgroups(g.size));
   const total = counts.reduce((a, b) => a + b, 0);
-  const partials = createTensor(gpu, "gradNorm.partials", [total]);
+  const partials = scratchTensor(gpu, "gradNorm.partials", [total]);
   const dispatches: Promise<Dispatch>[] = [];
   let offset = 0;
   grads.forEach((grad, k) => {

@@ -14,7 +14,7 @@ import backwardCode from "../../kernels/rmsnorm_backward.wgsl" with { type: "tex
 import dweightCode from "../../kernels/rmsnorm_dweight.wgsl" with { type: "text" };
 import type { Gpu } from "../gpu/device.ts";
 import { type Dispatch, grid, makeDispatch } from "../gpu/kernel.ts";
-import { createTensor, type Tensor } from "../gpu/tensor.ts";
+import { scratchTensor, type Tensor } from "../gpu/tensor.ts";
 
 const forwardKernel = { name: "rmsnorm", code: forwardCode };
 const backwardKernel = { name: "rmsnorm_backward", code: backwardCode };
@@ -127,7 +127,7 @@ export async function rmsnormBackward(gpu: Gpu, args: RmsnormBackwardArgs): Prom
   const rowsPerGroup = Math.max(MIN_ROWS_PER_GROUP, Math.ceil(rows / MAX_GROUPS));
   const groups = Math.ceil(rows / rowsPerGroup);
   // Without dweight the kernel writes no partials, but binding 6 still needs a buffer.
-  const partials = createTensor(gpu, "rmsnorm.dweight_partials", dweight ? [groups, dim] : [1]);
+  const partials = scratchTensor(gpu, "rmsnorm.dweight_partials", dweight ? [groups, dim] : [1]);
   const plan = [
     await makeDispatch(gpu, backwardKernel, {
       params: { u32: [rows, dim, rowsPerGroup] },

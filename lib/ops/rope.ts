@@ -18,7 +18,7 @@
 import code from "../../kernels/rope.wgsl" with { type: "text" };
 import type { Gpu } from "../gpu/device.ts";
 import { type Dispatch, grid, makeDispatch } from "../gpu/kernel.ts";
-import { createTensor, type Tensor, writeTensor } from "../gpu/tensor.ts";
+import { scratchTensor, type Tensor, writeTensor } from "../gpu/tensor.ts";
 
 /** Threads per workgroup, as the kernel declares. */
 const THREADS = 256;
@@ -116,7 +116,7 @@ function rotate(gpu: Gpu, output: Tensor, input: Tensor, shape: RopeShape, sign:
   const { batch, seqLen, heads, headDim } = shape;
   const { cos, sin } = ropeCosSin(seqLen, headDim, shape.theta, shape.positionOffset);
   const half = headDim / 2;
-  const table = createTensor(gpu, "rope.cos_sin", [2, seqLen, half]);
+  const table = scratchTensor(gpu, "rope.cos_sin", [2, seqLen, half]);
   writeTensor(table, cos);
   writeTensor(table, sin, cos.length);
   const lanes = half % 4 === 0 ? 4 : 1;

@@ -8,7 +8,7 @@
 
 import type { Gpu } from "../gpu/device.ts";
 import type { Dispatch } from "../gpu/kernel.ts";
-import { createTensor, type Tensor, writeTensor } from "../gpu/tensor.ts";
+import { collectScratch, createTensor, type Tensor, writeTensor } from "../gpu/tensor.ts";
 import type { TrainableTensor } from "../model/linear.ts";
 import { ADAMW_HYPER_SIZE, adamwHyper, adamwUpdate } from "../ops/adamw.ts";
 import { gradNorm } from "../ops/grad_norm.ts";
@@ -58,6 +58,7 @@ export class AdamW {
   readonly #slots: Slot[];
   readonly #hyper = new Map<string, Tensor>();
   readonly #norm: Tensor;
+  readonly #scratch: Tensor[] = [];
 
   /** @param tensors what to train; @param config hyperparameters */
   constructor(readonly gpu: Gpu, tensors: TrainableTensor[], readonly config: AdamWConfig) {
@@ -82,11 +83,14 @@ export class AdamW {
 
   /** Dispatches of clip + update, encoded after the backward pass. Built once. */
   async build(): Promise<Dispatch[]> {
-    const out = await gradNorm(this.gpu, {
-      out: this.#norm,
-      grads: this.#slots.map((s) => s.param.grad),
-      maxNorm: this.config.maxGradNorm,
-    });
+    // A rebuild (ReMoRA) replaces the previous build's scratch (the norm's partial sums).
+    for (const t of this.#scratch.splice(0)) t.destroy();
+    const out = await collectScratch(this.gpu, this.#scratch, () =>
+      gradNorm(this.gpu, {
+        out: this.#norm,
+        grads: this.#slots.map((s) => s.param.grad),
+        maxNorm: this.config.maxGradNorm,
+      }));
     for (const s of this.#slots) {
       out.push(
         ...await adamwUpdate(this.gpu, {
@@ -146,7 +150,7 @@ export class AdamW {
       s.m.destroy();
       s.v.destroy();
     }
-    for (const t of this.#hyper.values()) t.destroy();
+    for (const t of [...this.#hyper.values(), ...this.#scratch]) t.destroy();
     this.#norm.destroy();
   }
 }

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { createTensor, readTensor, writeTensor } from "../../lib/gpu/tensor.ts";
 import { loadCheckpoint } from "../../lib/model/checkpoint.ts";
+import { buildGreedyGenerator } from "../../lib/model/generate.ts";
 import { LlamaModel } from "../../lib/model/llama.ts";
 import type { TrainableTensor } from "../../lib/model/linear.ts";
 import { runDispatches } from "../../lib/gpu/kernel.ts";
@@ -124,5 +125,34 @@ Deno.test({
       },
       /a step takes 2 micro-batch\(es\) of 1×10 tokens/,
     );
+  },
+});
+
+Deno.test({
+  name: "rebuilding plans, generators and trainers leaks no GPU memory (ops' scratch is freed with its plan)",
+  ...gpuTest,
+  async fn() {
+    const gpu = await testGpu();
+    const { config, weights } = await loadCheckpoint("testdata/golden/llama-tiny");
+    const model = LlamaModel.create(gpu, config, weights, { trainBase: true });
+    const cycle = async () => {
+      const trainer = await Trainer.create(model, {
+        batch: 2,
+        seqLen: 8,
+        lr: 1e-3,
+        schedule,
+        microBatches: 2,
+      });
+      await trainer.rebuild();
+      trainer.destroy();
+      const generator = await buildGreedyGenerator(model, { batch: 2, promptLen: 3, maxNewTokens: 4 });
+      generator.destroy();
+    };
+    await cycle(); // the model's own shared scratch pool fills up once
+    const live = gpu.memory.live;
+    await cycle();
+    await cycle();
+    assert.equal(gpu.memory.live, live);
+    model.destroy();
   },
 });
