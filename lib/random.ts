@@ -21,24 +21,32 @@ export function nameSeed(seed: number, name: string): number {
   return (h ^ (h >>> 16)) >>> 0;
 }
 
+/** Mulberry32: uniform floats in [0, 1) from a 32-bit state. */
+export function mulberry32(state: number): () => number {
+  let s = state >>> 0;
+  return () => {
+    let t = (s = (s + 0x6d2b79f5) >>> 0);
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
 /** A generator for one named tensor. */
 export class SeededRandom {
-  #state: number;
+  readonly #uniform: () => number;
 
   /** @param seed run seed (a safe integer); @param name what is being drawn, e.g. a tensor name */
   constructor(seed: number, name: string) {
     if (!Number.isSafeInteger(seed)) {
       throw new RangeError(`Seed ${seed} is not an integer; pass a whole number such as 42`);
     }
-    this.#state = nameSeed(seed, name);
+    this.#uniform = mulberry32(nameSeed(seed, name));
   }
 
   /** Uniform in [0, 1) (mulberry32). */
   next(): number {
-    let t = (this.#state = (this.#state + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    return this.#uniform();
   }
 
   /** `n` values from N(0, std²), Box-Muller using both outputs of each pair. */

@@ -8,10 +8,11 @@
  * @module
  */
 
+import { IGNORE_INDEX } from "../ops/cross_entropy.ts";
+import { mulberry32 } from "../random.ts";
 import type { Tokenizer } from "./tokenizer.ts";
 
 /** Label of a padded position, excluded from the loss (PyTorch's `ignore_index`). */
-export const IGNORE_INDEX = -100;
 
 /** One batch, row-major `batchSize × seqLen`. */
 export interface Batch {
@@ -51,17 +52,6 @@ export function tokenStream(docs: readonly { text: string }[], tokenizer: Tokeni
     at += ids.length;
   }
   return stream;
-}
-
-/** Mulberry32: a small seeded PRNG returning uniform floats in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    let t = (state = (state + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Options of {@link trainBatches}. */

@@ -11,7 +11,7 @@
  * @module
  */
 
-import { IGNORE_INDEX } from "./batches.ts";
+import { IGNORE_INDEX } from "../ops/cross_entropy.ts";
 
 /** Throws unless `count` is positive, naming what was counted. */
 function checkPositive(count: number, what: string): void {

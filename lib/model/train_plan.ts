@@ -12,7 +12,7 @@
 import type { Dispatch } from "../gpu/kernel.ts";
 import { collectScratch, ownedAllocator, type Tensor, writeTensor } from "../gpu/tensor.ts";
 import { attentionBackward } from "../ops/attention.ts";
-import { crossEntropyBackward, crossEntropyForward } from "../ops/cross_entropy.ts";
+import { crossEntropyBackward, crossEntropyForward, IGNORE_INDEX } from "../ops/cross_entropy.ts";
 import { embeddingBackward, embeddingBackwardIndex, embeddingForward } from "../ops/embedding.ts";
 import { rmsnormBackward } from "../ops/rmsnorm.ts";
 import { ropeBackward } from "../ops/rope.ts";
@@ -26,9 +26,6 @@ import {
 } from "./forward.ts";
 import { type LlamaModel, type Projection, projectionPath } from "./llama.ts";
 import type { LinearBackwardArgs } from "./linear.ts";
-
-/** Label value that the loss ignores (transformers' `ignore_index`). */
-export const IGNORE_INDEX = -100;
 
 /** A built training step. */
 export interface TrainPlan {

@@ -7,10 +7,8 @@
  */
 
 import type { Tokenizer } from "../data/tokenizer.ts";
+import { IGNORE_INDEX } from "../ops/cross_entropy.ts";
 import { SeededRandom } from "../random.ts";
-
-/** Label value the loss ignores (padding). */
-const IGNORE_INDEX = -100;
 
 /** One pair to memorize. */
 export interface UuidPair {

@@ -1,12 +1,7 @@
 import assert from "node:assert/strict";
-import {
-  evalBatches,
-  evalWindowCount,
-  IGNORE_INDEX,
-  tokenStream,
-  trainBatches,
-} from "../../lib/data/batches.ts";
+import { evalBatches, evalWindowCount, tokenStream, trainBatches } from "../../lib/data/batches.ts";
 import { byteTokenizer } from "../../lib/data/tokenizer.ts";
+import { IGNORE_INDEX } from "../../lib/ops/cross_entropy.ts";
 
 /** A stream whose token at position i is i, so windows show where they came from. */
 function positions(length: number): Uint32Array {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { IGNORE_INDEX } from "../../lib/data/batches.ts";
+import { IGNORE_INDEX } from "../../lib/ops/cross_entropy.ts";
 import { bitsPerByte, EvalTotals, perplexity, shiftedNll } from "../../lib/data/metrics.ts";
 
 const CLOSE = 1e-12;
