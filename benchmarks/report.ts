@@ -7,9 +7,9 @@
 
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { parseResultsFile, sectionsOf } from "../lib/harness/suite.ts";
+import { parseResultsFile } from "../lib/harness/suite.ts";
 import { writeReport } from "../lib/report/write.ts";
-import { benchSuites, REPORT_TITLE } from "./run.ts";
+import { benchReport, benchSuites } from "./run.ts";
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -29,12 +29,8 @@ async function main(): Promise<void> {
     Deno.exit(1);
   }
   const results = parseResultsFile(text, path);
-  const sections = sectionsOf(results, benchSuites({ preset: "quick", outDir: values.out }));
-  const written = await writeReport(values.out, {
-    title: REPORT_TITLE,
-    environment: results.environment,
-    sections,
-  });
+  const suites = benchSuites({ preset: "quick", outDir: values.out });
+  const written = await writeReport(values.out, benchReport(results, suites));
   console.log(`Wrote ${written.html} and ${written.specs.length} specs from ${path}`);
 }
 

@@ -15,6 +15,8 @@ import { describeAdapter, recordEnvironment } from "../lib/harness/env.ts";
 import { runSuites, writeResultsFile } from "../lib/harness/runner.ts";
 import { type BenchSuite, parseResultsFile, type ResultsFile, sectionsOf } from "../lib/harness/suite.ts";
 import { DEFAULT_TIMING } from "../lib/harness/timing.ts";
+import type { Report } from "../lib/report/model.ts";
+import { provenanceTable } from "../lib/report/provenance.ts";
 import { writeReport } from "../lib/report/write.ts";
 import { numberList, runCli } from "../lib/cli/run_cli.ts";
 import { kernelSuite } from "./kernels.ts";
@@ -29,6 +31,16 @@ export function benchSuites(uuid: UuidBenchOptions): readonly BenchSuite[] {
 /** Title of the HTML report. */
 export const REPORT_TITLE = "MoRA on WebGPU: benchmark report";
 
+/** The report of a results file: the environment of the run that wrote it, each record's provenance, sections. */
+export function benchReport(results: ResultsFile, suites: readonly BenchSuite[]): Report {
+  return {
+    title: REPORT_TITLE,
+    environment: results.environment,
+    provenance: provenanceTable(results.suites),
+    sections: sectionsOf(results, suites),
+  };
+}
+
 const USAGE = `Usage: deno task bench [--out DIR] [--suite NAME]... [--quick] [UUID options]
 
   --out DIR        where results and the report go (default: reports)
@@ -37,11 +49,13 @@ const USAGE = `Usage: deno task bench [--out DIR] [--suite NAME]... [--quick] [U
   --help           show this text
 
 UUID memorization (suite uuid; finished runs are journaled in DIR/uuid-<preset>.jsonl and never re-run):
-  --preset NAME    quick (default; 2 CPU cores, ~10 minutes) or paper (a GPU and --base)
+  --preset NAME    quick (default; 2 CPU cores) or paper (a GPU and --base)
   --methods LIST   Table 1 methods, comma-separated (default fft,lora,mora; lora adds the rank sweep)
   --ranks LIST     ranks of Table 1 (default: the preset's small and large rank)
-  --seeds LIST     seeds (default 0); with several, the report shows mean ± sd
-  --lrs LIST       learning rates for every method (default: the preset's, per method family)
+  --seeds LIST     seeds of the reported runs (default: the preset's, 0,1,2 for quick); tables show mean ± sd
+  --lr-search      search every method's learning rate again (default: reuse DIR/lr-search-uuid-<preset>.json
+                   and search only the methods it lacks)
+  --lrs LIST       fixed learning rates for every method instead of the searched ones (a grid study)
   --base DIR       a Hugging Face LLaMA directory as the frozen base model`;
 
 function parseFlags() {
@@ -57,6 +71,7 @@ function parseFlags() {
       ranks: { type: "string" },
       seeds: { type: "string" },
       lrs: { type: "string" },
+      "lr-search": { type: "boolean", default: false },
       base: { type: "string" },
     },
   });
@@ -84,6 +99,7 @@ export function uuidOptions(flags: ReturnType<typeof parseFlags>): UuidBenchOpti
     ranks: numberList("ranks", flags.ranks, true),
     seeds: numberList("seeds", flags.seeds, true),
     lrs: numberList("lrs", flags.lrs),
+    lrSearch: flags["lr-search"],
     base: flags.base,
     outDir: flags.out,
   };
@@ -91,7 +107,7 @@ export function uuidOptions(flags: ReturnType<typeof parseFlags>): UuidBenchOpti
 
 /**
  * With `--suite`, the suites that did not run keep their records from the previous `results.json`, so the report
- * still shows them (measured in an earlier run; the file's environment is this run's).
+ * still shows them; each record keeps the provenance of the run that measured it.
  */
 async function keepOtherSuites(path: string, results: ResultsFile): Promise<void> {
   let previous: ResultsFile;
@@ -137,11 +153,7 @@ async function main(): Promise<void> {
   });
   if (flags.suite) await keepOtherSuites(join(flags.out, "results.json"), results);
   await writeResultsFile(join(flags.out, "results.json"), results);
-  const report = await writeReport(flags.out, {
-    title: REPORT_TITLE,
-    environment,
-    sections: sectionsOf(results, all),
-  });
+  const report = await writeReport(flags.out, benchReport(results, all));
   console.log(`Wrote ${join(flags.out, "results.json")}, ${report.html} and ${report.specs.length} specs`);
   gpu.device.destroy();
 }

@@ -7,12 +7,11 @@
  * @module
  */
 
-import { ALL_LINEAR_TARGETS, applyAdapters } from "../lib/adapters/registry.ts";
-import type { AdapterConfig } from "../lib/adapters/types.ts";
+import { ADAPTER_METHODS } from "../lib/adapters/registry.ts";
+import { methodLabel, type MethodSpec, resolveMethod, setupMethod } from "../lib/experiment/setup.ts";
 import type { BenchContext, BenchSuite } from "../lib/harness/suite.ts";
 import { measure } from "../lib/harness/timing.ts";
 import { initLlamaWeights } from "../lib/model/init.ts";
-import { LlamaModel } from "../lib/model/llama.ts";
 import { modelPreset } from "../lib/model/presets.ts";
 import { formatCell } from "../lib/report/model.ts";
 import { type StepRecord, trainingSection } from "../lib/report/training_section.ts";
@@ -21,19 +20,31 @@ import { Trainer } from "../lib/train/trainer.ts";
 /** The reference config and batch of the issue: ≈2 GFLOP per step. */
 const BATCH = 8, SEQ = 64;
 
-/** A method at a rank; MoRA uses rotation at the small rank and sharing at the large one, as the paper. */
-interface StepCase {
-  method: string;
-  rank: number | null;
-  variant?: string;
-}
+/** A method's variant at the small and large rank (MoRA: rotation, Eq. 9, and sharing, Eq. 6, as §5.2). */
+const VARIANTS: Record<string, [string, string]> = { mora: ["rotation", "sharing"] };
 
-function cases(quick: boolean): StepCase[] {
+/** ReLoRA and ReMoRA merge every this many steps while they are timed (the merges are timed apart). */
+const MERGE_EVERY = 10;
+
+/**
+ * Every registered method under its own name: full fine-tuning once, each adapter at a small and a large rank
+ * with its own defaults (LoRA+ with B's group; the methods with training hooks, ReLoRA and ReMoRA, merging
+ * every {@link MERGE_EVERY} steps);
+ * MoRA uses rotation at the small rank and sharing at the large one, as the paper's §5.2.
+ */
+export function stepCases(quick: boolean): MethodSpec[] {
   const ranks = quick ? [8] : [8, 32];
-  const out: StepCase[] = [{ method: "fft", rank: null }];
-  for (const [i, rank] of ranks.entries()) {
-    for (const method of ["lora", "lora+", "asylora", "relora", "dora"]) out.push({ method, rank });
-    out.push({ method: "mora", rank, variant: i === 0 ? "rotation" : "sharing" });
+  const out: MethodSpec[] = [];
+  for (const method of Object.values(ADAPTER_METHODS)) {
+    if (method.trainsBase) {
+      out.push({ method: method.name, rank: null });
+      continue;
+    }
+    for (const [i, rank] of ranks.entries()) {
+      const variant = VARIANTS[method.name]?.[i];
+      const options = method.attach ? { mergeEvery: MERGE_EVERY, restartWarmup: 1 } : undefined;
+      out.push({ method: method.name, rank, ...variant ? { variant } : {}, ...options ? { options } : {} });
+    }
   }
   return out;
 }
@@ -47,65 +58,65 @@ export function stepFlops(config: ReturnType<typeof modelPreset>, batch: number,
   return batch * seqLen * (6 * linear + attention);
 }
 
-function adapterConfig(c: StepCase): AdapterConfig {
-  return {
-    method: c.method,
-    r: c.rank!,
-    alpha: 2 * c.rank!,
-    targetModules: ALL_LINEAR_TARGETS,
-    seed: 0,
-    loraPlusRatio: c.method === "lora+" ? 4 : undefined,
-    mergeEvery: c.method === "relora" ? 1000 : undefined,
-    moraVariant: c.variant,
-  };
-}
-
-async function benchStep(ctx: BenchContext, c: StepCase): Promise<StepRecord> {
+async function benchStep(ctx: BenchContext, spec: MethodSpec): Promise<StepRecord> {
   const { gpu } = ctx;
   const config = modelPreset("reference");
   const baseline = gpu.memory.live;
   gpu.memory.resetPeak();
-  const model = LlamaModel.create(gpu, config, initLlamaWeights(config, 0), {
-    trainBase: c.method === "fft",
-  });
-  const adapters = c.method === "fft" ? new Map() : await applyAdapters(model, adapterConfig(c));
-  const trainable = model.trainable().reduce((n, t) => n + t.value.size, 0);
-  const trainer = await Trainer.create(model, {
+  const resolved = resolveMethod(spec, { seed: 0, totalSteps: 1 << 30 });
+  const run = await setupMethod(gpu, { config, weights: initLlamaWeights(config, 0) }, resolved);
+  const trainer = await Trainer.create(run.model, {
     batch: BATCH,
     seqLen: SEQ,
     lr: 1e-4,
     schedule: { kind: "constant", warmupSteps: 0, totalSteps: 1 << 30 },
+    adamw: { groups: run.groups },
     logEvery: 1 << 30,
   });
+  const merges = run.attach(trainer);
   const ids = Uint32Array.from({ length: BATCH * SEQ }, (_, i) => (i * 7919) % config.vocabSize);
   const labels = Int32Array.from(ids);
   try {
     // A step lasts ~0.1–0.2 s here: trials of at least a second and five of them, so that methods a few
-    // percent apart are told apart (the ratios to LoRA are the point of this suite).
+    // percent apart are told apart (the ratios to LoRA are the point of this suite). Merges are left out of
+    // the step time and reported on their own.
     const timing = await measure(async (repetitions) => {
+      const before = merges.length;
       for (let r = 0; r < repetitions; r++) await trainer.trainStep(ids, labels);
       await gpu.device.queue.onSubmittedWorkDone();
+      return merges.slice(before).reduce((ms, m) => ms + m.ms, 0);
     }, ctx.quick ? ctx.timing : { ...ctx.timing, targetMs: 1000, trials: 5 });
     const flops = stepFlops(config, BATCH, SEQ);
     return {
-      ...c,
+      method: spec.method,
+      rank: spec.rank,
+      ...spec.variant ? { variant: spec.variant } : {},
+      trainsBase: resolved.method.trainsBase ?? false,
       config: "reference",
       batch: BATCH,
       seqLen: SEQ,
-      trainableParams: trainable,
+      trainableParams: run.trainableParams,
       stepFlops: flops,
       peakBytes: gpu.memory.peak - baseline,
       timing,
+      ...merges.length > 0
+        ? {
+          merges: {
+            every: resolved.adapter!.mergeEvery!,
+            count: merges.length,
+            meanMs: mean(merges.map((m) => m.ms)),
+          },
+        }
+        : {},
     };
   } finally {
     trainer.destroy();
-    for (const a of adapters.values()) a.destroy();
-    model.destroy();
+    run.destroy();
   }
 }
 
-function label(c: StepCase): string {
-  return c.rank === null ? c.method : `${c.method} r=${c.rank}${c.variant ? ` (${c.variant})` : ""}`;
+function mean(values: number[]): number {
+  return values.reduce((a, b) => a + b, 0) / values.length;
 }
 
 /** The training-step suite. */
@@ -114,9 +125,9 @@ export const trainingSuite: BenchSuite<StepRecord> = {
   description: "training step time and peak GPU bytes per method on the reference config",
   async run(ctx) {
     const records: StepRecord[] = [];
-    const all = cases(ctx.quick);
+    const all = stepCases(ctx.quick);
     for (const [i, c] of all.entries()) {
-      ctx.progress(`[${i + 1}/${all.length}] training step ${label(c)}`);
+      ctx.progress(`[${i + 1}/${all.length}] training step ${methodLabel(c)}`);
       const record = await benchStep(ctx, c);
       ctx.progress(
         `  ${formatCell(record.timing.bestMs)} ms/step best, ${formatCell(record.timing.meanMs)} ms mean, ` +

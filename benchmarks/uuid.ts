@@ -1,22 +1,32 @@
 /**
  * The UUID memorization suite (paper Table 1, Figures 2–3): FFT, LoRA and MoRA at the preset's small and large
- * rank, plus the LoRA rank sweep, for every seed and learning rate asked for. Every finished run is appended to
- * a JSON-lines journal at once (fsynced); an interrupted bench — even `kill -9` — resumes with the runs that are
- * missing and loses no finished one.
+ * rank, plus the LoRA rank sweep, for every seed. Each (method, rank) trains at its own learning rate, chosen
+ * by a search on a seed no reported run uses (`lib/experiment/lr_search.ts`); the search's records are kept
+ * in `<out>/lr-search-uuid-<preset>.json`, so a committed search is reused and only missing groups are
+ * searched (`--lr-search` runs it again; `--lrs` runs a fixed grid instead). Every run goes through the run
+ * matrix: journaled at once (fsynced), resumed after any interruption, recorded with its status.
  *
  * @module
  */
 
 import { join } from "node:path";
 import { ADAPTER_METHODS } from "../lib/adapters/registry.ts";
-import { moraRank } from "../lib/adapters/mora_variants.ts";
-import { appendResult, readResults } from "../lib/harness/results.ts";
-import type { BenchSuite } from "../lib/harness/suite.ts";
-import { llamaParameterShapes } from "../lib/model/checkpoint.ts";
+import { writeFileAtomic } from "../lib/io/safetensors.ts";
+import { chooseRate, finalTrainingLoss, type GridPoint } from "../lib/experiment/lr_search.ts";
+import { type MatrixRun, runMatrix } from "../lib/experiment/matrix.ts";
+import { checkFits, methodLabel, type MethodSpec } from "../lib/experiment/setup.ts";
+import type { BenchContext, BenchSuite } from "../lib/harness/suite.ts";
 import type { LlamaConfig } from "../lib/model/config.ts";
 import { uuidSection } from "../lib/report/uuid_section.ts";
-import { type BaseSpec, obtainBase } from "../lib/uuid/base.ts";
-import { runId, runUuidExperiment, type UuidRunRecord, type UuidRunSpec } from "../lib/uuid/experiment.ts";
+import { baseConfig, type BaseModel, type BaseSpec, obtainBase } from "../lib/uuid/base.ts";
+import {
+  resolveUuidRun,
+  runId,
+  runUuidExperiment,
+  type UuidRunRecord,
+  type UuidRunRole,
+  type UuidRunSpec,
+} from "../lib/uuid/experiment.ts";
 import { type UuidPreset, uuidPreset } from "../lib/uuid/presets.ts";
 
 /** What the bench command line selects. */
@@ -27,78 +37,46 @@ export interface UuidBenchOptions {
   methods?: string[];
   /** Ranks of Table 1 (default: the preset's small and large rank). */
   ranks?: number[];
-  /** Seeds (default [0]). */
+  /** Seeds of the reported runs (default: the preset's). */
   seeds?: number[];
-  /** Learning rates for every method (default: the preset's per family). */
+  /** Fixed learning rates for every method, instead of the searched ones (a grid study). */
   lrs?: number[];
+  /** Search the learning rates again, ignoring the saved search. */
+  lrSearch?: boolean;
   /** A Hugging Face LLaMA directory to use as the base (required by the paper preset). */
   base?: string;
-  /** Where runs are journaled and the base model is cached. */
+  /** Where runs are journaled, the search is saved and the base model is cached. */
   outDir: string;
 }
 
 const TABLE_METHODS = ["fft", "lora", "mora"];
+/** The method whose rank sweep is Figure 2. */
+const SWEEP_METHOD = "lora";
 
-/** Every run the options ask for, in order: Table 1 first, then the rest of the LoRA sweep. */
-export function plannedRuns(preset: UuidPreset, o: UuidBenchOptions, baseName: string): UuidRunSpec[] {
-  const methods = o.methods ?? TABLE_METHODS;
-  for (const m of methods) {
-    if (m !== "fft" && !ADAPTER_METHODS[m]) {
-      throw new RangeError(
-        `Unknown method "${m}": expected fft or one of ${Object.keys(ADAPTER_METHODS).join(", ")}`,
-      );
-    }
-  }
+/** The (method, rank) groups of the plan, in order: Table 1's, then the rest of the LoRA sweep. */
+export function plannedGroups(preset: UuidPreset, o: UuidBenchOptions): MethodSpec[] {
   const ranks = o.ranks ?? preset.ranks;
-  for (const r of ranks) {
-    if (!Number.isInteger(r) || r < 1) {
-      throw new RangeError(`Cannot use rank "${r}": ranks are positive integers`);
-    }
-  }
-  const specs: UuidRunSpec[] = [];
-  const add = (method: string, rank: number | null, seed: number, lr: number) => {
-    const variant = method === "mora" || method === "remora"
-      ? preset.moraVariants[rank! <= Math.min(...ranks) ? 0 : 1]
-      : undefined;
-    const spec = { preset: preset.name, method, rank, variant, seed, lr, base: baseName };
-    if (!specs.some((s) => runId(s) === runId(spec))) specs.push(spec);
+  const small = Math.min(...ranks);
+  const groups: MethodSpec[] = [];
+  const add = (method: string, rank: number | null) => {
+    const variant = rank === null ? undefined : preset.variants[method]?.[rank <= small ? 0 : 1];
+    const spec = { method, rank, ...variant ? { variant } : {} };
+    if (!groups.some((g) => methodLabel(g) === methodLabel(spec))) groups.push(spec);
   };
-  for (const seed of o.seeds ?? [0]) {
-    for (const method of methods) {
-      const lrs = o.lrs ?? [method === "fft" ? preset.lr.fft : preset.lr.adapter];
-      for (const lr of lrs) {
-        if (method === "fft") add(method, null, seed, lr);
-        else for (const rank of ranks) add(method, rank, seed, lr);
-      }
-    }
-    if (methods.includes("lora")) {
-      for (const lr of o.lrs ?? [preset.lr.adapter]) {
-        for (const rank of preset.sweepRanks) add("lora", rank, seed, lr);
-      }
-    }
+  const methods = o.methods ?? TABLE_METHODS;
+  for (const method of methods) {
+    // A method without a rank (full fine-tuning) is one group.
+    if (ADAPTER_METHODS[method]?.trainsBase) add(method, null);
+    else for (const rank of ranks) add(method, rank);
   }
-  return specs;
+  if (methods.includes(SWEEP_METHOD)) { for (const rank of preset.sweepRanks) add(SWEEP_METHOD, rank); }
+  return groups;
 }
 
-/** Throws when a rank does not fit the model: r > min(in, out) for LoRA, or MoRA's r̂ above min(in, out). */
-export function checkRanksFit(specs: readonly UuidRunSpec[], config: LlamaConfig): void {
-  const shapes = llamaParameterShapes(config).filter((p) => p.name.endsWith("_proj.weight"));
-  for (const spec of specs) {
-    if (spec.rank === null) continue;
-    for (const { name, shape } of shapes) {
-      const [outF, inF] = shape as [number, number];
-      const side = spec.method.includes("mora")
-        ? moraRank(inF, outF, spec.rank, spec.variant as never)
-        : spec.rank;
-      if (side > Math.min(inF, outF)) {
-        throw new RangeError(
-          `Cannot run ${spec.method} at r=${spec.rank}: its ${spec.method.includes("mora") ? "r̂" : "rank"} ` +
-            `${side} exceeds ${
-              Math.min(inF, outF)
-            }, the smaller side of ${name} (${outF}×${inF}); pick a smaller rank`,
-        );
-      }
-    }
+/** Throws, naming the bad entry, unless every group resolves and fits the base model. */
+export function validatePlan(preset: UuidPreset, groups: readonly MethodSpec[], config: LlamaConfig): void {
+  for (const group of groups) {
+    checkFits(resolveUuidRun(preset, { ...group, preset: preset.name, seed: 0, lr: 1, base: "" }), config);
   }
 }
 
@@ -110,6 +88,94 @@ function baseSpec(preset: UuidPreset, o: UuidBenchOptions): BaseSpec {
   return preset.base;
 }
 
+/** The saved learning-rate search of a preset: every search record (the chosen rates follow from them). */
+export interface LrSearchFile {
+  schemaVersion: 1;
+  preset: string;
+  records: UuidRunRecord[];
+}
+
+/** Path of the saved search of a preset. */
+export function lrSearchPath(outDir: string, preset: string): string {
+  return join(outDir, `lr-search-uuid-${preset}.json`);
+}
+
+async function readLrSearch(path: string): Promise<UuidRunRecord[]> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return [];
+    throw error;
+  }
+  const file = JSON.parse(text) as Partial<LrSearchFile>;
+  if (file.schemaVersion !== 1 || !Array.isArray(file.records)) {
+    throw new SyntaxError(
+      `Cannot read the learning-rate search "${path}": expected schemaVersion 1 with records; ` +
+        `delete it or run with --lr-search to search again`,
+    );
+  }
+  return file.records;
+}
+
+/** The grid of a group as its search records show it. */
+export function gridOf(records: readonly UuidRunRecord[]): GridPoint[] {
+  return records.map((r) => ({ lr: r.spec.lr, status: r.status, criterion: finalTrainingLoss(r.losses) }));
+}
+
+/** Everything but the seed and rate: the key of a (method, rank) group. */
+export function groupKey(spec: MethodSpec): string {
+  return methodLabel(spec);
+}
+
+class UuidPlan {
+  constructor(
+    readonly ctx: BenchContext,
+    readonly preset: UuidPreset,
+    readonly base: BaseModel,
+    readonly baseName: string,
+    readonly journal: string,
+  ) {}
+
+  spec(group: MethodSpec, seed: number, lr: number): UuidRunSpec {
+    return { ...group, preset: this.preset.name, seed, lr, base: this.baseName };
+  }
+
+  run(spec: UuidRunSpec, role: UuidRunRole): MatrixRun<UuidRunRecord> {
+    return {
+      id: runId(spec),
+      label: `${role === "lr-search" ? "lr search: " : ""}${
+        methodLabel(spec)
+      } seed ${spec.seed} lr ${spec.lr}`,
+      execute: () =>
+        runUuidExperiment(this.ctx.gpu, this.preset, spec, this.base, { role, log: this.ctx.progress }),
+    };
+  }
+
+  matrix(runs: MatrixRun<UuidRunRecord>[]): Promise<UuidRunRecord[]> {
+    return runMatrix(runs, {
+      journal: this.journal,
+      environment: this.ctx.environment,
+      preset: this.preset.name,
+      log: this.ctx.progress,
+    });
+  }
+
+  /** The search records of every group: saved ones, plus a search of each group that has none. */
+  async search(groups: readonly MethodSpec[], saved: readonly UuidRunRecord[]): Promise<UuidRunRecord[]> {
+    const have = new Set(saved.map((r) => groupKey(r.spec)));
+    const runs = groups.filter((g) => !have.has(groupKey(g))).flatMap((g) =>
+      (this.preset.lrGrid[g.method] ?? this.preset.lrGrid.default!).map((lr) =>
+        this.run(this.spec(g, this.preset.searchSeed, lr), "lr-search")
+      )
+    );
+    return [
+      ...saved.filter((r) => groups.some((g) => groupKey(g) === groupKey(r.spec))),
+      ...await this.matrix(runs),
+    ];
+  }
+}
+
 /** The suite for the given options (the report renders any UUID records with the same section). */
 export function makeUuidSuite(o: UuidBenchOptions): BenchSuite<UuidRunRecord> {
   const preset = typeof o.preset === "string" ? uuidPreset(o.preset) : o.preset;
@@ -117,35 +183,41 @@ export function makeUuidSuite(o: UuidBenchOptions): BenchSuite<UuidRunRecord> {
     name: "uuid",
     description: `UUID memorization, preset ${preset.name} (paper Table 1, Figures 2–3)`,
     async run(ctx) {
+      const groups = plannedGroups(preset, o);
+      const seeds = o.seeds ?? preset.seeds;
+      if (!o.lrs && seeds.includes(preset.searchSeed)) {
+        throw new RangeError(
+          `Cannot report seed ${preset.searchSeed}: it is the learning-rate search's seed; pick other seeds`,
+        );
+      }
       const spec = baseSpec(preset, o);
+      validatePlan(preset, groups, await baseConfig(spec));
       const base = await obtainBase(ctx.gpu, spec, join(o.outDir, "cache"), ctx.progress);
-      const specs = plannedRuns(preset, o, spec.kind === "dir" ? spec.dir : base.dir.split("/").at(-1)!);
-      checkRanksFit(specs, base.config);
-      const journal = join(o.outDir, `uuid-${preset.name}.jsonl`);
-      const done = new Map((await readResults<UuidRunRecord>(journal)).map((r) => [r.id, r]));
-      const records: UuidRunRecord[] = [];
-      for (const [i, s] of specs.entries()) {
-        const label = `[${i + 1}/${specs.length}] ${s.method} r=${
-          s.rank ?? "full"
-        } seed ${s.seed} lr ${s.lr}`;
-        const previous = done.get(runId(s));
-        if (previous) {
-          ctx.progress(`${label}: recorded earlier, skipped`);
-          records.push(previous);
+      const baseName = spec.kind === "dir" ? spec.dir : base.dir.split("/").at(-1)!;
+      const plan = new UuidPlan(ctx, preset, base, baseName, join(o.outDir, `uuid-${preset.name}.jsonl`));
+      if (o.lrs) {
+        return await plan.matrix(
+          groups.flatMap((g) =>
+            seeds.flatMap((s) => o.lrs!.map((lr) => plan.run(plan.spec(g, s, lr), "table")))
+          ),
+        );
+      }
+      const searchFile = lrSearchPath(o.outDir, preset.name);
+      const saved = o.lrSearch ? [] : await readLrSearch(searchFile);
+      const search = await plan.search(groups, saved);
+      const file: LrSearchFile = { schemaVersion: 1, preset: preset.name, records: search };
+      await writeFileAtomic(searchFile, new TextEncoder().encode(`${JSON.stringify(file, null, 2)}\n`));
+      const table: MatrixRun<UuidRunRecord>[] = [];
+      for (const g of groups) {
+        const lr = chooseRate(gridOf(search.filter((r) => groupKey(r.spec) === groupKey(g))));
+        if (lr === undefined) {
+          ctx.progress(`${methodLabel(g)}: no rate of the grid trained; no reported runs (see the search)`);
           continue;
         }
-        ctx.progress(label);
-        const record = await runUuidExperiment(ctx.gpu, preset, s, base, ctx.progress);
-        await appendResult(journal, record);
-        records.push(record);
+        for (const seed of seeds) table.push(plan.run(plan.spec(g, seed, lr), "table"));
       }
-      return records;
+      return [...search, ...await plan.matrix(table)];
     },
-    section: (records, environment) =>
-      uuidSection(
-        records,
-        environment,
-        o.ranks ?? (records[0] ? uuidPreset(records[0].spec.preset) : preset).ranks,
-      ),
+    section: (records, environment) => uuidSection(records, environment),
   };
 }

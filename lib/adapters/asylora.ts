@@ -7,16 +7,14 @@
  * @module
  */
 
-import { validateLoraConfig, wrapLora } from "./lora.ts";
+import { LORA_FAMILY, wrapLora } from "./lora.ts";
 import type { AdapterMethod } from "./types.ts";
 
 /** AsyLoRA. */
 export const asyLora: AdapterMethod = {
   name: "asylora",
   summary: "AsyLoRA (Zhu et al. 2024): LoRA with orthonormal-row A, optionally frozen",
-  validate(c) {
-    validateLoraConfig(c);
-  },
+  ...LORA_FAMILY,
   wrap: (gpu, base, c, scratch, dropoutStep) => {
     if (c.r > base.inFeatures) {
       throw new RangeError(
@@ -25,5 +23,4 @@ export const asyLora: AdapterMethod = {
     }
     return wrapLora(gpu, base, c, scratch, dropoutStep, "orthonormal", !c.freezeA);
   },
-  appliesDropout: true,
 };

@@ -29,11 +29,11 @@ import { applyDropout, type DropoutMask } from "../ops/dropout.ts";
 import { matmul } from "../ops/matmul.ts";
 import {
   droppedInputCpu,
+  LORA_FAMILY,
   loraBackwardCpu,
   type LoraCpuArgs,
   loraForwardCpu,
   LoraLayer,
-  validateLoraConfig,
 } from "./lora.ts";
 import { type AdapterConfig, adapterDropout, type AdapterLayer, type AdapterMethod } from "./types.ts";
 import { WrappedLinear } from "./wrapped_linear.ts";
@@ -260,10 +260,9 @@ export class DoraLayer extends WrappedLinear implements AdapterLayer {
 export const dora: AdapterMethod = {
   name: "dora",
   summary: "DoRA (Liu et al. 2024): LoRA direction with a trained per-output magnitude, norm detached",
-  validate: validateLoraConfig,
+  ...LORA_FAMILY,
   wrap: (gpu, base, c, scratch, dropoutStep) =>
     DoraLayer.create(gpu, base, scratch, c, adapterDropout(c, base.name, dropoutStep)),
-  appliesDropout: true,
 };
 
 /** Inputs of the DoRA CPU reference: LoRA's plus the magnitude m (out); `norm` overrides n (held constant). */

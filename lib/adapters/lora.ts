@@ -239,13 +239,26 @@ export function validateLoraConfig(c: AdapterConfig): void {
   if (!(c.alpha > 0)) throw new RangeError(`Cannot use lora_alpha ${c.alpha}: it must be positive`);
 }
 
+/**
+ * What every LoRA-family method shares: α = 2r (the paper's r = 8, α = 16), the rank as the inner size,
+ * validation, the LoRA layer and input dropout. Methods spread it and override what differs.
+ */
+export const LORA_FAMILY: Pick<
+  AdapterMethod,
+  "defaults" | "validate" | "innerSize" | "wrap" | "appliesDropout"
+> = {
+  defaults: (r) => ({ alpha: 2 * r }),
+  validate: validateLoraConfig,
+  innerSize: (c) => c.r,
+  wrap: wrapLora,
+  appliesDropout: true,
+};
+
 /** Plain LoRA. */
 export const lora: AdapterMethod = {
   name: "lora",
   summary: "LoRA (Hu et al. 2021): ΔW = (alpha/r)·B·A, A kaiming-uniform, B zero",
-  validate: validateLoraConfig,
-  wrap: wrapLora,
-  appliesDropout: true,
+  ...LORA_FAMILY,
 };
 
 /**

@@ -5,20 +5,21 @@
  * @module
  */
 
-import { validateLoraConfig, wrapLora } from "./lora.ts";
+import { LORA_FAMILY, validateLoraConfig } from "./lora.ts";
 import type { AdapterMethod } from "./types.ts";
 
 /** LoRA+. */
 export const loraPlus: AdapterMethod = {
   name: "lora+",
   summary: "LoRA+ (Hayou et al. 2024): LoRA with B's learning rate λ times A's",
+  ...LORA_FAMILY,
+  // λ = 4, the larger of the paper's two settings (spec baselines §5).
+  defaults: (r) => ({ alpha: 2 * r, loraPlusRatio: 4 }),
   validate(c) {
     validateLoraConfig(c);
     if (!(c.loraPlusRatio !== undefined && c.loraPlusRatio > 0)) {
       throw new RangeError(`Cannot use LoRA+ without a positive loraPlusRatio (λ), got ${c.loraPlusRatio}`);
     }
   },
-  wrap: wrapLora,
-  appliesDropout: true,
   groups: (c) => ({ lora_B: { lrScale: c.loraPlusRatio! } }),
 };

@@ -34,6 +34,7 @@ import {
   REMORA_CYCLE,
 } from "./mora_variants.ts";
 import { type AdapterConfig, adapterDropout, type AdapterLayer, type AdapterMethod } from "./types.ts";
+import { installMergeRestarts, mergeRestartDefaults, validateMergeRestart } from "./restarts.ts";
 import { WrappedLinear } from "./wrapped_linear.ts";
 
 /** A MoRA adapter around a frozen base layer. */
@@ -161,10 +162,10 @@ export class MoraLayer extends WrappedLinear implements AdapterLayer {
   }
 }
 
-/** The MoRA variant of a config (default: rotation below r = 64, sharing from r = 64, as the README advises). */
+/** The MoRA variant of a config (set by the method's defaults, or by the run). */
 export function moraVariantOf(c: AdapterConfig): MoraVariant {
-  const variant = c.moraVariant ?? (c.r < 64 ? "rotation" : "sharing");
-  if (!(MORA_VARIANTS as readonly string[]).includes(variant)) {
+  const variant = c.moraVariant;
+  if (!(MORA_VARIANTS as readonly string[]).includes(variant as string)) {
     throw new RangeError(`Cannot use MoRA variant "${variant}": expected one of ${MORA_VARIANTS.join(", ")}`);
   }
   return variant as MoraVariant;
@@ -177,14 +178,22 @@ function validateMora(c: AdapterConfig): void {
   moraVariantOf(c);
 }
 
+/** What MoRA and ReMoRA share: r̂ as the inner size, the layer, input dropout. */
+const MORA_FAMILY: Pick<AdapterMethod, "innerSize" | "wrap" | "appliesDropout"> = {
+  innerSize: (c, inF, outF) => moraRank(inF, outF, c.r, moraVariantOf(c)),
+  wrap: (gpu, base, c, scratch, dropoutStep) =>
+    new MoraLayer(gpu, base, scratch, moraVariantOf(c), c.r, adapterDropout(c, base.name, dropoutStep)),
+  appliesDropout: true,
+};
+
 /** MoRA. */
 export const mora: AdapterMethod = {
   name: "mora",
   summary: "MoRA (Jiang et al. 2024): square M between compression and decompression, rank up to r̂",
+  ...MORA_FAMILY,
+  // The authors' README: rotation (type 6) for small ranks, sharing (type 1) for large ones; 64 is the line.
+  defaults: (r) => ({ moraVariant: r < 64 ? "rotation" : "sharing" }),
   validate: validateMora,
-  wrap: (gpu, base, c, scratch, dropoutStep) =>
-    new MoraLayer(gpu, base, scratch, moraVariantOf(c), c.r, adapterDropout(c, base.name, dropoutStep)),
-  appliesDropout: true,
 };
 
 /** ReMoRA: MoRA with merge-and-reset every `mergeEvery` updates, cycling the sharing groupings. */
@@ -192,18 +201,24 @@ export const remora: AdapterMethod = {
   name: "remora",
   summary:
     "ReMoRA (Jiang et al. 2024 §5.3): MoRA merged into W every T steps, M reset, grouping cycled 1→2→3→4",
+  ...MORA_FAMILY,
+  // Starts at type 1 (sharing, Eq. 6), the reference's default (spec MoRA §6).
+  defaults: (_r, context) => ({ moraVariant: "sharing", ...mergeRestartDefaults(context) }),
   validate(c) {
-    validateMora({ ...c, moraVariant: c.moraVariant ?? "sharing" });
-    if (!REMORA_CYCLE[(c.moraVariant ?? "sharing") as MoraSharingVariant]) {
+    validateMora(c);
+    if (!REMORA_CYCLE[c.moraVariant as MoraSharingVariant]) {
       throw new RangeError(`Cannot use ReMoRA with variant "${c.moraVariant}": use a sharing variant`);
     }
-    if (!Number.isInteger(c.mergeEvery) || c.mergeEvery! < 1) {
-      throw new RangeError(`Cannot use ReMoRA without mergeEvery: set the merge period in updates`);
-    }
+    validateMergeRestart(c, "ReMoRA");
   },
-  wrap: (gpu, base, c, scratch, dropoutStep) => {
-    const variant = moraVariantOf({ ...c, moraVariant: c.moraVariant ?? "sharing" });
-    return new MoraLayer(gpu, base, scratch, variant, c.r, adapterDropout(c, base.name, dropoutStep));
+  attach(trainer, adapters, c, context) {
+    return installMergeRestarts(trainer, adapters, {
+      mergeEvery: c.mergeEvery!,
+      warmupSteps: c.restartWarmup ?? 50,
+      totalSteps: context.totalSteps,
+      seed: c.seed,
+      afterMerge: (adapter) => (adapter as MoraLayer).advanceGrouping(),
+      rebuild: true,
+    });
   },
-  appliesDropout: true,
 };

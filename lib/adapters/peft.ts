@@ -44,7 +44,7 @@ export function peftConfigJson(c: AdapterConfig): Record<string, unknown> {
 
 function extraFields(c: AdapterConfig): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const key of ["loraPlusRatio", "freezeA", "moraVariant", "mergeEvery"] as const) {
+  for (const key of ["loraPlusRatio", "freezeA", "moraVariant", "mergeEvery", "restartWarmup"] as const) {
     if (c[key] !== undefined) out[key] = c[key];
   }
   return out;
@@ -92,6 +92,7 @@ export function parsePeftConfig(json: Record<string, unknown>, source: string): 
     freezeA: ours.freezeA as boolean | undefined,
     moraVariant,
     mergeEvery: ours.mergeEvery as number | undefined,
+    restartWarmup: ours.restartWarmup as number | undefined,
   };
 }
 

@@ -10,6 +10,7 @@ import { DenseLinear } from "../model/linear.ts";
 import { checkDropoutRate } from "../ops/dropout.ts";
 import { asyLora } from "./asylora.ts";
 import { dora } from "./dora.ts";
+import { fft } from "./fft.ts";
 import { lora } from "./lora.ts";
 import { loraPlus } from "./lora_plus.ts";
 import { mora, remora } from "./mora.ts";
@@ -18,6 +19,7 @@ import { type AdapterConfig, type AdapterLayer, type AdapterMethod, isTargeted }
 
 /** Registered methods. */
 export const ADAPTER_METHODS: Readonly<Record<string, AdapterMethod>> = {
+  fft,
   lora,
   "lora+": loraPlus,
   asylora: asyLora,
@@ -53,6 +55,12 @@ export async function applyAdapters(
   config: AdapterConfig,
 ): Promise<Map<string, AdapterLayer>> {
   const method = adapterMethod(config.method);
+  const wrap = method.wrap;
+  if (!wrap) {
+    throw new RangeError(
+      `Cannot apply "${method.name}" as an adapter: it trains the base weights themselves`,
+    );
+  }
   method.validate(config);
   checkDropoutRate(config.dropout ?? 0, "lora_dropout");
   if ((config.dropout ?? 0) > 0 && !method.appliesDropout) {
@@ -70,7 +78,7 @@ export async function applyAdapters(
         `Cannot adapt "${path}": its base weight trains; build the model with trainBase false`,
       );
     }
-    const adapter = await method.wrap(model.gpu, layer, config, model.scratch, model.dropoutStep);
+    const adapter = await wrap(model.gpu, layer, config, model.scratch, model.dropoutStep);
     model.setLinear(path, adapter);
     adapters.set(path, adapter);
   }

@@ -1,24 +1,31 @@
 /**
  * ReLoRA (Lialin et al. 2023), MoRA-faithful fine-tuning variant (spec baselines §7.2): LoRA whose adapters
  * are merged into W and re-initialized every `mergeEvery` updates, with a full optimizer reset and a
- * 50-update learning-rate re-warmup (`restarts.ts` runs that schedule for ReLoRA and ReMoRA alike).
+ * learning-rate re-warmup (`restarts.ts` runs that schedule for ReLoRA and ReMoRA alike).
  *
  * @module
  */
 
-import { validateLoraConfig, wrapLora } from "./lora.ts";
+import { LORA_FAMILY, validateLoraConfig } from "./lora.ts";
+import { installMergeRestarts, mergeRestartDefaults, validateMergeRestart } from "./restarts.ts";
 import type { AdapterMethod } from "./types.ts";
 
 /** ReLoRA. */
 export const reLora: AdapterMethod = {
   name: "relora",
   summary: "ReLoRA (Lialin et al. 2023): LoRA merged and re-initialized every T updates, optimizer reset",
+  ...LORA_FAMILY,
+  defaults: (r, context) => ({ alpha: 2 * r, ...mergeRestartDefaults(context) }),
   validate(c) {
     validateLoraConfig(c);
-    if (!Number.isInteger(c.mergeEvery) || c.mergeEvery! < 1) {
-      throw new RangeError(`Cannot use ReLoRA without mergeEvery: set the merge period in updates`);
-    }
+    validateMergeRestart(c, "ReLoRA");
   },
-  wrap: wrapLora,
-  appliesDropout: true,
+  attach(trainer, adapters, c, context) {
+    return installMergeRestarts(trainer, adapters, {
+      mergeEvery: c.mergeEvery!,
+      warmupSteps: c.restartWarmup ?? 50,
+      totalSteps: context.totalSteps,
+      seed: c.seed,
+    });
+  },
 };

@@ -12,8 +12,7 @@
 
 import type { Trainer } from "../train/trainer.ts";
 import { mergeIntoBase } from "./merge.ts";
-import { MoraLayer } from "./mora.ts";
-import type { AdapterLayer } from "./types.ts";
+import type { AdapterConfig, AdapterLayer, MethodContext } from "./types.ts";
 
 /** Options of {@link installMergeRestarts}. */
 export interface MergeRestartOptions {
@@ -25,8 +24,10 @@ export interface MergeRestartOptions {
   totalSteps: number;
   /** Seed of the re-initializations (LoRA's A). */
   seed: number;
-  /** ReMoRA: cycle MoRA's grouping after each merge. */
-  cycleGrouping: boolean;
+  /** Called on each adapter after its merge and re-initialization (ReMoRA moves to the next grouping). */
+  afterMerge?: (adapter: AdapterLayer) => void;
+  /** Rebuild the step's dispatches after a merge (when `afterMerge` changed an adapter's kernels). */
+  rebuild?: boolean;
   /**
    * Restart the learning rate MoRA's way (true, default), or leave it to the schedule (false: with ReLoRA's
    * jagged cosine, `kind: "jagged"`, whose re-warmups are built in; spec baselines §7.3).
@@ -34,21 +35,61 @@ export interface MergeRestartOptions {
   restartLearningRate?: boolean;
 }
 
-/** Adds the merge-and-restart hook to a trainer. */
+/** What one merge-and-restart did, for logs and tests. */
+export interface MergeEvent {
+  /** The update after which it happened. */
+  step: number;
+  /** Wall time of the merge, re-initialization, optimizer reset and rebuild, ms. */
+  ms: number;
+}
+
+/**
+ * Adds the merge-and-restart hook to a trainer; returns the list it appends each {@link MergeEvent} to.
+ */
 export function installMergeRestarts(
   trainer: Trainer,
   adapters: Map<string, AdapterLayer>,
   options: MergeRestartOptions,
-): void {
+): MergeEvent[] {
+  const events: MergeEvent[] = [];
   trainer.afterStep.push(async (t, step) => {
     if (step % options.mergeEvery !== 0 || step >= options.totalSteps) return;
+    // The steps queued so far finish first, so the merge's time is its own.
+    await t.model.gpu.device.queue.onSubmittedWorkDone();
+    const start = performance.now();
     for (const adapter of adapters.values()) {
       await mergeIntoBase(adapter);
       adapter.reinitialize(options.seed + step);
-      if (options.cycleGrouping && adapter instanceof MoraLayer) adapter.advanceGrouping();
+      options.afterMerge?.(adapter);
     }
     t.optimizer.reset();
     if (options.restartLearningRate ?? true) t.lr.restart(step, options.warmupSteps);
-    if (options.cycleGrouping) await t.rebuild();
+    if (options.rebuild) await t.rebuild();
+    events.push({ step, ms: performance.now() - start });
   });
+  return events;
+}
+
+/**
+ * The merge period and re-warmup a merge-restart method gets when the run does not set them: four cycles
+ * over the run, as a 4,000-update fine-tune merging every 1,000 (spec baselines §7.2), with a re-warmup of 5%
+ * of a cycle (the reference's 50 of 1,000).
+ */
+export function mergeRestartDefaults(
+  context: MethodContext,
+): Pick<AdapterConfig, "mergeEvery" | "restartWarmup"> {
+  const mergeEvery = Math.max(1, Math.round(context.totalSteps / 4));
+  return { mergeEvery, restartWarmup: Math.max(1, Math.round(mergeEvery / 20)) };
+}
+
+/** Throws unless the config has a positive integer merge period and a non-negative re-warmup. */
+export function validateMergeRestart(c: AdapterConfig, method: string): void {
+  if (!Number.isInteger(c.mergeEvery) || c.mergeEvery! < 1) {
+    throw new RangeError(`Cannot use ${method} without mergeEvery: set the merge period in updates`);
+  }
+  if (c.restartWarmup !== undefined && !(Number.isInteger(c.restartWarmup) && c.restartWarmup >= 0)) {
+    throw new RangeError(
+      `Cannot use ${method} with restartWarmup ${c.restartWarmup}: use a non-negative integer of updates`,
+    );
+  }
 }

@@ -10,6 +10,8 @@ import type { Gpu } from "../gpu/device.ts";
 import type { ScratchPool } from "../gpu/scratch.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 import type { DenseLinear, LinearLayer } from "../model/linear.ts";
+import type { Trainer } from "../train/trainer.ts";
+import type { MergeEvent } from "./restarts.ts";
 import { type DropoutMask, dropoutStream } from "../ops/dropout.ts";
 
 /** Configuration shared by every adapter method (PEFT `LoraConfig` fields plus method options). */
@@ -34,6 +36,14 @@ export interface AdapterConfig {
   moraVariant?: string;
   /** ReLoRA/ReMoRA: merge and restart every this many updates. */
   mergeEvery?: number;
+  /** ReLoRA/ReMoRA: learning-rate re-warmup after each restart, in updates. */
+  restartWarmup?: number;
+}
+
+/** What a run tells a method when it fills its defaults and attaches its training hooks. */
+export interface MethodContext {
+  /** Optimizer updates of the whole run. */
+  totalSteps: number;
 }
 
 /** An adapter around one base layer. */
@@ -50,20 +60,33 @@ export interface AdapterLayer extends LinearLayer {
   destroy(): void;
 }
 
-/** A registered adapter method. */
+/**
+ * A registered training method: full fine-tuning, or an adapter that wraps frozen base layers. The method
+ * holds everything that is particular to it (defaults, validation, layers, optimizer groups, training hooks),
+ * so the one setup path (`lib/experiment/setup.ts`) needs no per-method branch.
+ */
 export interface AdapterMethod {
   /** Registry name. */
   name: string;
   /** One line: what it is and where it comes from. */
   summary: string;
+  /** Full fine-tuning: every base tensor trains, no layer is wrapped and there is no rank. */
+  trainsBase?: boolean;
+  /** This method's defaults at rank r (α, λ, variant, merge period), under the config's own fields. */
+  defaults?(r: number, context: MethodContext): Partial<AdapterConfig>;
   /** Throws a RangeError naming the bad field. */
   validate(config: AdapterConfig): void;
+  /**
+   * The size a base layer must have on both sides for this config (LoRA's r, MoRA's r̂); a rank that needs
+   * more than min(in, out) is refused before any work starts.
+   */
+  innerSize?(config: AdapterConfig, inFeatures: number, outFeatures: number): number;
   /**
    * Wraps a frozen base layer; `scratch` holds buffers shared by all layers for values that live within one
    * op; `dropoutStep` is the model's step counter that input dropout draws its masks from
    * ({@link adapterDropout}). DoRA reads the base weight back, hence the promise.
    */
-  wrap(
+  wrap?(
     gpu: Gpu,
     base: DenseLinear,
     config: AdapterConfig,
@@ -74,6 +97,16 @@ export interface AdapterMethod {
   appliesDropout?: boolean;
   /** Optimizer group overrides (LoRA+ gives `lora_B` a larger learning rate). */
   groups?(config: AdapterConfig): Record<string, { lrScale?: number; weightDecay?: number }>;
+  /**
+   * Hooks into the trainer (ReLoRA/ReMoRA: merge and restart every `mergeEvery` updates); returns the list
+   * each merge is recorded in.
+   */
+  attach?(
+    trainer: Trainer,
+    adapters: Map<string, AdapterLayer>,
+    config: AdapterConfig,
+    context: MethodContext,
+  ): MergeEvent[];
 }
 
 /**

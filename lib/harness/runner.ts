@@ -6,7 +6,9 @@
  * @module
  */
 
+import { provenanceOf } from "../experiment/matrix.ts";
 import type { Gpu } from "../gpu/device.ts";
+import { writeFileAtomic } from "../io/safetensors.ts";
 import { formatTextSection } from "../report/text.ts";
 import type { Environment } from "./env.ts";
 import { appendResult } from "./results.ts";
@@ -58,7 +60,11 @@ export async function runSuites(
       quick: options.quick,
       progress,
     };
-    const records = await suite.run(ctx);
+    // Every record carries where it was measured; records a suite resumed keep their own.
+    const preset = options.quick ? "quick" : "full";
+    const records = (await suite.run(ctx)).map((r) =>
+      hasProvenance(r) ? r : { ...r as object, provenance: provenanceOf(options.environment, preset) }
+    );
     results.suites[suite.name] = records;
     if (options.journal) {
       for (const record of records) {
@@ -71,7 +77,11 @@ export async function runSuites(
   return results;
 }
 
-/** Writes `results` as pretty JSON to `path`. */
+function hasProvenance(record: unknown): boolean {
+  return typeof (record as { provenance?: unknown })?.provenance === "object";
+}
+
+/** Writes `results` as pretty JSON to `path`, atomically (the previous file survives a failed write). */
 export async function writeResultsFile(path: string, results: ResultsFile): Promise<void> {
-  await Deno.writeTextFile(path, `${JSON.stringify(results, null, 2)}\n`);
+  await writeFileAtomic(path, new TextEncoder().encode(`${JSON.stringify(results, null, 2)}\n`));
 }

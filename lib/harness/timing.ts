@@ -14,7 +14,7 @@ import type { Gpu } from "../gpu/device.ts";
 import { type Dispatch, encodeDispatches } from "../gpu/kernel.ts";
 
 /** Runs `repetitions` repetitions of the work and resolves when the GPU has finished all of them. */
-export type RepeatedWork = (repetitions: number) => Promise<void>;
+export type RepeatedWork = (repetitions: number) => Promise<number | void>;
 
 /** Options of {@link measure}. */
 export interface TimingOptions {
@@ -106,8 +106,8 @@ export async function calibrateRepetitions(
 
 async function timeOnce(work: RepeatedWork, repetitions: number): Promise<number> {
   const start = performance.now();
-  await work(repetitions);
-  return performance.now() - start;
+  const excluded = (await work(repetitions)) ?? 0;
+  return performance.now() - start - excluded;
 }
 
 /**

@@ -75,14 +75,8 @@ async function readCheckpointFile<T>(path: string, read: (path: string) => Promi
   }
 }
 
-/**
- * Loads `dir/config.json` and `dir/model.safetensors` (any float dtype, converted to float32). Every
- * parameter of {@link llamaParameterShapes} must be present with its shape; extra tensors (such as
- * a tied `lm_head.weight` or old `rotary_emb.inv_freq` buffers) are ignored.
- */
-export async function loadCheckpoint(
-  dir: string,
-): Promise<{ config: LlamaConfig; weights: Map<string, Float32Array<ArrayBuffer>> }> {
+/** Reads and checks `dir/config.json` alone (a plan is validated against it before any weight is read). */
+export async function loadCheckpointConfig(dir: string): Promise<LlamaConfig> {
   const configPath = join(dir, CONFIG_FILE);
   const text = await readCheckpointFile(configPath, Deno.readTextFile);
   let json: unknown;
@@ -93,7 +87,18 @@ export async function loadCheckpoint(
       `Config "${configPath}" is not valid JSON (${(e as Error).message}); fix or re-save it`,
     );
   }
-  const config = parseLlamaConfig(json, configPath);
+  return parseLlamaConfig(json, configPath);
+}
+
+/**
+ * Loads `dir/config.json` and `dir/model.safetensors` (any float dtype, converted to float32). Every
+ * parameter of {@link llamaParameterShapes} must be present with its shape; extra tensors (such as
+ * a tied `lm_head.weight` or old `rotary_emb.inv_freq` buffers) are ignored.
+ */
+export async function loadCheckpoint(
+  dir: string,
+): Promise<{ config: LlamaConfig; weights: Map<string, Float32Array<ArrayBuffer>> }> {
+  const config = await loadCheckpointConfig(dir);
   const file = await readCheckpointFile(join(dir, WEIGHTS_FILE), readSafetensors);
   const weights = new Map<string, Float32Array<ArrayBuffer>>();
   for (const { name, shape } of llamaParameterShapes(config)) {

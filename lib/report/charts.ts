@@ -102,6 +102,10 @@ export interface LineChartOptions {
   points?: boolean;
   /** Plot width in pixels; default 480. */
   width?: number;
+  /** A shaded band around each line between two fields (e.g. mean ± sd over seeds). */
+  band?: { lower: string; upper: string };
+  /** Dashed horizontal reference lines at y values, each labelled (e.g. a baseline). */
+  rules?: { y: number; label: string }[];
 }
 
 /**
@@ -119,17 +123,40 @@ export interface LineChartOptions {
  * ```
  */
 export function lineChart(options: LineChartOptions): TopLevelSpec {
+  const x = valueEncoding(options.x, options.values);
+  const y = valueEncoding(options.y, options.values);
+  const color = options.series ? { color: categoryEncoding(options.series) } : {};
+  const line = {
+    mark: { type: "line", point: options.points ?? true, tooltip: true },
+    encoding: { x, y, ...color },
+  };
+  const layers: object[] = [line];
+  if (options.band) {
+    layers.unshift({
+      mark: { type: "area", opacity: 0.2 },
+      encoding: {
+        x,
+        y: { field: options.band.lower, type: "quantitative", title: options.y.title },
+        y2: { field: options.band.upper },
+        ...color,
+      },
+    });
+  }
+  for (const rule of options.rules ?? []) {
+    layers.push(
+      { mark: { type: "rule", strokeDash: [4, 4], color: "#555" }, encoding: { y: { datum: rule.y } } },
+      {
+        mark: { type: "text", align: "left", dx: 4, dy: -6, color: "#555" },
+        encoding: { y: { datum: rule.y }, x: { value: 0 }, text: { value: rule.label } },
+      },
+    );
+  }
   return {
     $schema: VEGA_LITE_SCHEMA,
     title: options.title,
     width: options.width ?? 480,
     data: { values: options.values },
-    mark: { type: "line", point: options.points ?? true, tooltip: true },
-    encoding: {
-      x: valueEncoding(options.x, options.values),
-      y: valueEncoding(options.y, options.values),
-      ...(options.series ? { color: categoryEncoding(options.series) } : {}),
-    },
+    ...(layers.length === 1 ? line : { layer: layers }),
   } as TopLevelSpec;
 }
 

@@ -71,7 +71,7 @@ export function renderSectionHtml(section: ReportSection, svgs: ReadonlyMap<stri
 /** The environment as a two-column table. */
 export function environmentTable(env: Environment): ReportTable {
   return {
-    caption: "Environment",
+    caption: "Environment of the run that wrote this report",
     columns: ["Property", "Value"],
     rows: [
       ["Adapter", adapterName(env.adapter)],
@@ -112,6 +112,7 @@ export function renderReportHtml(report: Report, svgs: ReadonlyMap<string, strin
 <h1>${escapeHtml(report.title)}</h1>
 ${adapterBanner(env)}
 ${renderTableHtml(environmentTable(env))}
+${report.provenance ? renderTableHtml(report.provenance) : ""}
 <nav>${nav.join("")}</nav>
 ${report.sections.map((s) => renderSectionHtml(s, svgs)).join("\n")}
 </body></html>

@@ -48,8 +48,10 @@ export interface ReportSection {
 export interface Report {
   /** Page title; plain text. */
   title: string;
-  /** Where the results were measured. */
+  /** Where the run that wrote the report happened. */
   environment: Environment;
+  /** Where each suite's records were measured, when they carry provenance. */
+  provenance?: ReportTable;
   /** Sections, in order. */
   sections: ReportSection[];
 }

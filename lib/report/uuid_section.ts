@@ -1,20 +1,28 @@
 /**
- * The UUID memorization section: paper Table 1 (character-level accuracy at 30/50/70/90% of the step budget) with
- * the paper's numbers beside ours, Figure 3 (training loss of FFT, LoRA and MoRA at both ranks) and Figure 2 (the
- * LoRA rank sweep). With several seeds, tables show mean ± standard deviation and charts every seed. Pure.
+ * The UUID memorization section: paper Table 1 (character-level accuracy at 30/50/70/90% of the step budget)
+ * next to the paper's, aligned by fraction of the budget; the learning-rate search (every grid point and the
+ * rate chosen); Figure 3 (training loss of FFT, LoRA and MoRA at both ranks) and Figure 2 (the LoRA rank
+ * sweep), with sd bands over seeds and the format-only baseline drawn; and a plain comparison with the
+ * paper's claims. Pure.
  *
  * @module
  */
 
 import paperResults from "../../testdata/paper-results.json" with { type: "json" };
+import { chooseRate, finalTrainingLoss, SELECTION_RULE } from "../experiment/lr_search.ts";
+import { formatMeanSd, meanSd, SD_MEANING } from "../experiment/stats.ts";
 import type { Environment } from "../harness/env.ts";
+import { getTokenizer } from "../data/tokenizer.ts";
+import { FORMAT_ONLY_CHAR_ACCURACY, formatOnlyLoss } from "../uuid/baseline.ts";
 import type { UuidRunRecord } from "../uuid/experiment.ts";
+import { UUID_PRESETS } from "../uuid/presets.ts";
 import { type Datum, lineChart } from "./charts.ts";
 import { escapeHtml } from "./html.ts";
 import type { Cell, ReportChart, ReportSection, ReportTable } from "./model.ts";
 
 const PAPER_TABLE1 = paperResults.table1_uuid_char_accuracy;
 const PAPER_METHOD: Record<string, string> = { fft: "FFT", lora: "LoRA", mora: "MoRA" };
+const PAPER_FRACTIONS = [0.3, 0.5, 0.7, 0.9];
 
 /** A run's display name: `LoRA r=8`, `MoRA r=8 (rotation)`, `FFT`. */
 export function runLabel(r: UuidRunRecord): string {
@@ -23,147 +31,261 @@ export function runLabel(r: UuidRunRecord): string {
   return `${method} r=${r.spec.rank}${r.spec.variant ? ` (${r.spec.variant})` : ""}`;
 }
 
-function meanStd(values: number[]): string {
-  const mean = values.reduce((a, b) => a + b, 0) / values.length;
-  if (values.length < 2) return (100 * mean).toFixed(1);
-  const sd = Math.sqrt(values.reduce((a, v) => a + (v - mean) ** 2, 0) / (values.length - 1));
-  return `${(100 * mean).toFixed(1)} ± ${(100 * sd).toFixed(1)}`;
-}
-
-/** Runs grouped by everything but the seed. */
-function bySetting(records: readonly UuidRunRecord[]): Map<string, UuidRunRecord[]> {
+/** Records grouped by `key`, in first-seen order. */
+function groupBy(records: readonly UuidRunRecord[], key: (r: UuidRunRecord) => string) {
   const groups = new Map<string, UuidRunRecord[]>();
-  for (const r of records) {
-    const key = `${runLabel(r)} lr=${r.spec.lr}`;
-    groups.set(key, [...groups.get(key) ?? [], r]);
-  }
+  for (const r of records) groups.set(key(r), [...groups.get(key(r)) ?? [], r]);
   return groups;
 }
 
+/** The evaluation at a fraction of the budget (the paper's 300/500/700/900 of 1000). */
+function evalAt(r: UuidRunRecord, fraction: number, steps: number) {
+  const step = Math.max(1, Math.round(fraction * steps));
+  return r.evals.find((e) => e.step === step);
+}
+
+function presetSteps(r: UuidRunRecord): number {
+  return r.losses.at(-1)?.step ?? r.evals.at(-1)?.step ?? 1;
+}
+
 /** Table 1: our accuracy at the paper's four fractions of the budget, mean ± sd over seeds. */
-function accuracyTable(records: readonly UuidRunRecord[]): ReportTable {
+function accuracyTable(table: readonly UuidRunRecord[]): ReportTable {
+  const steps = table[0] ? presetSteps(table[0]) : 1;
   const rows: Cell[][] = [];
-  for (const [key, runs] of bySetting(records)) {
-    const evals = runs[0]!.evals.slice(0, 4);
+  for (const [label, runs] of groupBy(table, runLabel)) {
+    const at = (f: number) => runs.map((r) => evalAt(r, f, steps)?.charAccuracy ?? NaN);
     rows.push([
-      key,
+      label,
+      runs[0]!.spec.lr,
       runs[0]!.trainableParams,
-      ...evals.map((_, i) => meanStd(runs.map((r) => r.evals[i]!.charAccuracy))),
-      meanStd(runs.map((r) => r.evals.at(-1)!.charAccuracy)),
-      meanStd(runs.map((r) => r.evals.at(-1)!.teacherForcedAccuracy)),
+      ...PAPER_FRACTIONS.map((f) => formatMeanSd(at(f), 100)),
+      formatMeanSd(at(1), 100),
+      formatMeanSd(runs.map((r) => r.evals.at(-1)!.teacherForcedAccuracy), 100),
+      formatMeanSd(runs.map((r) => finalTrainingLoss(r.losses)), 1, 3),
       runs.length,
     ]);
   }
-  const steps = records[0]?.evals.slice(0, 4).map((e) => `step ${e.step}`) ?? [];
   return {
-    caption:
-      "Ours: character-level accuracy (%) of greedy generation from key: at 30/50/70/90% of the budget",
-    columns: ["run", "trainable params", ...steps, "final", "final teacher-forced", "seeds"],
+    caption: `Ours: character-level accuracy (%) of greedy generation from key:, at 30/50/70/90% of the ` +
+      `budget and at its end, each method at its searched rate; mean ± sd over seeds (${SD_MEANING}). ` +
+      `The format-only baseline is ${(100 * FORMAT_ONLY_CHAR_ACCURACY).toFixed(1)}%.`,
+    columns: [
+      "run",
+      "lr",
+      "trainable params",
+      ...PAPER_FRACTIONS.map((f) => `${100 * f}% (step ${Math.round(f * steps)})`),
+      "final",
+      "final teacher-forced",
+      "final train loss",
+      "seeds",
+    ],
     rows,
   };
 }
 
 function paperTable(): ReportTable {
   return {
-    caption: `Paper Table 1 (LLaMA-2 7B, 10K pairs, 1000 per batch): character-level accuracy (%) at steps ` +
-      PAPER_TABLE1.steps.join("/"),
-    columns: ["method", "rank", ...PAPER_TABLE1.steps.map((s) => `step ${s}`)],
+    caption:
+      `Paper Table 1 (LLaMA-2 7B, 10K pairs, 1000 per batch, 1000 steps): character-level accuracy (%), ` +
+      `one run each, columns aligned with ours by fraction of the budget`,
+    columns: ["method", "rank", ...PAPER_TABLE1.steps.map((s) => `${s / 10}% (step ${s})`)],
     rows: PAPER_TABLE1.rows.map((r) => [r.method, r.rank, ...r.acc]),
   };
 }
 
-/** One point per (run, step): the mean over seeds of `value`, so several seeds draw one curve per run. */
-export function meanOverSeeds(
+/** Runs that diverged or did not learn, with what happened. */
+function failureTable(records: readonly UuidRunRecord[]): ReportTable | undefined {
+  const failed = records.filter((r) => r.status !== "ok");
+  if (failed.length === 0) return undefined;
+  return {
+    caption: "Runs that diverged or did not learn (kept in the record, never chosen by the search)",
+    columns: ["run", "role", "seed", "lr", "status", "what happened"],
+    rows: failed.map((r) => [runLabel(r), r.role, r.spec.seed, r.spec.lr, r.status, r.failure ?? ""]),
+  };
+}
+
+/** The search: every grid rate's criterion per (method, rank), and the rate chosen. */
+function searchTable(search: readonly UuidRunRecord[]): ReportTable {
+  const rates = [...new Set(search.map((r) => r.spec.lr))].sort((a, b) => a - b);
+  const rows: Cell[][] = [];
+  for (const [label, runs] of groupBy(search, runLabel)) {
+    const grid = runs.map((r) => ({
+      lr: r.spec.lr,
+      status: r.status,
+      criterion: finalTrainingLoss(r.losses),
+    }));
+    const cells = rates.map((lr) => {
+      const p = grid.find((g) => g.lr === lr);
+      if (!p) return "";
+      return p.status === "ok" ? p.criterion.toFixed(3) : `${p.status}`;
+    });
+    rows.push([label, ...cells, chooseRate(grid) ?? "none trained"]);
+  }
+  const seed = search[0]?.spec.seed;
+  return {
+    caption:
+      `Learning-rate search on seed ${seed} (no reported run uses it): final training loss per rate. ` +
+      `Rule, fixed before the search: ${SELECTION_RULE}.`,
+    columns: ["run", ...rates.map((lr) => `lr ${lr}`), "chosen"],
+    rows,
+  };
+}
+
+function searchChart(search: readonly UuidRunRecord[]): ReportChart {
+  const values: Datum[] = search.filter((r) => r.status === "ok").map((r) => ({
+    run: runLabel(r),
+    lr: r.spec.lr,
+    loss: finalTrainingLoss(r.losses),
+  }));
+  return {
+    name: "uuid-lr-search",
+    spec: lineChart({
+      title: "Learning-rate search: final training loss per rate (search seed; diverged runs left out)",
+      values,
+      x: { field: "lr", title: "Learning rate", type: "quantitative", log: true },
+      y: { field: "loss", title: "Final training loss", type: "quantitative" },
+      series: { field: "run", title: "Run" },
+    }),
+  };
+}
+
+/** Mean and mean ± sd over seeds of one value per (run, step). */
+function bands(
   records: readonly UuidRunRecord[],
   points: (r: UuidRunRecord) => { step: number; value: number }[],
-): { run: string; step: number; value: number; seeds: number }[] {
-  const sums = new Map<string, { run: string; step: number; sum: number; n: number }>();
+  field: string,
+): Datum[] {
+  const byKey = new Map<string, { run: string; step: number; values: number[] }>();
   for (const r of records) {
     for (const { step, value } of points(r)) {
       const key = `${runLabel(r)}|${step}`;
-      const entry = sums.get(key) ?? { run: runLabel(r), step, sum: 0, n: 0 };
-      entry.sum += value;
-      entry.n += 1;
-      sums.set(key, entry);
+      const entry = byKey.get(key) ?? { run: runLabel(r), step, values: [] };
+      entry.values.push(value);
+      byKey.set(key, entry);
     }
   }
-  return [...sums.values()].map((e) => ({ run: e.run, step: e.step, value: e.sum / e.n, seeds: e.n }));
+  return [...byKey.values()].map(({ run, step, values }) => {
+    const { mean, sd, n } = meanSd(values);
+    return { run, step, [field]: mean, lower: mean - sd, upper: mean + sd, seeds: n };
+  });
 }
 
-function lossValues(records: readonly UuidRunRecord[]): Datum[] {
-  return meanOverSeeds(records, (r) => r.losses.map((l) => ({ step: l.step, value: l.loss })))
-    .map(({ run, step, value, seeds }) => ({ run, step, loss: value, seeds }));
-}
-
-function lossChart(name: string, title: string, records: readonly UuidRunRecord[]): ReportChart {
+function curveChart(
+  name: string,
+  title: string,
+  records: readonly UuidRunRecord[],
+  kind: "loss" | "accuracy",
+  baseline: number | undefined,
+): ReportChart {
+  const values = kind === "loss"
+    ? bands(records, (r) => r.losses.map((l) => ({ step: l.step, value: l.loss })), "loss")
+    : bands(records, (r) => r.evals.map((e) => ({ step: e.step, value: 100 * e.charAccuracy })), "accuracy");
   return {
     name,
     spec: lineChart({
-      title,
-      values: lossValues(records),
-      x: { field: "step", title: "Step", type: "quantitative" },
-      y: { field: "loss", title: "Training loss", type: "quantitative" },
-      series: { field: "run", title: "Run", sort: [...new Set(records.map(runLabel))] },
-      points: false,
-    }),
-  };
-}
-
-function sweepAccuracyChart(sweep: readonly UuidRunRecord[]): ReportChart {
-  const values = meanOverSeeds(
-    sweep,
-    (r) => r.evals.map((e) => ({ step: e.step, value: 100 * e.charAccuracy })),
-  )
-    .map(({ run, step, value, seeds }) => ({
-      run,
-      step,
-      accuracy: value,
-      seeds,
-    }));
-  return {
-    name: "uuid-figure2-accuracy",
-    spec: lineChart({
-      title: "Figure 2 (ours): LoRA character-level accuracy by rank (mean over seeds)",
+      title: `${title} (mean over seeds, band ± 1 sd)`,
       values,
       x: { field: "step", title: "Step", type: "quantitative" },
-      y: { field: "accuracy", title: "Character accuracy (%)", type: "quantitative" },
-      series: { field: "run", title: "Run", sort: [...new Set(sweep.map(runLabel))] },
+      y: kind === "loss"
+        ? { field: "loss", title: "Training loss (nats/token)", type: "quantitative" }
+        : { field: "accuracy", title: "Character accuracy (%)", type: "quantitative" },
+      series: { field: "run", title: "Run", sort: [...new Set(records.map(runLabel))] },
+      points: kind === "accuracy",
+      band: { lower: "lower", upper: "upper" },
+      rules: baseline === undefined ? [] : [{ y: baseline, label: "format only" }],
     }),
   };
 }
 
-/** The section; `ranks` are the preset's small and large rank (Table 1, Figure 3). */
-export function uuidSection(
-  records: readonly UuidRunRecord[],
-  env: Environment,
-  ranks: number[],
-): ReportSection {
-  const table1 = records.filter((r) => r.spec.method === "fft" || ranks.includes(r.spec.rank ?? -1));
-  const figure3 = table1.filter((r) => ["fft", "lora", "mora"].includes(r.spec.method));
-  const sweep = records.filter((r) => r.spec.method === "lora").sort((a, b) => a.spec.rank! - b.spec.rank!);
-  const preset = records[0]?.spec.preset ?? "";
-  const intro = `<p>Memorizing random UUID pairs (paper §5.1), preset <b>${escapeHtml(preset)}</b> on ` +
-    `<b>${
-      escapeHtml(env.adapter.description)
-    }</b>. Each run trains on <code>key:value</code> with the causal-LM ` +
-    `loss over the whole sequence from a frozen base model, and is scored by greedy generation from ` +
-    `<code>key:</code>. Our ranks ${
-      ranks.join(" and ")
-    } stand for the paper's 8 and 256 (same trainable fraction; ` +
-    `see lib/uuid/presets.ts). The paper's numbers are from LLaMA-2 7B and are shown for the trend, not for equality.</p>`;
+/** Our outcome on each of the paper's Table 1 claims, said plainly. */
+function comparison(table: readonly UuidRunRecord[], ranks: number[]): string {
+  const final = (method: string, rank: number | null) => {
+    const runs = table.filter((r) => r.spec.method === method && r.spec.rank === rank);
+    return runs.length ? meanSd(runs.map((r) => r.evals.at(-1)!.charAccuracy)) : undefined;
+  };
+  const pct = (s: { mean: number; sd: number }) =>
+    `${(100 * s.mean).toFixed(1)} ± ${(100 * s.sd).toFixed(1)}%`;
+  const lines: string[] = [];
+  const fft = final("fft", null);
+  if (fft) {
+    lines.push(
+      `Paper: FFT memorizes every pair. Ours: FFT ends at ${pct(fft)} (${
+        fft.mean > 0.99 ? "agrees" : "disagrees"
+      }).`,
+    );
+  }
+  for (const rank of ranks) {
+    const lora = final("lora", rank), mora = final("mora", rank);
+    if (!lora || !mora) continue;
+    const gap = mora.mean - lora.mean, noise = mora.sd + lora.sd;
+    const verdict = gap > noise
+      ? "agrees: MoRA ahead by more than the two sds"
+      : gap < -noise
+      ? "disagrees: LoRA ahead by more than the two sds"
+      : "inconclusive: the gap is within the two sds";
+    lines.push(
+      `Paper: MoRA memorizes more than LoRA at equal trainable parameters. Ours at r=${rank}: MoRA ${
+        pct(mora)
+      }, LoRA ${pct(lora)} (${verdict}).`,
+    );
+  }
+  return lines.length ? `<ul>${lines.map((l) => `<li>${escapeHtml(l)}</li>`).join("")}</ul>` : "";
+}
+
+/** The section. */
+export function uuidSection(records: readonly UuidRunRecord[], env: Environment): ReportSection {
+  const presetName = records[0]?.spec.preset ?? "quick";
+  // Table 1's ranks are those of its methods other than the sweep's (MoRA's small and large rank).
+  const ranks = [
+    ...new Set(
+      records.filter((r) => r.spec.method !== "lora" && r.spec.rank !== null).map((r) => r.spec.rank!),
+    ),
+  ]
+    .sort((a, b) => a - b);
+  const ok = records.filter((r) => r.status === "ok");
+  const reported = ok.filter((r) => r.role === "table");
+  const table1 = reported.filter((r) => r.spec.rank === null || ranks.includes(r.spec.rank));
+  const figure3 = table1.filter((r) => r.spec.method in PAPER_METHOD);
+  const sweep = reported.filter((r) => r.spec.method === "lora").sort((a, b) => a.spec.rank! - b.spec.rank!);
+  const search = records.filter((r) => r.role === "lr-search");
+  const loss = formatOnlyLoss(getTokenizer(UUID_PRESETS[presetName]?.tokenizer ?? "byte"));
+  const intro = `<p>Memorizing random UUID pairs (paper §5.1), preset <b>${escapeHtml(presetName)}</b> on ` +
+    `<b>${escapeHtml(env.adapter.description)}</b>. Each run trains on <code>key:value</code> with the ` +
+    `causal-LM loss over the whole sequence from a frozen base model, and is scored by greedy generation from ` +
+    `<code>key:</code>. Our ranks ${ranks.join(" and ")} stand for the paper's 8 and 256 (same trainable ` +
+    `fraction; see lib/uuid/presets.ts). Every method trains at the rate its own search chose. The format-only ` +
+    `baseline (dashed) is a model that knows the UUID layout and nothing of the pairs: ` +
+    `${(100 * FORMAT_ONLY_CHAR_ACCURACY).toFixed(1)}% character accuracy` +
+    `${loss === undefined ? "" : `, ${loss.toFixed(3)} nats per token`}. The paper's numbers are from ` +
+    `LLaMA-2 7B and stand beside ours for the trend, not as a target.</p>${comparison(table1, ranks)}`;
+  const failures = failureTable(records);
   return {
     id: "uuid",
     title: "UUID memorization (paper Table 1, Figures 2–3)",
     intro,
-    tables: [accuracyTable(table1), paperTable()],
+    tables: [
+      accuracyTable(table1),
+      paperTable(),
+      ...search.length ? [searchTable(search)] : [],
+      ...failures ? [failures] : [],
+    ],
     charts: [
-      lossChart(
+      curveChart(
         "uuid-figure3-loss",
-        "Figure 3 (ours): training loss, FFT / LoRA / MoRA (mean over seeds)",
+        "Figure 3 (ours): training loss, FFT / LoRA / MoRA",
         figure3,
+        "loss",
+        loss,
       ),
-      lossChart("uuid-figure2-loss", "Figure 2 (ours): LoRA training loss by rank (mean over seeds)", sweep),
-      sweepAccuracyChart(sweep),
+      curveChart("uuid-figure2-loss", "Figure 2 (ours): LoRA training loss by rank", sweep, "loss", loss),
+      curveChart(
+        "uuid-figure2-accuracy",
+        "Figure 2 (ours): LoRA character accuracy by rank",
+        sweep,
+        "accuracy",
+        100 * FORMAT_ONLY_CHAR_ACCURACY,
+      ),
+      ...search.length ? [searchChart(search)] : [],
     ],
   };
 }

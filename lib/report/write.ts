@@ -6,9 +6,12 @@
  */
 
 import { join } from "node:path";
+import { writeFileAtomic } from "../io/safetensors.ts";
 import { renderReportHtml } from "./html.ts";
 import { type Report, validateReport } from "./model.ts";
 import { renderChartSvgs } from "./vega.ts";
+
+const encoder = new TextEncoder();
 
 /** What {@link writeReport} wrote. */
 export interface WrittenReport {
@@ -19,7 +22,8 @@ export interface WrittenReport {
 }
 
 /**
- * Renders every chart to SVG and writes `<outDir>/index.html` and `<outDir>/specs/<name>.vl.json`.
+ * Renders every chart to SVG and writes `<outDir>/index.html` and `<outDir>/specs/<name>.vl.json`, each
+ * atomically.
  *
  * @throws {RangeError} when section ids or chart names repeat.
  * @example
@@ -36,10 +40,10 @@ export async function writeReport(outDir: string, report: Report): Promise<Writt
   const specs: string[] = [];
   for (const chart of report.sections.flatMap((s) => s.charts)) {
     const path = join(specDir, `${chart.name}.vl.json`);
-    await Deno.writeTextFile(path, `${JSON.stringify(chart.spec, null, 2)}\n`);
+    await writeFileAtomic(path, encoder.encode(`${JSON.stringify(chart.spec, null, 2)}\n`));
     specs.push(path);
   }
   const html = join(outDir, "index.html");
-  await Deno.writeTextFile(html, renderReportHtml(report, svgs));
+  await writeFileAtomic(html, encoder.encode(renderReportHtml(report, svgs)));
   return { html, specs };
 }

@@ -25,6 +25,8 @@ export interface PretrainOptions {
   tokenizer: Tokenizer;
   /** Corpus sources (default: all). */
   sources?: string[];
+  /** Documents added to the training split (the UUID base's unrelated UUID pairs); never validated on. */
+  extraTrainDocuments?: readonly { text: string }[];
   steps: number;
   batch: number;
   seqLen: number;
@@ -53,10 +55,11 @@ export async function pretrain(
     );
   }
   const split = splitCorpus(await loadCorpus({ sources: o.sources }));
-  const trainStream = tokenStream(split.train, o.tokenizer);
+  const trainStream = tokenStream([...split.train, ...o.extraTrainDocuments ?? []], o.tokenizer);
   const validStream = tokenStream(split.validation, o.tokenizer);
   o.log(
-    `corpus: ${split.train.length} train / ${split.validation.length} validation documents, ` +
+    `corpus: ${split.train.length} train (+${o.extraTrainDocuments?.length ?? 0} extra) / ` +
+      `${split.validation.length} validation documents, ` +
       `${trainStream.length} / ${validStream.length} tokens`,
   );
   const model = LlamaModel.create(gpu, o.config, o.weights ?? initLlamaWeights(o.config, o.seed), {

@@ -9,10 +9,11 @@
 import { join } from "node:path";
 import { getTokenizer } from "../data/tokenizer.ts";
 import type { Gpu } from "../gpu/device.ts";
-import { loadCheckpoint, saveCheckpoint } from "../model/checkpoint.ts";
+import { loadCheckpoint, loadCheckpointConfig, saveCheckpoint } from "../model/checkpoint.ts";
 import type { LlamaConfig } from "../model/config.ts";
 import { modelPreset } from "../model/presets.ts";
 import { pretrain } from "../train/pretrain.ts";
+import { uuidPretrainingDocuments } from "./data.ts";
 
 /** How to get the base model. */
 export type BaseSpec =
@@ -27,6 +28,11 @@ export type BaseSpec =
     seqLen: number;
     lr: number;
     seed: number;
+    /**
+     * Unrelated UUID pairs mixed into the pretraining stream ({@link uuidPretrainingDocuments}), as `pairs`
+     * pairs in documents of `perDocument`; none when omitted.
+     */
+    uuidDocuments?: { pairs: number; perDocument: number };
   };
 
 /** A base model's weights on the CPU. */
@@ -39,7 +45,14 @@ export interface BaseModel {
 
 /** The cache directory name of a pretrained base: every field that changes the weights is in it. */
 export function baseCacheKey(spec: Extract<BaseSpec, { kind: "pretrained" }>): string {
-  return `base-${spec.preset}-${spec.tokenizer}-steps${spec.steps}-b${spec.batch}x${spec.seqLen}-lr${spec.lr}-seed${spec.seed}`;
+  const uuid = spec.uuidDocuments ? `-uuid${spec.uuidDocuments.pairs}x${spec.uuidDocuments.perDocument}` : "";
+  return `base-${spec.preset}-${spec.tokenizer}-steps${spec.steps}-b${spec.batch}x${spec.seqLen}-lr${spec.lr}` +
+    `-seed${spec.seed}${uuid}`;
+}
+
+/** The base's model config, without loading or training it (to validate a plan before any work). */
+export async function baseConfig(spec: BaseSpec): Promise<LlamaConfig> {
+  return spec.kind === "dir" ? await loadCheckpointConfig(spec.dir) : modelPreset(spec.preset);
 }
 
 /**
@@ -74,6 +87,8 @@ export async function obtainBase(
     schedule: "cosine",
     weightDecay: 0.1,
     seed: spec.seed,
+    extraTrainDocuments: spec.uuidDocuments &&
+      uuidPretrainingDocuments(spec.uuidDocuments.pairs, spec.uuidDocuments.perDocument, spec.seed),
     logEvery: Math.max(1, Math.floor(spec.steps / 10)),
     evalBatches: 8,
     log,

@@ -33,12 +33,16 @@ export function uuidV4(rng: SeededRandom): string {
   return out;
 }
 
-/** `count` distinct pairs, deterministic in `seed`. */
-export function makeUuidPairs(count: number, seed: number): UuidPair[] {
+/**
+ * `count` distinct pairs, deterministic in `seed`. `stream` names the random stream: the task's pairs and the
+ * base model's pretraining pairs ({@link uuidPretrainingDocuments}) come from different streams, so they never
+ * share a pair.
+ */
+export function makeUuidPairs(count: number, seed: number, stream = "uuid-pairs"): UuidPair[] {
   if (!Number.isInteger(count) || count < 1) {
     throw new RangeError(`Cannot make ${count} UUID pairs: use a positive integer`);
   }
-  const rng = new SeededRandom(seed, "uuid-pairs");
+  const rng = new SeededRandom(seed, stream);
   const seen = new Set<string>();
   const pairs: UuidPair[] = [];
   while (pairs.length < count) {
@@ -48,6 +52,26 @@ export function makeUuidPairs(count: number, seed: number): UuidPair[] {
     pairs.push(pair);
   }
   return pairs;
+}
+
+/**
+ * Documents of unrelated UUID pairs for the base model's pretraining stream: `key:value` lines, `perDocument`
+ * pairs each. The paper's base (LLaMA-2 7B) saw UUID-shaped text before the task; a base pretrained on these
+ * knows the format, so an adapter's capacity goes to the pairs themselves. They come from their own random
+ * stream, never the task's.
+ */
+export function uuidPretrainingDocuments(
+  pairs: number,
+  perDocument: number,
+  seed: number,
+): { id: string; text: string }[] {
+  const all = makeUuidPairs(pairs, seed, "uuid-pretraining");
+  const docs: { id: string; text: string }[] = [];
+  for (let i = 0; i < all.length; i += perDocument) {
+    const lines = all.slice(i, i + perDocument).map((p) => `${p.key}:${p.value}`);
+    docs.push({ id: `uuid-${i / perDocument}`, text: `${lines.join("\n")}\n` });
+  }
+  return docs;
 }
 
 /** A pair tokenized: the full training sequence and where the value starts. */

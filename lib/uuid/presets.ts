@@ -42,10 +42,17 @@ export interface UuidPreset {
   ranks: [number, number];
   /** Ranks of the LoRA sweep (Figure 2). */
   sweepRanks: number[];
-  /** Learning rate per method family. */
-  lr: { fft: number; adapter: number };
-  /** MoRA variant at the small and large rank (the README: rotation for small ranks, sharing for large). */
-  moraVariants: [string, string];
+  /** Learning-rate grid of the search, by method name, with `default` for the methods not named. */
+  lrGrid: Record<string, number[]>;
+  /** The seed of the learning-rate search runs; no reported run uses it. */
+  searchSeed: number;
+  /** Seeds of the reported runs (`--seeds` overrides). */
+  seeds: number[];
+  /**
+   * A method's variant at the small and large rank, by method name (MoRA: rotation, Eq. 9, at the paper's
+   * r = 8, sharing, Eq. 6, at its r = 256, as the paper's §5.2); methods not named use their default.
+   */
+  variants: Record<string, [string, string]>;
   /** Input dropout of every adapter method (PEFT `lora_dropout`; the authors' default 0.05). */
   adapterDropout: number;
   /** Tokenizer of the training text. */
@@ -69,8 +76,10 @@ export const UUID_PRESETS: Readonly<Record<string, UuidPreset>> = {
     lossPoints: 40,
     ranks: [1, 8],
     sweepRanks: [1, 2, 4, 8, 16, 32],
-    lr: { fft: 3e-3, adapter: 1e-2 },
-    moraVariants: ["rotation", "sharing"],
+    lrGrid: { fft: [3e-4, 1e-3, 3e-3, 1e-2], default: [1e-3, 3e-3, 1e-2, 3e-2] },
+    searchSeed: 100,
+    seeds: [0, 1, 2],
+    variants: { mora: ["rotation", "sharing"] },
     adapterDropout: 0.05,
     tokenizer: "byte",
     base: {
@@ -96,9 +105,12 @@ export const UUID_PRESETS: Readonly<Record<string, UuidPreset>> = {
     lossPoints: 100,
     ranks: [8, 256],
     sweepRanks: [8, 16, 32, 64, 128, 256],
-    lr: { fft: 3e-5, adapter: 3e-4 },
-    moraVariants: ["rotation", "sharing"],
+    // The paper's grids: LoRA §3, MoRA §5.1; FFT's single rate 3e-5.
+    lrGrid: { fft: [3e-5], mora: [5e-5, 7e-5, 1e-4], default: [1e-4, 2e-4, 3e-4] },
+    searchSeed: 100,
+    seeds: [0],
     adapterDropout: 0.05,
+    variants: { mora: ["rotation", "sharing"] },
     tokenizer: "llama-bytes",
     evalBatch: 500,
   },

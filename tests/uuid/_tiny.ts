@@ -26,17 +26,19 @@ export const TINY_CONFIG: LlamaConfig = {
   headDim: 16,
 };
 
-/** The quick preset shrunk to 4 pairs and 4 steps, in micro-batches of one pair. */
+/** The quick preset shrunk to 4 pairs and 8 steps, in micro-batches of one pair. */
 export const TINY_PRESET: UuidPreset = {
   ...UUID_PRESETS.quick!,
   pairs: 4,
   batch: 2,
   microBatches: 2, // exercises gradient accumulation, as the paper preset does
-  steps: 4,
+  steps: 8,
   warmup: 1,
-  lossPoints: 4,
+  lossPoints: 8,
   ranks: [1, 2],
   sweepRanks: [1, 2],
+  lrGrid: { fft: [1e-3], default: [3e-2, 1e-1] },
+  seeds: [0],
   evalBatch: 4,
 };
 

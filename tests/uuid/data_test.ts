@@ -4,7 +4,10 @@ import { SeededRandom } from "../../lib/random.ts";
 import { makeUuidPairs, tokenizePairs, uuidBatches, uuidSeqLen, uuidV4 } from "../../lib/uuid/data.ts";
 import { charAccuracy } from "../../lib/uuid/score.ts";
 import type { UuidRunRecord } from "../../lib/uuid/experiment.ts";
-import { meanOverSeeds } from "../../lib/report/uuid_section.ts";
+import { uuidSection } from "../../lib/report/uuid_section.ts";
+import { FORMAT_ONLY_CHAR_ACCURACY, formatOnlyLoss } from "../../lib/uuid/baseline.ts";
+import { uuidPretrainingDocuments } from "../../lib/uuid/data.ts";
+import type { Environment } from "../../lib/harness/env.ts";
 
 const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
@@ -56,22 +59,80 @@ Deno.test("character accuracy counts same-position characters of the expected va
   assert.equal(charAccuracy("", "abcd"), 0);
 });
 
-Deno.test("curves over several seeds are averaged into one point per run and step", () => {
-  const record = (seed: number, loss: number) =>
-    ({
-      id: `x${seed}`,
-      spec: { preset: "quick", method: "lora", rank: 8, seed, lr: 0.01, base: "b" },
-      trainableParams: 1,
-      losses: [{ step: 1, loss }, { step: 2, loss: loss / 2 }],
-      evals: [],
-      msPerStep: 1,
-    }) as UuidRunRecord;
-  const points = meanOverSeeds(
-    [record(0, 2), record(1, 4)],
-    (r) => r.losses.map((l) => ({ step: l.step, value: l.loss })),
+const ENV = { adapter: { description: "test adapter", isFallbackAdapter: true } } as Environment;
+const PROVENANCE = {
+  adapter: "a",
+  softwareAdapter: true,
+  commit: "c",
+  deno: "2.9.6",
+  date: "2026-01-01T00:00:00Z",
+  preset: "quick",
+};
+
+function record(method: string, rank: number | null, seed: number, loss: number, accuracy: number) {
+  return {
+    id: `${method}${rank}${seed}`,
+    spec: { preset: "quick", method, rank, seed, lr: 0.01, base: "b" },
+    role: "table",
+    status: "ok",
+    provenance: PROVENANCE,
+    trainableParams: 1,
+    losses: [{ step: 1, loss }, { step: 10, loss: loss / 2 }],
+    evals: [3, 5, 7, 9, 10].map((step) => ({
+      step,
+      charAccuracy: accuracy,
+      exactMatch: 0,
+      teacherForcedAccuracy: accuracy,
+    })),
+    msPerStep: 1,
+  } as UuidRunRecord;
+}
+
+Deno.test("curves over seeds draw their mean with a ± 1 sd band and the format-only baseline", () => {
+  const section = uuidSection([record("lora", 8, 0, 2, 0.2), record("lora", 8, 1, 4, 0.4)], ENV);
+  const chart = section.charts.find((c) => c.name === "uuid-figure2-loss")!;
+  const spec = chart.spec as unknown as { data: { values: Record<string, number>[] }; layer: unknown[] };
+  const first = spec.data.values.find((v) => v.step === 1)!;
+  assert.equal(first.loss, 3);
+  assert.ok(
+    Math.abs(first.lower! - (3 - Math.SQRT2)) < 1e-12 && Math.abs(first.upper! - (3 + Math.SQRT2)) < 1e-12,
   );
-  assert.deepEqual(points, [
-    { run: "LoRA r=8", step: 1, value: 3, seeds: 2 },
-    { run: "LoRA r=8", step: 2, value: 1.5, seeds: 2 },
-  ]);
+  assert.equal(first.seeds, 2);
+  assert.ok(JSON.stringify(spec.layer).includes("format only"));
+});
+
+Deno.test("Table 1 rows show mean ± sd over seeds and the report says what ± is", () => {
+  const records = [
+    record("fft", null, 0, 2, 1),
+    record("fft", null, 1, 2, 1),
+    record("lora", 8, 0, 2, 0.2),
+    record("lora", 8, 1, 2, 0.4),
+    record("mora", 8, 0, 2, 0.9),
+    record("mora", 8, 1, 2, 0.9),
+  ];
+  const table = uuidSection(records, ENV).tables[0]!;
+  assert.match(table.caption!, /sample standard deviation over seeds/);
+  const lora = table.rows.find((r) => r[0] === "LoRA r=8")!;
+  assert.equal(lora[3], "30.0 ± 14.1");
+  assert.match(uuidSection(records, ENV).intro, /MoRA memorizes more than LoRA[^<]*agrees/);
+});
+
+Deno.test("the format-only baseline is ≈19.8% of characters and the entropy of the free digits", () => {
+  assert.ok(Math.abs(FORMAT_ONLY_CHAR_ACCURACY - 7.125 / 36) < 1e-12);
+  assert.ok(Math.abs(formatOnlyLoss(byteTokenizer)! - (60 * Math.log(16) + 2 * Math.log(4)) / 73) < 1e-12);
+  assert.equal(formatOnlyLoss(gpt2Tokenizer), undefined);
+});
+
+Deno.test("pretraining UUID documents are v4 pairs from their own stream, never the task's", () => {
+  const docs = uuidPretrainingDocuments(50, 20, 0);
+  assert.equal(docs.length, 3);
+  const lines = docs.flatMap((d) => d.text.trim().split("\n"));
+  assert.equal(lines.length, 50);
+  const task = new Set(makeUuidPairs(1000, 0).map((p) => p.key));
+  for (const line of lines) {
+    const [key, value] = line.split(":");
+    assert.match(key!, UUID_V4);
+    assert.match(value!, UUID_V4);
+    assert.ok(!task.has(key!));
+  }
 });

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { checkRanksFit, makeUuidSuite, plannedRuns } from "../../benchmarks/uuid.ts";
+import { lrSearchPath, makeUuidSuite, plannedGroups, validatePlan } from "../../benchmarks/uuid.ts";
+import { methodLabel } from "../../lib/experiment/setup.ts";
 import type { BenchContext } from "../../lib/harness/suite.ts";
 import { readResults } from "../../lib/harness/results.ts";
 import { recordEnvironment } from "../../lib/harness/env.ts";
@@ -8,42 +9,53 @@ import { uuidPreset } from "../../lib/uuid/presets.ts";
 import { gpuTest, testGpu } from "../_gpu.ts";
 import { TINY_CONFIG, TINY_PRESET, tinyBench } from "./_tiny.ts";
 
+// The tiny preset's grid: one rate for fft, two for each of the four adapter groups.
+const SEARCH_RUNS = 1 + 4 * 2;
+
 async function context(log: string[]): Promise<BenchContext> {
   const gpu = await testGpu();
   const environment = await recordEnvironment(gpu.adapter);
   return { gpu, environment, timing: {}, quick: true, progress: (line) => log.push(line) };
 }
 
-Deno.test("the planned runs are Table 1's methods at both ranks plus the LoRA sweep, once each", () => {
-  const specs = plannedRuns(uuidPreset("quick"), { preset: "quick", outDir: "x", seeds: [0, 1] }, "base");
-  const labels = specs.filter((s) => s.seed === 0).map((s) => `${s.method}:${s.rank}:${s.variant ?? ""}`);
+Deno.test("the planned groups are Table 1's methods at both ranks plus the LoRA sweep, once each", () => {
+  const preset = uuidPreset("quick");
+  const labels = plannedGroups(preset, { preset: "quick", outDir: "x" }).map(methodLabel);
   assert.deepEqual(labels, [
-    "fft:null:",
-    "lora:1:",
-    "lora:8:",
-    "mora:1:rotation",
-    "mora:8:sharing",
-    "lora:2:",
-    "lora:4:",
-    "lora:16:",
-    "lora:32:",
+    "fft",
+    `lora r=${preset.ranks[0]}`,
+    `lora r=${preset.ranks[1]}`,
+    `mora r=${preset.ranks[0]} (rotation)`,
+    `mora r=${preset.ranks[1]} (sharing)`,
+    ...preset.sweepRanks.filter((r) => !preset.ranks.includes(r)).map((r) => `lora r=${r}`),
   ]);
-  assert.equal(specs.length, 2 * labels.length);
 });
 
-Deno.test("bad presets, methods and ranks get clear errors", async () => {
+Deno.test("bad presets, methods and ranks get clear errors before any work", async () => {
   assert.throws(() => uuidPreset("huge"), /Unknown UUID preset "huge": expected one of quick, paper/);
   const preset = uuidPreset("quick");
+  const plan = (o: object) => plannedGroups(preset, { preset: "quick", outDir: "x", ...o });
   assert.throws(
-    () => plannedRuns(preset, { preset: "quick", outDir: "x", methods: ["vera"] }, "b"),
-    /Unknown method "vera"/,
+    () => validatePlan(preset, plan({ methods: ["vera"] }), TINY_CONFIG),
+    /Cannot run method "vera": not registered; expected one of fft, lora, .*mora, remora/,
   );
-  assert.throws(() => plannedRuns(preset, { preset: "quick", outDir: "x", ranks: [0] }, "b"), /rank "0"/);
-  const tooLarge = plannedRuns(preset, { preset: "quick", outDir: "x", methods: ["mora"], ranks: [64] }, "b");
-  assert.throws(() => checkRanksFit(tooLarge, TINY_CONFIG), /mora at r=64: its r̂ \d+ exceeds 32/);
+  assert.throws(() => validatePlan(preset, plan({ ranks: [0] }), TINY_CONFIG), /rank 0/);
+  assert.throws(
+    () => validatePlan(preset, plan({ methods: ["mora"], ranks: [64] }), TINY_CONFIG),
+    /mora r=64 \(rotation\): its inner size 64 exceeds 32/,
+  );
+  // The reported seeds cannot include the search seed, and the paper preset needs a base; both before work.
+  const ctx = {} as BenchContext;
   await assert.rejects(
-    () => makeUuidSuite({ preset: "paper", outDir: "x" }).run({} as BenchContext),
+    () => makeUuidSuite({ preset: "paper", outDir: "x" }).run(ctx),
     /needs a Hugging Face LLaMA directory: pass --base DIR/,
+  );
+  await assert.rejects(
+    () =>
+      makeUuidSuite({ preset: TINY_PRESET, outDir: "x", base: "x", seeds: [TINY_PRESET.searchSeed] }).run(
+        ctx,
+      ),
+    /Cannot report seed 100: it is the learning-rate search's seed/,
   );
 });
 
@@ -55,10 +67,18 @@ Deno.test({
     const options = { ...await tinyBench(outDir), methods: ["fft", "lora", "mora"] };
     const log: string[] = [];
     const first = await makeUuidSuite(options).run(await context(log));
-    // fft, lora r1, lora r2, mora r1, mora r2 (the sweep 1, 2 is already covered).
-    assert.equal(first.length, 5);
-    for (const r of first) {
-      assert.equal(r.evals.length, new Set(TINY_PRESET.evalFractions.map((f) => Math.round(f * 4))).size);
+    // fft, lora r1, lora r2, mora r1, mora r2 (the sweep 1, 2 is already covered): searched, then reported.
+    const search = first.filter((r) => r.role === "lr-search"),
+      table = first.filter((r) => r.role === "table");
+    assert.equal(search.length, SEARCH_RUNS);
+    assert.equal(table.length, 5);
+    assert.ok(search.every((r) => r.spec.seed === TINY_PRESET.searchSeed));
+    assert.ok(table.every((r) => r.spec.seed === 0 && r.provenance.preset === "quick"));
+    for (const r of table) {
+      assert.equal(
+        r.evals.length,
+        new Set(TINY_PRESET.evalFractions.map((f) => Math.round(f * TINY_PRESET.steps))).size,
+      );
       assert.ok(r.evals.every((e) => e.charAccuracy >= 0 && e.charAccuracy <= 1));
       assert.ok(r.losses.length > 0 && r.losses.every((l) => Number.isFinite(l.loss)));
     }
@@ -66,14 +86,19 @@ Deno.test({
     await Deno.writeTextFile(journal, '{"id": "truncated', { append: true });
     const warnings: string[] = [];
     const kept = await readResults<UuidRunRecord>(journal, { warn: (w) => warnings.push(w) });
-    assert.equal(kept.length, 5);
-    assert.match(warnings[0]!, /Skipping line 6 of/);
+    assert.equal(kept.length, SEARCH_RUNS + 5);
+    assert.match(warnings[0]!, new RegExp(`Skipping line ${SEARCH_RUNS + 6} of`));
+    // The search is saved: a second bench reuses it and re-runs nothing.
+    const saved = JSON.parse(await Deno.readTextFile(lrSearchPath(outDir, "quick")));
+    assert.equal(saved.records.length, SEARCH_RUNS);
     const again: string[] = [];
     const second = await makeUuidSuite(options).run(await context(again));
     assert.deepEqual(second.map((r) => r.id), first.map((r) => r.id));
-    assert.equal(again.filter((l) => l.includes("recorded earlier, skipped")).length, 5);
+    assert.deepEqual(second.map((r) => r.provenance.date), first.map((r) => r.provenance.date));
+    assert.equal(again.filter((l) => l.includes("recorded earlier")).length, 5);
     const section = makeUuidSuite(options).section(second, (await context([])).environment);
     assert.equal(section.tables[1]!.rows.length, 5); // the paper's Table 1 rows
+    assert.match(section.tables[2]!.caption!, /Learning-rate search on seed 100/);
     await Deno.remove(outDir, { recursive: true });
   },
 });
@@ -111,9 +136,26 @@ Deno.test({
     const log: string[] = [];
     const resumed = await makeUuidSuite({ ...await tinyBench(outDir), methods: ["fft", "lora", "mora"] })
       .run(await context(log));
-    assert.equal(resumed.length, 5);
+    assert.equal(resumed.length, SEARCH_RUNS + 5);
     assert.deepEqual(resumed.slice(0, survived.length).map((r) => r.id), survived.map((r) => r.id));
     assert.equal(log.filter((l) => l.includes("recorded earlier")).length, survived.length);
+    await Deno.remove(outDir, { recursive: true });
+  },
+});
+
+Deno.test({
+  name: "a rate that diverges is recorded as such, never chosen, and the matrix goes on",
+  ...gpuTest,
+  async fn() {
+    const outDir = await Deno.makeTempDir();
+    const preset = { ...TINY_PRESET, lrGrid: { default: [1e-1, 1e6] } };
+    const log: string[] = [];
+    const records = await makeUuidSuite({ ...await tinyBench(outDir), preset, methods: ["lora"], ranks: [1] })
+      .run(await context(log));
+    const bad = records.find((r) => r.spec.lr === 1e6 && r.role === "lr-search")!;
+    assert.notEqual(bad.status, "ok");
+    assert.ok(records.some((r) => r.role === "table" && r.spec.lr === 1e-1));
+    assert.ok(!records.some((r) => r.role === "table" && r.spec.lr === 1e6));
     await Deno.remove(outDir, { recursive: true });
   },
 });

@@ -1,0 +1,158 @@
+/**
+ * One run-matrix runner for every suite: each run has a stable id, every finished run is appended to an
+ * fsynced JSON-lines journal at once (with the provenance of the run that measured it), and a later bench
+ * resumes from the journal, re-running only what is missing, even after `kill -9`. A journal line that is
+ * not JSON, or not a record of this matrix, is skipped with a warning naming it. A run that diverges or does
+ * not learn is recorded with that status, and the matrix goes on.
+ *
+ * @module
+ */
+
+import { appendResult, readResults } from "../harness/results.ts";
+import type { Environment } from "../harness/env.ts";
+import { adapterName } from "../harness/env.ts";
+
+/** Where and with what a record was measured; written once, never rewritten by a later run. */
+export interface Provenance {
+  /** WebGPU adapter (vendor and description). */
+  adapter: string;
+  /** Whether it was a software (fallback) adapter: then timings are CPU timings. */
+  softwareAdapter: boolean;
+  /** Git commit of the code that ran (with `-dirty` for uncommitted changes). */
+  commit: string;
+  /** Deno version. */
+  deno: string;
+  /** When the run finished, ISO 8601. */
+  date: string;
+  /** Preset the run belongs to. */
+  preset: string;
+}
+
+/** The provenance of a run finishing now in `environment`. */
+export function provenanceOf(environment: Environment, preset: string): Provenance {
+  return {
+    adapter: adapterName(environment.adapter),
+    softwareAdapter: environment.adapter.isFallbackAdapter,
+    commit: environment.gitCommit,
+    deno: environment.deno.deno,
+    date: new Date().toISOString(),
+    preset,
+  };
+}
+
+/** How a run ended: trained, diverged (NaN/Inf loss), or did not learn (loss never fell). */
+export type RunStatus = "ok" | "diverged" | "not-learning";
+
+/** What every matrix record has. */
+export interface MatrixRecord {
+  /** Stable id of the run (the same spec gives the same id on every machine). */
+  id: string;
+  status: RunStatus;
+  /** What happened, for a run that did not end `ok`. */
+  failure?: string;
+  provenance: Provenance;
+}
+
+/** One run of the matrix: its id, a progress label, and how to run it. */
+export interface MatrixRun<R extends MatrixRecord> {
+  id: string;
+  label: string;
+  /** Trains and scores the run; the record's provenance is filled in by the runner. */
+  execute(): Promise<Omit<R, "provenance">>;
+}
+
+/** Options of {@link runMatrix}. */
+export interface RunMatrixOptions {
+  /** The journal (JSON lines). */
+  journal: string;
+  environment: Environment;
+  preset: string;
+  /** Progress lines. */
+  log: (line: string) => void;
+  /** Warnings about skipped journal lines; `console.warn` by default. */
+  warn?: (line: string) => void;
+}
+
+/** Whether a parsed journal line is a record: an object with a string id, a status and a provenance. */
+function isRecord(value: unknown): value is MatrixRecord {
+  const r = value as Partial<MatrixRecord> | null;
+  return typeof r === "object" && r !== null && typeof r.id === "string" && typeof r.status === "string" &&
+    typeof r.provenance === "object" && r.provenance !== null;
+}
+
+/** The records of a journal by id (the last line of an id wins), skipping lines that are not records. */
+export async function readJournal<R extends MatrixRecord>(
+  path: string,
+  warn: (line: string) => void = console.warn,
+): Promise<Map<string, R>> {
+  const done = new Map<string, R>();
+  const lines = await readResults<unknown>(path, { warn });
+  for (const [i, line] of lines.entries()) {
+    if (isRecord(line)) done.set(line.id, line as R);
+    else {
+      warn(
+        `Skipping record ${i + 1} of "${path}": it is not a run record (no id, status or provenance); ` +
+          `the other records are kept, delete the line to silence this warning`,
+      );
+    }
+  }
+  return done;
+}
+
+/** Runs every run not already in the journal, in order; returns all records, earlier ones included. */
+export async function runMatrix<R extends MatrixRecord>(
+  runs: readonly MatrixRun<R>[],
+  options: RunMatrixOptions,
+): Promise<R[]> {
+  const ids = new Set<string>();
+  for (const run of runs) {
+    if (ids.has(run.id)) throw new RangeError(`Cannot plan run "${run.id}" twice: run ids must be unique`);
+    ids.add(run.id);
+  }
+  const done = await readJournal<R>(options.journal, options.warn);
+  const records: R[] = [];
+  for (const [i, run] of runs.entries()) {
+    const label = `[${i + 1}/${runs.length}] ${run.label}`;
+    const previous = done.get(run.id);
+    if (previous) {
+      options.log(`${label}: recorded earlier (${previous.provenance.commit}), skipped`);
+      records.push(previous);
+      continue;
+    }
+    options.log(label);
+    const record = {
+      ...await run.execute(),
+      provenance: provenanceOf(options.environment, options.preset),
+    } as R;
+    if (record.status !== "ok") options.log(`  ${record.status}: ${record.failure}`);
+    await appendResult(options.journal, record);
+    records.push(record);
+  }
+  return records;
+}
+
+/**
+ * The status of a run from its logged losses: `not-learning` when the last loss is not at least 1% below the
+ * first, or when it sits at or above ln(vocab) (the loss of a uniform guess: the model collapsed).
+ */
+export function learningStatus(losses: readonly { loss: number }[], vocabSize: number): {
+  status: RunStatus;
+  failure?: string;
+} {
+  const first = losses[0]?.loss, last = losses.at(-1)?.loss;
+  if (first === undefined || last === undefined) return { status: "ok" };
+  const uniform = Math.log(vocabSize);
+  if (last >= uniform) {
+    return {
+      status: "not-learning",
+      failure: `final loss ${last.toFixed(3)} ≥ ln(${vocabSize}) = ${uniform.toFixed(3)}, a uniform guess`,
+    };
+  }
+  if (losses.length > 1 && last > 0.99 * first) {
+    return {
+      status: "not-learning",
+      failure: `final loss ${last.toFixed(3)} is not 1% below the first, ${first.toFixed(3)}`,
+    };
+  }
+  return { status: "ok" };
+}
