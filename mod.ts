@@ -4,23 +4,24 @@
  * Deno's built-in WebGPU; load and save Hugging Face checkpoints and PEFT adapters; reproduce the paper's UUID
  * memorization experiment.
  *
- * @example Fine-tune the golden tiny LLaMA with MoRA and merge it
+ * @example Fine-tune the golden tiny LLaMA with MoRA through the one setup path, and merge it
  * ```ts
- * import { applyAdapters, loadCheckpoint, LlamaModel, mergeAndUnload, requestGpu, Trainer } from "./mod.ts";
+ * import { loadCheckpoint, mergeAndUnload, requestGpu, resolveMethod, setupMethod, Trainer } from "./mod.ts";
  *
  * const gpu = await requestGpu();
- * const { config, weights } = await loadCheckpoint("testdata/golden/llama-tiny");
- * const model = LlamaModel.create(gpu, config, weights, { trainBase: false });
- * const adapters = await applyAdapters(model, {
- *   method: "mora", r: 4, alpha: 8, targetModules: ["q_proj", "v_proj"], seed: 0, moraVariant: "rotation",
- * });
- * const trainer = await Trainer.create(model, {
+ * const base = await loadCheckpoint("testdata/golden/llama-tiny");
+ * // The method's own defaults fill what the spec leaves out (here MoRA's variant for r = 4: rotation).
+ * const method = resolveMethod({ method: "mora", rank: 4 }, { seed: 0, totalSteps: 10 });
+ * const run = await setupMethod(gpu, base, method);
+ * const trainer = await Trainer.create(run.model, {
  *   batch: 2, seqLen: 12, lr: 1e-3, schedule: { kind: "constant", warmupSteps: 0, totalSteps: 10 },
+ *   adamw: { groups: run.groups },
  * });
- * const ids = new Uint32Array(24).map((_, i) => i % config.vocabSize);
+ * run.attach(trainer);
+ * const ids = new Uint32Array(24).map((_, i) => i % base.config.vocabSize);
  * console.log(await trainer.trainStep(ids, Int32Array.from(ids), true));
  * trainer.destroy();
- * await mergeAndUnload(model, adapters);
+ * await mergeAndUnload(run.model, run.adapters);
  * ```
  *
  * @module
@@ -48,5 +49,21 @@ export { getTokenizer, type Tokenizer } from "./lib/data/tokenizer.ts";
 export { loadCorpus, splitCorpus } from "./lib/data/corpus.ts";
 export { llamaParity } from "./lib/parity/llama_parity.ts";
 export { adapterParity } from "./lib/parity/adapter_parity.ts";
+export {
+  checkFits,
+  type MethodRun,
+  type MethodSpec,
+  resolveMethod,
+  type RunSettings,
+  setupMethod,
+} from "./lib/experiment/setup.ts";
+export {
+  learningStatus,
+  type MatrixRecord,
+  type MatrixRun,
+  readJournal,
+  runMatrix,
+} from "./lib/experiment/matrix.ts";
+export { chooseRate, finalTrainingLoss, SELECTION_RULE } from "./lib/experiment/lr_search.ts";
 export { runUuidExperiment } from "./lib/uuid/experiment.ts";
 export { UUID_PRESETS } from "./lib/uuid/presets.ts";

@@ -23,13 +23,16 @@ const BATCH = 8, SEQ = 64;
 /** A method's variant at the small and large rank (MoRA: rotation, Eq. 9, and sharing, Eq. 6, as §5.2). */
 const VARIANTS: Record<string, [string, string]> = { mora: ["rotation", "sharing"] };
 
-/** ReLoRA and ReMoRA merge every this many steps while they are timed (the merges are timed apart). */
-const MERGE_EVERY = 10;
+/**
+ * ReLoRA and ReMoRA merge every this many steps while they are timed (the merges are timed apart); a quick run
+ * times only a few steps, so it merges every 2.
+ */
+const MERGE_EVERY = { full: 10, quick: 2 };
 
 /**
  * Every registered method under its own name: full fine-tuning once, each adapter at a small and a large rank
  * with its own defaults (LoRA+ with B's group; the methods with training hooks, ReLoRA and ReMoRA, merging
- * every {@link MERGE_EVERY} steps);
+ * every few steps, {@link MERGE_EVERY});
  * MoRA uses rotation at the small rank and sharing at the large one, as the paper's §5.2.
  */
 export function stepCases(quick: boolean): MethodSpec[] {
@@ -42,7 +45,8 @@ export function stepCases(quick: boolean): MethodSpec[] {
     }
     for (const [i, rank] of ranks.entries()) {
       const variant = VARIANTS[method.name]?.[i];
-      const options = method.attach ? { mergeEvery: MERGE_EVERY, restartWarmup: 1 } : undefined;
+      const every = quick ? MERGE_EVERY.quick : MERGE_EVERY.full;
+      const options = method.attach ? { mergeEvery: every, restartWarmup: 1 } : undefined;
       out.push({ method: method.name, rank, ...variant ? { variant } : {}, ...options ? { options } : {} });
     }
   }

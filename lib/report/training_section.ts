@@ -23,7 +23,7 @@ export interface StepRecord {
   variant?: string;
   /** Whether the method trains every weight (then the nominal FLOPs are the step's: GFLOP/s is shown). */
   trainsBase: boolean;
-  /** Merge-and-restart methods: the period, how many merges the timing saw and their mean time (left out). */
+  /** Merge-and-restart methods: the period, how many merges the run made and their mean time (left out). */
   merges?: { every: number; count: number; meanMs: number };
   /** Model preset name. */
   config: string;
@@ -75,7 +75,9 @@ function stepTable(records: readonly StepRecord[]): ReportTable {
       mib(r.peakBytes),
       lora ? r.timing.bestMs / lora.timing.bestMs : null,
       lora ? r.peakBytes / lora.peakBytes : null,
-      r.merges ? `${r.merges.meanMs.toFixed(1)} ms every ${r.merges.every} (${r.merges.count} timed)` : null,
+      r.merges
+        ? `${r.merges.meanMs.toFixed(1)} ms every ${r.merges.every} steps (${r.merges.count} merges)`
+        : null,
     ];
   });
   return {

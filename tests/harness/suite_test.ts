@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { provenanceOf } from "../../lib/experiment/matrix.ts";
 import { join } from "node:path";
 import type { Environment } from "../../lib/harness/env.ts";
 import { readResults } from "../../lib/harness/results.ts";
@@ -60,7 +61,17 @@ Deno.test({
         log: (line) => lines.push(line),
       });
       assert.equal(results.schemaVersion, RESULTS_SCHEMA_VERSION);
-      assert.deepEqual(results.suites.sample, [{ name: "a", ms: 1.5 }, { name: "b", ms: 2.25 }]);
+      // Each record is stamped with where it was measured (a record that has a provenance keeps its own).
+      const provenance = provenanceOf(environment, "quick");
+      const stamped = (results.suites.sample as { provenance: typeof provenance }[]).map((r) => {
+        assert.equal(r.provenance.commit, environment.gitCommit);
+        assert.equal(r.provenance.preset, "quick");
+        return { ...r, provenance: { ...r.provenance, date: "" } };
+      });
+      assert.deepEqual(stamped, [
+        { name: "a", ms: 1.5, provenance: { ...provenance, date: "" } },
+        { name: "b", ms: 2.25, provenance: { ...provenance, date: "" } },
+      ]);
       assert.deepEqual(
         (await readResults<{ suite: string; record: Sample }>(journal)).map((l) => l.record.name),
         [
