@@ -73,6 +73,14 @@ export function plannedGroups(preset: UuidPreset, o: UuidBenchOptions): MethodSp
   return groups;
 }
 
+/** Whether a group is a Table 1 row (its methods at its ranks) or only a point of the LoRA sweep. */
+export function groupRole(preset: UuidPreset, o: UuidBenchOptions, group: MethodSpec): "table1" | "sweep" {
+  const ranks = o.ranks ?? preset.ranks;
+  const table1 = (o.methods ?? TABLE_METHODS).includes(group.method) &&
+    (group.rank === null || ranks.includes(group.rank));
+  return table1 ? "table1" : "sweep";
+}
+
 /** Throws, naming the bad entry, unless every group resolves and fits the base model. */
 export function validatePlan(preset: UuidPreset, groups: readonly MethodSpec[], config: LlamaConfig): void {
   for (const group of groups) {
@@ -198,7 +206,7 @@ export function makeUuidSuite(o: UuidBenchOptions): BenchSuite<UuidRunRecord> {
       if (o.lrs) {
         return await plan.matrix(
           groups.flatMap((g) =>
-            seeds.flatMap((s) => o.lrs!.map((lr) => plan.run(plan.spec(g, s, lr), "table")))
+            seeds.flatMap((s) => o.lrs!.map((lr) => plan.run(plan.spec(g, s, lr), groupRole(preset, o, g))))
           ),
         );
       }
@@ -214,7 +222,7 @@ export function makeUuidSuite(o: UuidBenchOptions): BenchSuite<UuidRunRecord> {
           ctx.progress(`${methodLabel(g)}: no rate of the grid trained; no reported runs (see the search)`);
           continue;
         }
-        for (const seed of seeds) table.push(plan.run(plan.spec(g, seed, lr), "table"));
+        for (const seed of seeds) table.push(plan.run(plan.spec(g, seed, lr), groupRole(preset, o, g)));
       }
       return [...search, ...await plan.matrix(table)];
     },

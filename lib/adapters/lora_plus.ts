@@ -14,7 +14,7 @@ export const loraPlus: AdapterMethod = {
   summary: "LoRA+ (Hayou et al. 2024): LoRA with B's learning rate λ times A's",
   ...LORA_FAMILY,
   // λ = 4, the larger of the paper's two settings (spec baselines §5).
-  defaults: (r) => ({ alpha: 2 * r, loraPlusRatio: 4 }),
+  defaults: (r, context) => ({ ...LORA_FAMILY.defaults!(r, context), loraPlusRatio: 4 }),
   validate(c) {
     validateLoraConfig(c);
     if (!(c.loraPlusRatio !== undefined && c.loraPlusRatio > 0)) {

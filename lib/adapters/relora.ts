@@ -15,7 +15,7 @@ export const reLora: AdapterMethod = {
   name: "relora",
   summary: "ReLoRA (Lialin et al. 2023): LoRA merged and re-initialized every T updates, optimizer reset",
   ...LORA_FAMILY,
-  defaults: (r, context) => ({ alpha: 2 * r, ...mergeRestartDefaults(context) }),
+  defaults: (r, context) => ({ ...LORA_FAMILY.defaults!(r, context), ...mergeRestartDefaults(context) }),
   validate(c) {
     validateLoraConfig(c);
     validateMergeRestart(c, "ReLoRA");

@@ -31,6 +31,16 @@ export function runLabel(r: UuidRunRecord): string {
   return `${method} r=${r.spec.rank}${r.spec.variant ? ` (${r.spec.variant})` : ""}`;
 }
 
+/**
+ * The label records are grouped and drawn by: {@link runLabel}, with the rate added where one label ran at
+ * several rates (a `--lrs` grid), so that rates are never averaged as if they were seeds.
+ */
+function seriesLabeler(records: readonly UuidRunRecord[]): (r: UuidRunRecord) => string {
+  const rates = new Map<string, Set<number>>();
+  for (const r of records) rates.set(runLabel(r), (rates.get(runLabel(r)) ?? new Set()).add(r.spec.lr));
+  return (r) => rates.get(runLabel(r))!.size > 1 ? `${runLabel(r)} lr=${r.spec.lr}` : runLabel(r);
+}
+
 /** Records grouped by `key`, in first-seen order. */
 function groupBy(records: readonly UuidRunRecord[], key: (r: UuidRunRecord) => string) {
   const groups = new Map<string, UuidRunRecord[]>();
@@ -52,7 +62,7 @@ function presetSteps(r: UuidRunRecord): number {
 function accuracyTable(table: readonly UuidRunRecord[]): ReportTable {
   const steps = table[0] ? presetSteps(table[0]) : 1;
   const rows: Cell[][] = [];
-  for (const [label, runs] of groupBy(table, runLabel)) {
+  for (const [label, runs] of groupBy(table, seriesLabeler(table))) {
     const at = (f: number) => runs.map((r) => evalAt(r, f, steps)?.charAccuracy ?? NaN);
     rows.push([
       label,
@@ -155,11 +165,12 @@ function bands(
   points: (r: UuidRunRecord) => { step: number; value: number }[],
   field: string,
 ): Datum[] {
+  const label = seriesLabeler(records);
   const byKey = new Map<string, { run: string; step: number; values: number[] }>();
   for (const r of records) {
     for (const { step, value } of points(r)) {
-      const key = `${runLabel(r)}|${step}`;
-      const entry = byKey.get(key) ?? { run: runLabel(r), step, values: [] };
+      const key = `${label(r)}|${step}`;
+      const entry = byKey.get(key) ?? { run: label(r), step, values: [] };
       entry.values.push(value);
       byKey.set(key, entry);
     }
@@ -189,7 +200,7 @@ function curveChart(
       y: kind === "loss"
         ? { field: "loss", title: "Training loss (nats/token)", type: "quantitative" }
         : { field: "accuracy", title: "Character accuracy (%)", type: "quantitative" },
-      series: { field: "run", title: "Run", sort: [...new Set(records.map(runLabel))] },
+      series: { field: "run", title: "Run", sort: [...new Set(records.map(seriesLabeler(records)))] },
       points: kind === "accuracy",
       band: { lower: "lower", upper: "upper" },
       rules: baseline === undefined ? [] : [{ y: baseline, label: "format only" }],
@@ -235,16 +246,10 @@ function comparison(table: readonly UuidRunRecord[], ranks: number[]): string {
 /** The section. */
 export function uuidSection(records: readonly UuidRunRecord[], env: Environment): ReportSection {
   const presetName = records[0]?.spec.preset ?? "quick";
-  // Table 1's ranks are those of its methods other than the sweep's (MoRA's small and large rank).
-  const ranks = [
-    ...new Set(
-      records.filter((r) => r.spec.method !== "lora" && r.spec.rank !== null).map((r) => r.spec.rank!),
-    ),
-  ]
-    .sort((a, b) => a - b);
   const ok = records.filter((r) => r.status === "ok");
-  const reported = ok.filter((r) => r.role === "table");
-  const table1 = reported.filter((r) => r.spec.rank === null || ranks.includes(r.spec.rank));
+  const reported = ok.filter((r) => r.role !== "lr-search");
+  const table1 = reported.filter((r) => r.role === "table1");
+  const ranks = [...new Set(table1.flatMap((r) => r.spec.rank ?? []))].sort((a, b) => a - b);
   const figure3 = table1.filter((r) => r.spec.method in PAPER_METHOD);
   const sweep = reported.filter((r) => r.spec.method === "lora").sort((a, b) => a.spec.rank! - b.spec.rank!);
   const search = records.filter((r) => r.role === "lr-search");

@@ -28,8 +28,11 @@ export interface UuidRunSpec extends MethodSpec {
   base: string;
 }
 
-/** Why a run was made: a reported run of Table 1 / Figure 2, or a learning-rate search run. */
-export type UuidRunRole = "table" | "lr-search";
+/**
+ * Why a run was made: a Table 1 row (LoRA's also points of the Figure 2 sweep), a point of the sweep alone, or
+ * a learning-rate search run.
+ */
+export type UuidRunRole = "table1" | "sweep" | "lr-search";
 
 /** The record of a finished run. */
 export interface UuidRunRecord extends MatrixRecord {

@@ -73,7 +73,7 @@ function record(method: string, rank: number | null, seed: number, loss: number,
   return {
     id: `${method}${rank}${seed}`,
     spec: { preset: "quick", method, rank, seed, lr: 0.01, base: "b" },
-    role: "table",
+    role: "table1",
     status: "ok",
     provenance: PROVENANCE,
     trainableParams: 1,
@@ -135,4 +135,18 @@ Deno.test("pretraining UUID documents are v4 pairs from their own stream, never 
     assert.match(value!, UUID_V4);
     assert.ok(!task.has(key!));
   }
+});
+
+Deno.test("a fixed-rate grid draws one curve per rate, never averaging rates as if they were seeds", () => {
+  const at = (lr: number, loss: number) => ({
+    ...record("lora", 8, 0, loss, 0.2),
+    spec: { ...record("lora", 8, 0, loss, 0.2).spec, lr },
+  });
+  const section = uuidSection([at(0.01, 2), at(0.03, 4)], ENV);
+  const spec = section.charts.find((c) => c.name === "uuid-figure2-loss")!.spec as unknown as {
+    data: { values: { run: string; step: number; loss: number }[] };
+  };
+  const first = spec.data.values.filter((v) => v.step === 1).map((v) => [v.run, v.loss]);
+  assert.deepEqual(first, [["LoRA r=8 lr=0.01", 2], ["LoRA r=8 lr=0.03", 4]]);
+  assert.deepEqual(section.tables[0]!.rows.map((r) => r[0]), ["LoRA r=8 lr=0.01", "LoRA r=8 lr=0.03"]);
 });

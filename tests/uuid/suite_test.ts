@@ -69,7 +69,7 @@ Deno.test({
     const first = await makeUuidSuite(options).run(await context(log));
     // fft, lora r1, lora r2, mora r1, mora r2 (the sweep 1, 2 is already covered): searched, then reported.
     const search = first.filter((r) => r.role === "lr-search"),
-      table = first.filter((r) => r.role === "table");
+      table = first.filter((r) => r.role !== "lr-search");
     assert.equal(search.length, SEARCH_RUNS);
     assert.equal(table.length, 5);
     assert.ok(search.every((r) => r.spec.seed === TINY_PRESET.searchSeed));
@@ -154,8 +154,25 @@ Deno.test({
       .run(await context(log));
     const bad = records.find((r) => r.spec.lr === 1e6 && r.role === "lr-search")!;
     assert.notEqual(bad.status, "ok");
-    assert.ok(records.some((r) => r.role === "table" && r.spec.lr === 1e-1));
-    assert.ok(!records.some((r) => r.role === "table" && r.spec.lr === 1e6));
+    assert.ok(records.some((r) => r.role !== "lr-search" && r.spec.lr === 1e-1));
+    assert.ok(!records.some((r) => r.role !== "lr-search" && r.spec.lr === 1e6));
+    await Deno.remove(outDir, { recursive: true });
+  },
+});
+
+Deno.test({
+  name: "ReLoRA, ReMoRA, LoRA+ and DoRA run in the UUID suite with their own defaults",
+  ...gpuTest,
+  async fn() {
+    const outDir = await Deno.makeTempDir();
+    const methods = ["relora", "remora", "lora+", "dora"];
+    const records = await makeUuidSuite({ ...await tinyBench(outDir), methods, ranks: [1], lrs: [1e-1] })
+      .run(await context([]));
+    assert.deepEqual(records.map((r) => r.spec.method), methods);
+    assert.ok(
+      records.every((r) => r.status === "ok" && r.losses.length === TINY_PRESET.steps),
+      "all trained",
+    );
     await Deno.remove(outDir, { recursive: true });
   },
 });
