@@ -45,11 +45,12 @@ const USAGE = `Usage: deno task bench [--out DIR] [--suite NAME]... [--quick] [U
 
   --out DIR        where results and the report go (default: reports)
   --suite NAME     run only this suite (repeatable): kernels, training, uuid
-  --quick          smaller kernel/training sizes and shorter timing, for a smoke run
+  --quick          smaller kernel/training sizes, shorter timing and the UUID smoke preset, for a smoke run
   --help           show this text
 
 UUID memorization (suite uuid; finished runs are journaled in DIR/uuid-<preset>.jsonl and never re-run):
-  --preset NAME    quick (default; 2 CPU cores) or paper (a GPU and --base)
+  --preset NAME    quick (default; 2 CPU cores), smoke (default with --quick; two minutes, not a result)
+                   or paper (a GPU and --base)
   --methods LIST   Table 1 methods, comma-separated (default fft,lora,mora; lora adds the rank sweep)
   --ranks LIST     ranks of Table 1 (default: the preset's small and large rank)
   --seeds LIST     seeds of the reported runs (default: the preset's, 0,1,2 for quick); tables show mean ± sd
@@ -66,7 +67,7 @@ function parseFlags() {
       suite: { type: "string", multiple: true },
       quick: { type: "boolean", default: false },
       help: { type: "boolean", default: false },
-      preset: { type: "string", default: "quick" },
+      preset: { type: "string" },
       methods: { type: "string" },
       ranks: { type: "string" },
       seeds: { type: "string" },
@@ -94,7 +95,7 @@ function selectSuites(all: readonly BenchSuite[], names: string[] | undefined): 
 /** The UUID options of the command line. */
 export function uuidOptions(flags: ReturnType<typeof parseFlags>): UuidBenchOptions {
   return {
-    preset: flags.preset,
+    preset: flags.preset ?? (flags.quick ? "smoke" : "quick"),
     methods: flags.methods?.split(","),
     ranks: numberList("ranks", flags.ranks, true),
     seeds: numberList("seeds", flags.seeds, true),

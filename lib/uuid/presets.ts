@@ -5,6 +5,9 @@
  * paper's learning-rate grids (LoRA {1e-4, 2e-4, 3e-4} §3, MoRA {5e-5, 7e-5, 1e-4} §5.1, FFT 3e-5), linear
  * schedule with 100 warmup steps — on a GPU with a real LLaMA (`--base DIR`).
  *
+ * `smoke` (what `deno task bench --quick` runs): the quick pipeline shrunk to about two minutes, one rate
+ * per method and one seed, to check that everything runs; its numbers are not a result.
+ *
  * `quick`: the same experiment sized for 2 CPU cores and a software adapter. The base is the `reference` LLaMA
  * (hidden 128, 2 layers, byte vocabulary) pretrained for 400 steps on the corpus, whose stream also holds 100,000
  * unrelated UUID pairs (≈18% of its tokens, never the task's pairs): the paper's LLaMA-2 had seen UUID-shaped
@@ -100,6 +103,37 @@ export const UUID_PRESETS: Readonly<Record<string, UuidPreset>> = {
       uuidDocuments: { pairs: 100_000, perDocument: 20 },
     },
     evalBatch: 16,
+  },
+  // `deno task bench --quick`: the same pipeline in about two minutes, to see that it works; not a result.
+  smoke: {
+    name: "smoke",
+    pairs: 8,
+    batch: 8,
+    microBatches: 1,
+    steps: 32,
+    warmup: 3,
+    evalFractions: [0.3, 0.5, 0.7, 0.9, 1],
+    lossPoints: 8,
+    ranks: [1, 8],
+    sweepRanks: [1, 8],
+    lrGrid: { fft: [3e-3], default: [1e-2] },
+    searchSeed: 100,
+    seeds: [0],
+    variants: { mora: ["rotation", "sharing"] },
+    adapterDropout: 0.05,
+    tokenizer: "byte",
+    base: {
+      kind: "pretrained",
+      preset: "reference",
+      tokenizer: "byte",
+      steps: 100,
+      batch: 8,
+      seqLen: 128,
+      lr: 2e-3,
+      seed: 0,
+      uuidDocuments: { pairs: 20_000, perDocument: 20 },
+    },
+    evalBatch: 8,
   },
   paper: {
     name: "paper",

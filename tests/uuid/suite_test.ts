@@ -32,7 +32,7 @@ Deno.test("the planned groups are Table 1's methods at both ranks plus the LoRA 
 });
 
 Deno.test("bad presets, methods and ranks get clear errors before any work", async () => {
-  assert.throws(() => uuidPreset("huge"), /Unknown UUID preset "huge": expected one of quick, paper/);
+  assert.throws(() => uuidPreset("huge"), /Unknown UUID preset "huge": expected one of quick, smoke, paper/);
   const preset = uuidPreset("quick");
   const plan = (o: object) => plannedGroups(preset, { preset: "quick", outDir: "x", ...o });
   assert.throws(
