@@ -12,7 +12,7 @@ export const SD_MEANING = "± is one sample standard deviation over seeds (n −
 export function meanSd(values: readonly number[]): { mean: number; sd: number; n: number } {
   const n = values.length;
   const mean = values.reduce((a, b) => a + b, 0) / n;
-  const sd = n < 2 ? 0 : Math.sqrt(values.reduce((a, v) => a + (v - mean) ** 2, 0) / n);
+  const sd = n < 2 ? 0 : Math.sqrt(values.reduce((a, v) => a + (v - mean) ** 2, 0) / (n - 1));
   return { mean, sd, n };
 }
 
