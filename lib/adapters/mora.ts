@@ -34,7 +34,12 @@ import {
   REMORA_CYCLE,
 } from "./mora_variants.ts";
 import { type AdapterConfig, adapterDropout, type AdapterLayer, type AdapterMethod } from "./types.ts";
-import { installMergeRestarts, mergeRestartDefaults, validateMergeRestart } from "./restarts.ts";
+import {
+  installMergeRestarts,
+  mergeRestartDefaults,
+  restartWarmupOf,
+  validateMergeRestart,
+} from "./restarts.ts";
 import { WrappedLinear } from "./wrapped_linear.ts";
 
 /** A MoRA adapter around a frozen base layer. */
@@ -214,7 +219,7 @@ export const remora: AdapterMethod = {
   attach(trainer, adapters, c, context) {
     return installMergeRestarts(trainer, adapters, {
       mergeEvery: c.mergeEvery!,
-      warmupSteps: c.restartWarmup ?? 50,
+      warmupSteps: restartWarmupOf(c),
       totalSteps: context.totalSteps,
       seed: c.seed,
       afterMerge: (adapter) => (adapter as MoraLayer).advanceGrouping(),

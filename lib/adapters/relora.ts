@@ -7,7 +7,12 @@
  */
 
 import { LORA_FAMILY, validateLoraConfig } from "./lora.ts";
-import { installMergeRestarts, mergeRestartDefaults, validateMergeRestart } from "./restarts.ts";
+import {
+  installMergeRestarts,
+  mergeRestartDefaults,
+  restartWarmupOf,
+  validateMergeRestart,
+} from "./restarts.ts";
 import type { AdapterMethod } from "./types.ts";
 
 /** ReLoRA. */
@@ -23,7 +28,7 @@ export const reLora: AdapterMethod = {
   attach(trainer, adapters, c, context) {
     return installMergeRestarts(trainer, adapters, {
       mergeEvery: c.mergeEvery!,
-      warmupSteps: c.restartWarmup ?? 50,
+      warmupSteps: restartWarmupOf(c),
       totalSteps: context.totalSteps,
       seed: c.seed,
     });

@@ -71,15 +71,16 @@ export function installMergeRestarts(
 }
 
 /**
- * The merge period and re-warmup a merge-restart method gets when the run does not set them: four cycles
- * over the run, as a 4,000-update fine-tune merging every 1,000 (spec baselines §7.2), with a re-warmup of 5%
- * of a cycle (the reference's 50 of 1,000).
+ * The merge period a merge-restart method gets when the run does not set it: four cycles over the run, as a
+ * 4,000-update fine-tune merging every 1,000 (spec baselines §7.2).
  */
-export function mergeRestartDefaults(
-  context: MethodContext,
-): Pick<AdapterConfig, "mergeEvery" | "restartWarmup"> {
-  const mergeEvery = Math.max(1, Math.round(context.totalSteps / 4));
-  return { mergeEvery, restartWarmup: Math.max(1, Math.round(mergeEvery / 20)) };
+export function mergeRestartDefaults(context: MethodContext): Pick<AdapterConfig, "mergeEvery"> {
+  return { mergeEvery: Math.max(1, Math.round(context.totalSteps / 4)) };
+}
+
+/** The re-warmup after a restart: the config's, or 5% of a cycle (the reference's 50 of 1,000), at least 1. */
+export function restartWarmupOf(c: AdapterConfig): number {
+  return c.restartWarmup ?? Math.max(1, Math.round(c.mergeEvery! / 20));
 }
 
 /** Throws unless the config has a positive integer merge period and a non-negative re-warmup. */

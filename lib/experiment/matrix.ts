@@ -85,18 +85,9 @@ export async function readJournal<R extends MatrixRecord>(
   path: string,
   warn: (line: string) => void = console.warn,
 ): Promise<Map<string, R>> {
-  const done = new Map<string, R>();
-  const lines = await readResults<unknown>(path, { warn });
-  for (const [i, line] of lines.entries()) {
-    if (isRecord(line)) done.set(line.id, line as R);
-    else {
-      warn(
-        `Skipping record ${i + 1} of "${path}": it is not a run record (no id, status or provenance); ` +
-          `the other records are kept, delete the line to silence this warning`,
-      );
-    }
-  }
-  return done;
+  const accept = { test: isRecord, kind: "a run record (an id, a status and a provenance)" };
+  const records = await readResults<R>(path, { warn, accept });
+  return new Map(records.map((r) => [r.id, r]));
 }
 
 /** Runs every run not already in the journal, in order; returns all records, earlier ones included. */

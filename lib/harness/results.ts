@@ -46,6 +46,8 @@ async function endsWithNewline(file: Deno.FsFile): Promise<boolean> {
 export interface ReadResultsOptions {
   /** Receives one message per skipped line; `console.warn` by default. */
   warn?: (message: string) => void;
+  /** Keeps only lines whose JSON passes; others are skipped with a warning saying they are not `kind`. */
+  accept?: { test: (value: unknown) => boolean; kind: string };
 }
 
 /**
@@ -72,14 +74,24 @@ export async function readResults<T = unknown>(
   const records: T[] = [];
   text.split("\n").forEach((line, index) => {
     if (line.trim() === "") return;
+    let value: unknown;
     try {
-      records.push(JSON.parse(line) as T);
+      value = JSON.parse(line);
     } catch (error) {
       warn(
         `Skipping line ${index + 1} of "${path}": it is not valid JSON (${(error as Error).message}); ` +
           `the other records are kept, delete the line to silence this warning`,
       );
+      return;
     }
+    if (options.accept && !options.accept.test(value)) {
+      warn(
+        `Skipping line ${index + 1} of "${path}": it is not ${options.accept.kind}; ` +
+          `the other records are kept, delete the line to silence this warning`,
+      );
+      return;
+    }
+    records.push(value as T);
   });
   return records;
 }

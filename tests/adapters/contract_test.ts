@@ -4,8 +4,16 @@ import { MORA_VARIANTS } from "../../lib/adapters/mora_variants.ts";
 import type { LoraLayer } from "../../lib/adapters/lora.ts";
 import { loadAdapters, parsePeftConfig, peftConfigJson, saveAdapters } from "../../lib/adapters/peft.ts";
 import { ADAPTER_METHODS, ALL_LINEAR_TARGETS, applyAdapters } from "../../lib/adapters/registry.ts";
-import { installMergeRestarts } from "../../lib/adapters/restarts.ts";
-import type { AdapterConfig } from "../../lib/adapters/types.ts";
+import type { AdapterMethod } from "../../lib/adapters/types.ts";
+import {
+  methodLabel,
+  type MethodRun,
+  type MethodSpec,
+  type ResolvedMethod,
+  resolveMethod,
+  type RunSettings,
+  setupMethod,
+} from "../../lib/experiment/setup.ts";
 import type { Gpu } from "../../lib/gpu/device.ts";
 import { runDispatches } from "../../lib/gpu/kernel.ts";
 import { readTensor, writeTensor } from "../../lib/gpu/tensor.ts";
@@ -31,26 +39,66 @@ const CONFIG: LlamaConfig = {
   maxPositionEmbeddings: 32,
   headDim: 10,
 };
-const BATCH = 3, SEQ = 7;
+const WEIGHTS = initLlamaWeights(CONFIG, 3);
+const BATCH = 3, SEQ = 7, STEPS = 5;
 // Logits of the merged model against the adapter model: both float32, differing only in where ΔW·x is
 // summed (ΔW is merged in float64 and rounded once), so ~1e-6 of the logit scale; 2e-5 leaves room.
 const MERGE_TOL = { atol: 2e-5, rtol: 1e-4 };
 
 const base = { r: 3, alpha: 6, targetModules: ALL_LINEAR_TARGETS, seed: 7 };
-const CASES: AdapterConfig[] = [
-  { ...base, method: "lora" },
-  { ...base, method: "lora+", loraPlusRatio: 4 },
-  { ...base, method: "asylora" },
-  { ...base, method: "asylora", freezeA: true },
-  { ...base, method: "relora", mergeEvery: 2 },
-  { ...base, method: "dora" },
-  // Input dropout trains with masks; logits are compared in eval mode (forward-only plans), where merging is exact.
-  { ...base, method: "lora", dropout: 0.1 },
-  { ...base, method: "dora", dropout: 0.1 },
-  { ...base, method: "mora", moraVariant: "rotation", dropout: 0.1 },
-  ...MORA_VARIANTS.map((moraVariant) => ({ ...base, method: "mora", moraVariant })),
-  { ...base, method: "remora", moraVariant: "sharing", mergeEvery: 2 },
+
+/** One contract case: a spec resolved the way every suite resolves it. */
+interface Case {
+  label: string;
+  resolved: ResolvedMethod;
+}
+
+const SETTINGS: RunSettings = { seed: 7, totalSteps: STEPS, dropout: 0 };
+
+function contractCase(spec: MethodSpec, settings: RunSettings = SETTINGS): Case {
+  const dropout = settings.dropout ? ` dropout ${settings.dropout}` : "";
+  return { label: `${methodLabel(spec)}${dropout}`, resolved: resolveMethod(spec, settings) };
+}
+
+/** Merge-restart methods (they hook into the trainer) merge twice in the 5 steps, at 2 and 4. */
+const restartOptions = (method: AdapterMethod) =>
+  method.attach ? { options: { mergeEvery: 2, restartWarmup: 1 } } : {};
+
+// Every registered adapter method at its defaults, so a newly registered method is covered without editing
+// this test (full fine-tuning wraps no layer and has no contract to check here).
+const METHOD_CASES: Case[] = Object.entries(ADAPTER_METHODS)
+  .filter(([, method]) => !method.trainsBase)
+  .map(([name, method]) => contractCase({ method: name, rank: 3, ...restartOptions(method) }));
+
+// On top: original AsyLoRA, input dropout (it trains with masks; logits are compared in eval mode,
+// forward-only plans, where merging is exact), and every MoRA variant.
+const EXTRA_CASES: Case[] = [
+  contractCase({ method: "asylora", rank: 3, options: { freezeA: true } }),
+  contractCase({ method: "lora", rank: 3 }, { ...SETTINGS, dropout: 0.1 }),
+  contractCase({ method: "dora", rank: 3 }, { ...SETTINGS, dropout: 0.1 }),
+  contractCase({ method: "mora", rank: 3, variant: "rotation" }, { ...SETTINGS, dropout: 0.1 }),
+  ...MORA_VARIANTS.map((variant) => contractCase({ method: "mora", rank: 3, variant })),
 ];
+
+// An extra that resolves to the same config as a method case (MoRA's default variant) runs once.
+const configKey = (c: Case) => JSON.stringify(c.resolved.adapter);
+const CASES: Case[] = [
+  ...METHOD_CASES,
+  ...EXTRA_CASES.filter((c) => !METHOD_CASES.some((m) => configKey(m) === configKey(c))),
+];
+
+Deno.test("the contract covers every registered adapter method and every MoRA variant", () => {
+  const adapterNames = Object.entries(ADAPTER_METHODS).filter(([, m]) => !m.trainsBase).map(([n]) => n);
+  assert.ok(adapterNames.length >= 7, `only ${adapterNames.length} adapter methods registered`);
+  assert.deepEqual([...new Set(CASES.map((c) => c.resolved.spec.method))].sort(), [...adapterNames].sort());
+  const moraVariants = new Set(
+    CASES.filter((c) => c.resolved.spec.method === "mora").map((c) => c.resolved.adapter!.moraVariant),
+  );
+  assert.deepEqual([...moraVariants].sort(), [...MORA_VARIANTS].sort());
+  for (const c of CASES) {
+    if (c.resolved.method.attach) assert.equal(c.resolved.adapter!.mergeEvery, 2, c.label);
+  }
+});
 
 function batch(seed: number) {
   const rng = new Rng(seed);
@@ -69,57 +117,49 @@ async function logits(model: LlamaModel): Promise<Float32Array> {
 }
 
 function frozenModel(gpu: Gpu): LlamaModel {
-  return LlamaModel.create(gpu, CONFIG, initLlamaWeights(CONFIG, 3), { trainBase: false });
+  return LlamaModel.create(gpu, CONFIG, WEIGHTS, { trainBase: false });
 }
 
-async function train(
-  model: LlamaModel,
-  config: AdapterConfig,
-  adapters: Awaited<ReturnType<typeof applyAdapters>>,
-) {
-  const steps = 5;
-  const trainer = await Trainer.create(model, {
+/** Trains the run as every suite does: the method's optimizer groups and its training hooks. */
+async function train(run: MethodRun, c: Case): Promise<void> {
+  const trainer = await Trainer.create(run.model, {
     batch: BATCH,
     seqLen: SEQ,
     lr: 2e-2,
-    schedule: { kind: "constant", warmupSteps: 0, totalSteps: steps },
-    adamw: ADAPTER_METHODS[config.method]!.groups
-      ? { groups: ADAPTER_METHODS[config.method]!.groups!(config) }
-      : {},
+    schedule: { kind: "constant", warmupSteps: 0, totalSteps: STEPS },
+    adamw: { groups: run.groups },
   });
-  if (config.mergeEvery) {
-    installMergeRestarts(trainer, adapters, {
-      mergeEvery: config.mergeEvery,
-      warmupSteps: 1,
-      totalSteps: steps,
-      seed: config.seed,
-      cycleGrouping: config.method === "remora",
-    });
-  }
-  for (let s = 0; s < steps; s++) {
+  const merges = run.attach(trainer);
+  for (let s = 0; s < STEPS; s++) {
     const { ids, labels } = batch(100 + s);
     await trainer.trainStep(ids, labels, true);
   }
   trainer.destroy();
+  const every = c.resolved.adapter!.mergeEvery;
+  const expected = every
+    ? Array.from({ length: Math.ceil(STEPS / every) - 1 }, (_, i) => (i + 1) * every)
+    : [];
+  assert.deepEqual(merges.map((m) => m.step), expected, `${c.label}: merge steps`);
 }
 
-for (const config of CASES) {
-  const label = `${config.method}${config.moraVariant ? ` (${config.moraVariant})` : ""}${
-    config.freezeA ? " frozen A" : ""
-  }${config.dropout ? ` dropout ${config.dropout}` : ""}`;
+for (const c of CASES) {
+  const { label } = c;
   Deno.test({
     name:
       `${label}: starts as the identity, trains, merges into the base with the same logits, saves and loads`,
     ...gpuTest,
     async fn() {
       const gpu = await testGpu();
-      const model = frozenModel(gpu);
-      const before = await logits(model);
-      const adapters = await applyAdapters(model, config);
+      const config = c.resolved.adapter!;
+      const plain = frozenModel(gpu);
+      const before = await logits(plain);
+      plain.destroy();
+      const run = await setupMethod(gpu, { config: CONFIG, weights: WEIGHTS }, c.resolved);
+      const { model, adapters } = run;
       assert.equal(adapters.size, CONFIG.numHiddenLayers * 7);
       // The initialized adapter does not change the function (B = 0, M = 0, m = ‖W0‖).
       assertAllClose(await logits(model), before, MERGE_TOL, "logits at init");
-      await train(model, config, adapters);
+      await train(run, c);
       const trained = await logits(model);
       let moved = 0;
       for (const a of adapters.values()) {
@@ -147,7 +187,7 @@ for (const config of CASES) {
       assertAllClose(await logits(model), trained, MERGE_TOL, "logits after merge");
       for (const a of loaded.adapters.values()) a.destroy();
       reloaded.destroy();
-      model.destroy();
+      run.destroy();
       await Deno.remove(dir, { recursive: true });
     },
   });
