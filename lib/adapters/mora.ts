@@ -34,12 +34,7 @@ import {
   REMORA_CYCLE,
 } from "./mora_variants.ts";
 import { type AdapterConfig, adapterDropout, type AdapterLayer, type AdapterMethod } from "./types.ts";
-import {
-  installMergeRestarts,
-  mergeRestartDefaults,
-  restartWarmupOf,
-  validateMergeRestart,
-} from "./restarts.ts";
+import { mergeRestartDefaults, mergeRestartHooks, validateMergeRestart } from "./restarts.ts";
 import { WrappedLinear } from "./wrapped_linear.ts";
 
 /** A MoRA adapter around a frozen base layer. */
@@ -216,14 +211,8 @@ export const remora: AdapterMethod = {
     }
     validateMergeRestart(c, "ReMoRA");
   },
-  attach(trainer, adapters, c, context) {
-    return installMergeRestarts(trainer, adapters, {
-      mergeEvery: c.mergeEvery!,
-      warmupSteps: restartWarmupOf(c),
-      totalSteps: context.totalSteps,
-      seed: c.seed,
-      afterMerge: (adapter) => (adapter as MoraLayer).advanceGrouping(),
-      rebuild: true,
-    });
-  },
+  attach: mergeRestartHooks({
+    afterMerge: (adapter) => (adapter as MoraLayer).advanceGrouping(),
+    rebuild: true,
+  }),
 };

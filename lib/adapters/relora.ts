@@ -7,12 +7,7 @@
  */
 
 import { LORA_FAMILY, validateLoraConfig } from "./lora.ts";
-import {
-  installMergeRestarts,
-  mergeRestartDefaults,
-  restartWarmupOf,
-  validateMergeRestart,
-} from "./restarts.ts";
+import { mergeRestartDefaults, mergeRestartHooks, validateMergeRestart } from "./restarts.ts";
 import type { AdapterMethod } from "./types.ts";
 
 /** ReLoRA. */
@@ -25,12 +20,5 @@ export const reLora: AdapterMethod = {
     validateLoraConfig(c);
     validateMergeRestart(c, "ReLoRA");
   },
-  attach(trainer, adapters, c, context) {
-    return installMergeRestarts(trainer, adapters, {
-      mergeEvery: c.mergeEvery!,
-      warmupSteps: restartWarmupOf(c),
-      totalSteps: context.totalSteps,
-      seed: c.seed,
-    });
-  },
+  attach: mergeRestartHooks(),
 };

@@ -12,7 +12,7 @@
 
 import type { Trainer } from "../train/trainer.ts";
 import { mergeIntoBase } from "./merge.ts";
-import type { AdapterConfig, AdapterLayer, MethodContext } from "./types.ts";
+import type { AdapterConfig, AdapterLayer, AdapterMethod, MethodContext } from "./types.ts";
 
 /** Options of {@link installMergeRestarts}. */
 export interface MergeRestartOptions {
@@ -76,6 +76,23 @@ export function installMergeRestarts(
  */
 export function mergeRestartDefaults(context: MethodContext): Pick<AdapterConfig, "mergeEvery"> {
   return { mergeEvery: Math.max(1, Math.round(context.totalSteps / 4)) };
+}
+
+/**
+ * A method's `attach` that merges and restarts on the config's period and re-warmup; `extra` adds what the
+ * method does on top (ReMoRA's next grouping and the rebuild it needs).
+ */
+export function mergeRestartHooks(
+  extra: Pick<MergeRestartOptions, "afterMerge" | "rebuild"> = {},
+): NonNullable<AdapterMethod["attach"]> {
+  return (trainer, adapters, c, context) =>
+    installMergeRestarts(trainer, adapters, {
+      mergeEvery: c.mergeEvery!,
+      warmupSteps: restartWarmupOf(c),
+      totalSteps: context.totalSteps,
+      seed: c.seed,
+      ...extra,
+    });
 }
 
 /** The re-warmup after a restart: the config's, or 5% of a cycle (the reference's 50 of 1,000), at least 1. */

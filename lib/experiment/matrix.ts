@@ -3,7 +3,8 @@
  * fsynced JSON-lines journal at once (with the provenance of the run that measured it), and a later bench
  * resumes from the journal, re-running only what is missing, even after `kill -9`. A journal line that is
  * not JSON, or not a record of this matrix, is skipped with a warning naming it. A run that diverges or does
- * not learn is recorded with that status, and the matrix goes on.
+ * not learn is recorded with that status, and the matrix goes on. Given a shard, it lists the whole plan in
+ * the shard's manifest, then runs only the runs whose ids belong to that shard (`lib/harness/shard.ts`).
  *
  * @module
  */
@@ -11,6 +12,7 @@
 import { appendResult, readResults } from "../harness/results.ts";
 import type { Environment } from "../harness/env.ts";
 import { adapterName } from "../harness/env.ts";
+import { inShard, type ShardContext } from "../harness/shard.ts";
 
 /** Where and with what a record was measured; written once, never rewritten by a later run. */
 export interface Provenance {
@@ -71,6 +73,8 @@ export interface RunMatrixOptions {
   log: (line: string) => void;
   /** Warnings about skipped journal lines; `console.warn` by default. */
   warn?: (line: string) => void;
+  /** Run only this shard's runs (every shard plans, and checks, every run). */
+  shard?: ShardContext;
 }
 
 /** Whether a parsed journal line is a record: an object with a string id, a status and a provenance. */
@@ -90,15 +94,24 @@ export async function readJournal<R extends MatrixRecord>(
   return new Map(records.map((r) => [r.id, r]));
 }
 
-/** Runs every run not already in the journal, in order; returns all records, earlier ones included. */
+/**
+ * Runs every run (of the shard, when given) not already in the journal, in order; returns all their records,
+ * earlier ones included.
+ */
 export async function runMatrix<R extends MatrixRecord>(
-  runs: readonly MatrixRun<R>[],
+  planned: readonly MatrixRun<R>[],
   options: RunMatrixOptions,
 ): Promise<R[]> {
   const ids = new Set<string>();
-  for (const run of runs) {
+  for (const run of planned) {
     if (ids.has(run.id)) throw new RangeError(`Cannot plan run "${run.id}" twice: run ids must be unique`);
     ids.add(run.id);
+  }
+  const shard = options.shard;
+  await shard?.plan([...ids]);
+  const runs = shard ? planned.filter((run) => inShard(run.id, shard.shard)) : planned;
+  if (shard) {
+    options.log(`shard ${shard.shard.index}/${shard.shard.count}: ${runs.length} of ${planned.length} runs`);
   }
   const done = await readJournal<R>(options.journal, options.warn);
   const records: R[] = [];

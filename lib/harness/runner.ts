@@ -12,6 +12,7 @@ import { writeFileAtomic } from "../io/safetensors.ts";
 import { formatTextSection } from "../report/text.ts";
 import type { Environment } from "./env.ts";
 import { appendResult } from "./results.ts";
+import { type ShardManifestWriter, shardOf } from "./shard.ts";
 import { type BenchSuite, RESULTS_SCHEMA_VERSION, type ResultsFile } from "./suite.ts";
 import type { TimingOptions } from "./timing.ts";
 
@@ -27,10 +28,13 @@ export interface RunSuitesOptions {
   journal?: string;
   /** Receives progress lines and tables; `console.log` by default. */
   log?: (line: string) => void;
+  /** Run only this shard's part of every suite, listing it in the shard's manifest. */
+  shard?: ShardManifestWriter;
 }
 
 /**
- * Runs `suites` in order on `gpu`.
+ * Runs `suites` in order on `gpu`. With a shard, a run-matrix suite runs its shard's runs, and any other suite
+ * runs whole on the shard its name belongs to and is left out of the others' results.
  *
  * @example
  * ```ts
@@ -51,14 +55,24 @@ export async function runSuites(
     environment: options.environment,
     suites: {},
   };
+  const shard = options.shard;
   for (const [index, suite] of suites.entries()) {
     progress(`Suite ${index + 1}/${suites.length} "${suite.name}": ${suite.description}`);
+    if (shard && !suite.sharded) {
+      await shard.planWhole(suite.name);
+      const home = shardOf(suite.name, shard.shard.count);
+      if (home !== shard.shard.index) {
+        progress(`"${suite.name}" runs whole on shard ${home}/${shard.shard.count}: skipped on this one`);
+        continue;
+      }
+    }
     const ctx = {
       gpu,
       environment: options.environment,
       timing: options.timing,
       quick: options.quick,
       progress,
+      ...shard && suite.sharded ? { shard: shard.forSuite(suite.name) } : {},
     };
     // Every record carries where it was measured; records a suite resumed keep their own.
     const preset = options.quick ? "quick" : "full";

@@ -9,6 +9,7 @@
 import type { Gpu } from "../gpu/device.ts";
 import type { ReportSection } from "../report/model.ts";
 import type { Environment } from "./env.ts";
+import type { ShardContext } from "./shard.ts";
 import type { TimingOptions } from "./timing.ts";
 
 /** What a suite gets to run with. */
@@ -23,6 +24,8 @@ export interface BenchContext {
   quick: boolean;
   /** Prints one progress line. */
   progress(message: string): void;
+  /** The shard of a sharded bench, for a suite that splits its own runs ({@link BenchSuite.sharded}). */
+  shard?: ShardContext;
 }
 
 /** A benchmark suite: records come out of `run`, a report section out of `section`. */
@@ -31,6 +34,11 @@ export interface BenchSuite<R = unknown> {
   name: string;
   /** One line saying what the suite measures. */
   description: string;
+  /**
+   * True for a run-matrix suite, which splits its runs by `ctx.shard` itself; a sharded bench runs any other
+   * suite whole, on the shard its name belongs to.
+   */
+  sharded?: boolean;
   /** Runs the benchmarks and returns one JSON-serializable record per case. */
   run(ctx: BenchContext): Promise<R[]>;
   /** The report section of these records; pure. */

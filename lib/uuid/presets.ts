@@ -72,6 +72,19 @@ export interface UuidPreset {
   evalBatch: number;
 }
 
+/** The quick preset's base: the reference LLaMA pretrained on the corpus plus unrelated UUID pairs. */
+const QUICK_BASE: BaseSpec = {
+  kind: "pretrained",
+  preset: "reference",
+  tokenizer: "byte",
+  steps: 400,
+  batch: 8,
+  seqLen: 128,
+  lr: 2e-3,
+  seed: 0,
+  uuidDocuments: { pairs: 100_000, perDocument: 20 },
+};
+
 /** Every preset. */
 export const UUID_PRESETS: Readonly<Record<string, UuidPreset>> = {
   quick: {
@@ -91,17 +104,7 @@ export const UUID_PRESETS: Readonly<Record<string, UuidPreset>> = {
     variants: { mora: ["rotation", "sharing"] },
     adapterDropout: 0.05,
     tokenizer: "byte",
-    base: {
-      kind: "pretrained",
-      preset: "reference",
-      tokenizer: "byte",
-      steps: 400,
-      batch: 8,
-      seqLen: 128,
-      lr: 2e-3,
-      seed: 0,
-      uuidDocuments: { pairs: 100_000, perDocument: 20 },
-    },
+    base: QUICK_BASE,
     evalBatch: 16,
   },
   // `deno task bench --quick`: the same pipeline in about two minutes, to see that it works; not a result.
@@ -122,17 +125,7 @@ export const UUID_PRESETS: Readonly<Record<string, UuidPreset>> = {
     variants: { mora: ["rotation", "sharing"] },
     adapterDropout: 0.05,
     tokenizer: "byte",
-    base: {
-      kind: "pretrained",
-      preset: "reference",
-      tokenizer: "byte",
-      steps: 100,
-      batch: 8,
-      seqLen: 128,
-      lr: 2e-3,
-      seed: 0,
-      uuidDocuments: { pairs: 20_000, perDocument: 20 },
-    },
+    base: { ...QUICK_BASE, steps: 100, uuidDocuments: { pairs: 20_000, perDocument: 20 } },
     evalBatch: 8,
   },
   paper: {

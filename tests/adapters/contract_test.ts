@@ -17,7 +17,7 @@ import {
 import type { Gpu } from "../../lib/gpu/device.ts";
 import { runDispatches } from "../../lib/gpu/kernel.ts";
 import { readTensor, writeTensor } from "../../lib/gpu/tensor.ts";
-import type { LlamaConfig } from "../../lib/model/config.ts";
+import { ODD_CONFIG } from "./_odd_model.ts";
 import { initLlamaWeights } from "../../lib/model/init.ts";
 import { LlamaModel } from "../../lib/model/llama.ts";
 import { buildTrainPlan } from "../../lib/model/train_plan.ts";
@@ -25,20 +25,7 @@ import { Trainer } from "../../lib/train/trainer.ts";
 import { assertAllClose, Rng } from "../_numeric.ts";
 import { gpuTest, testGpu } from "../_gpu.ts";
 
-// An odd-shaped model: no size is a multiple of 4, GQA with one kv head, 2 layers.
-const CONFIG: LlamaConfig = {
-  hiddenSize: 30,
-  intermediateSize: 37,
-  numHiddenLayers: 2,
-  numAttentionHeads: 3,
-  numKeyValueHeads: 1,
-  vocabSize: 29,
-  rmsNormEps: 1e-6,
-  ropeTheta: 10000,
-  tieWordEmbeddings: false,
-  maxPositionEmbeddings: 32,
-  headDim: 10,
-};
+const CONFIG = ODD_CONFIG;
 const WEIGHTS = initLlamaWeights(CONFIG, 3);
 const BATCH = 3, SEQ = 7, STEPS = 5;
 // Logits of the merged model against the adapter model: both float32, differing only in where ΔW·x is

@@ -14,7 +14,7 @@ import type { AdapterLayer } from "../../lib/adapters/types.ts";
 import { resolveMethod, setupMethod } from "../../lib/experiment/setup.ts";
 import { runDispatches } from "../../lib/gpu/kernel.ts";
 import { readTensor } from "../../lib/gpu/tensor.ts";
-import type { LlamaConfig } from "../../lib/model/config.ts";
+import { ODD_CONFIG } from "./_odd_model.ts";
 import { initLlamaWeights } from "../../lib/model/init.ts";
 import type { LlamaModel } from "../../lib/model/llama.ts";
 import { buildTrainPlan } from "../../lib/model/train_plan.ts";
@@ -181,20 +181,8 @@ for (const c of golden.cases) {
   });
 }
 
-// The contract test's odd-shaped model; only the q projections (30×30) are adapted, to keep it small.
-const CONFIG: LlamaConfig = {
-  hiddenSize: 30,
-  intermediateSize: 37,
-  numHiddenLayers: 2,
-  numAttentionHeads: 3,
-  numKeyValueHeads: 1,
-  vocabSize: 29,
-  rmsNormEps: 1e-6,
-  ropeTheta: 10000,
-  tieWordEmbeddings: false,
-  maxPositionEmbeddings: 32,
-  headDim: 10,
-};
+// Only the q projections (30×30) are adapted, to keep it small.
+const CONFIG = ODD_CONFIG;
 const WEIGHTS = initLlamaWeights(CONFIG, 3);
 const BATCH = 3, SEQ = 7, STEPS = 6, MERGE_EVERY = 2, LR = 1e-2;
 const PATH = "model.layers.0.self_attn.q_proj";

@@ -9,25 +9,12 @@ import {
 } from "../../lib/experiment/setup.ts";
 import { restartWarmupOf } from "../../lib/adapters/restarts.ts";
 import { llamaParameterShapes } from "../../lib/model/checkpoint.ts";
-import type { LlamaConfig } from "../../lib/model/config.ts";
+import { ODD_CONFIG } from "../adapters/_odd_model.ts";
 import { initLlamaWeights } from "../../lib/model/init.ts";
 import type { Trainer } from "../../lib/train/trainer.ts";
 import { gpuTest, testGpu } from "../_gpu.ts";
 
-// The contract test's odd-shaped model: q/o 30×30, k/v 10×30 (the smallest side, 10), gate/up 37×30, down 30×37.
-const CONFIG: LlamaConfig = {
-  hiddenSize: 30,
-  intermediateSize: 37,
-  numHiddenLayers: 2,
-  numAttentionHeads: 3,
-  numKeyValueHeads: 1,
-  vocabSize: 29,
-  rmsNormEps: 1e-6,
-  ropeTheta: 10000,
-  tieWordEmbeddings: false,
-  maxPositionEmbeddings: 32,
-  headDim: 10,
-};
+const CONFIG = ODD_CONFIG;
 const SETTINGS: RunSettings = { seed: 7, totalSteps: 100 };
 
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
