@@ -138,7 +138,10 @@ export function lineChart(options: LineChartOptions): TopLevelSpec {
         x,
         y: { field: options.band.lower, type: "quantitative", title: options.y.title },
         y2: { field: options.band.upper },
-        ...color,
+        // The legend's swatches at full strength, not at the band's opacity.
+        ...options.series
+          ? { color: { ...categoryEncoding(options.series), legend: { symbolOpacity: 1 } } }
+          : {},
       },
     });
   }

@@ -150,7 +150,9 @@ function searchChart(search: readonly UuidRunRecord[]): ReportChart {
   return {
     name: "uuid-lr-search",
     spec: lineChart({
-      title: "Learning-rate search: final training loss per rate (search seed; diverged runs left out)",
+      title:
+        "Learning-rate search: final training loss per rate (search seed; runs that diverged or did not " +
+        "learn left out; the rate chosen is in the table)",
       values,
       x: { field: "lr", title: "Learning rate", type: "quantitative", log: true },
       y: { field: "loss", title: "Final training loss", type: "quantitative" },
@@ -210,9 +212,11 @@ function curveChart(
 
 /** Our outcome on each of the paper's Table 1 claims, said plainly. */
 function comparison(table: readonly UuidRunRecord[], ranks: number[]): string {
+  // Only a group at one rate is compared (a `--lrs` grid has no single answer).
   const final = (method: string, rank: number | null) => {
     const runs = table.filter((r) => r.spec.method === method && r.spec.rank === rank);
-    return runs.length ? meanSd(runs.map((r) => r.evals.at(-1)!.charAccuracy)) : undefined;
+    if (runs.length === 0 || new Set(runs.map((r) => r.spec.lr)).size > 1) return undefined;
+    return meanSd(runs.map((r) => r.evals.at(-1)!.charAccuracy));
   };
   const pct = (s: { mean: number; sd: number }) =>
     `${(100 * s.mean).toFixed(1)} ± ${(100 * s.sd).toFixed(1)}%`;
