@@ -1,37 +1,98 @@
 /**
- * `deno task report`: re-renders `<out>/index.html` and `<out>/specs/` from `<out>/results.json`
- * without running anything.
+ * `deno task report`: re-renders `<out>/index.html` and `<out>/specs/` from `<out>/results.json` without
+ * running anything. With `--merge DIR...`, it first merges bench outputs (the `--out` directories of shards,
+ * `lib/harness/merge.ts`) into `<out>/results.json`, with the merged learning-rate search when no run is
+ * missing, prints what it merged and what is missing, and exits 1 when something is.
  *
  * @module
  */
 
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { parseResultsFile } from "../lib/harness/suite.ts";
+import { runCli } from "../lib/cli/run_cli.ts";
+import { mergeBenchOutputs, readBenchOutput } from "../lib/harness/merge.ts";
+import { writeResultsFile } from "../lib/harness/runner.ts";
+import { parseResultsFile, type ResultsFile } from "../lib/harness/suite.ts";
 import { writeReport } from "../lib/report/write.ts";
+import type { UuidRunRecord } from "../lib/uuid/experiment.ts";
 import { benchReport, benchSuites } from "./run.ts";
+import { saveLrSearch } from "./uuid.ts";
 
-async function main(): Promise<void> {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: { out: { type: "string", default: "reports" }, help: { type: "boolean", default: false } },
-  });
-  if (values.help) {
-    return console.log("Usage: deno task report [--out DIR]   (reads DIR/results.json, default reports)");
-  }
-  const path = join(values.out, "results.json");
-  let text: string;
+const USAGE = `Usage: deno task report [--out DIR]
+       deno task report --merge DIR... [--out DIR] [--allow-mixed-presets]
+
+  --out DIR              reads DIR/results.json and writes DIR/index.html and DIR/specs/ (default: reports)
+  --merge DIR...         first merges the results of these bench outputs (say, one per shard) into
+                         DIR/results.json (and DIR/lr-search-uuid-<preset>.json when no run is missing)
+  --allow-mixed-presets  merge a suite whose records come from different presets`;
+
+async function readResults(path: string): Promise<ResultsFile> {
   try {
-    text = await Deno.readTextFile(path);
+    return parseResultsFile(await Deno.readTextFile(path), path);
   } catch (error) {
     if (!(error instanceof Deno.errors.NotFound)) throw error;
-    console.error(`Cannot find "${path}": run \`deno task bench\` first, or pass --out DIR`);
-    Deno.exit(1);
+    throw new RangeError(`Cannot find "${path}": run \`deno task bench\` first, or pass --out DIR`);
   }
-  const results = parseResultsFile(text, path);
+}
+
+/** Saves each preset's merged search, as one unsharded bench would have. */
+async function saveMergedSearch(outDir: string, records: readonly unknown[]): Promise<void> {
+  const search = (records as UuidRunRecord[]).filter((r) => r.role === "lr-search");
+  for (const preset of new Set(search.map((r) => r.spec.preset))) {
+    await saveLrSearch(outDir, preset, search.filter((r) => r.spec.preset === preset));
+    console.log(`Wrote the merged learning-rate search of preset "${preset}" to ${outDir}`);
+  }
+}
+
+/** Merges `dirs` into `outDir`; returns the merged results and whether work is missing. */
+async function merge(dirs: string[], outDir: string, allowMixedPresets: boolean) {
+  if (dirs.some((dir) => resolve(dir) === resolve(outDir))) {
+    throw new RangeError(`Cannot merge into "${outDir}": it is one of the inputs; pass another --out`);
+  }
+  const merged = mergeBenchOutputs(await Promise.all(dirs.map(readBenchOutput)), { allowMixedPresets });
+  for (const line of merged.merged) console.log(line);
+  await Deno.mkdir(outDir, { recursive: true });
+  await writeResultsFile(join(outDir, "results.json"), merged.results);
+  if (merged.missing.length === 0) await saveMergedSearch(outDir, merged.results.suites.uuid ?? []);
+  for (const line of merged.deferred) console.log(`deferred: ${line}`);
+  for (const line of merged.missing) console.error(`missing: ${line}`);
+  if (merged.missing.length > 0) {
+    console.error(
+      `${merged.missing.length} planned item(s) have no record: re-run the shards named above, then merge ` +
+        `again (the learning-rate search is not saved until nothing is missing)`,
+    );
+  }
+  return { results: merged.results, complete: merged.missing.length === 0 };
+}
+
+async function main(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      out: { type: "string", default: "reports" },
+      merge: { type: "boolean", default: false },
+      "allow-mixed-presets": { type: "boolean", default: false },
+      help: { type: "boolean", default: false },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (values.merge !== positionals.length > 0) {
+    throw new RangeError(
+      `Cannot run the report: directories go with --merge (and --merge needs some)\n${USAGE}`,
+    );
+  }
+  const path = join(values.out, "results.json");
+  const { results, complete } = values.merge
+    ? await merge(positionals, values.out, values["allow-mixed-presets"])
+    : { results: await readResults(path), complete: true };
   const suites = benchSuites({ preset: "quick", outDir: values.out });
   const written = await writeReport(values.out, benchReport(results, suites));
   console.log(`Wrote ${written.html} and ${written.specs.length} specs from ${path}`);
+  return complete ? 0 : 1;
 }
 
-if (import.meta.main) await main();
+if (import.meta.main) await runCli(main);

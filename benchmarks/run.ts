@@ -3,7 +3,11 @@
  * and tables on stdout, and writes `<out>/results.json`, `<out>/results.jsonl` (appended journal),
  * `<out>/index.html` and `<out>/specs/*.vl.json`.
  *
- * A new benchmark is one more entry in {@link SUITES}.
+ * With `--shard i/N` it runs one shard of the bench (`lib/harness/shard.ts`) and writes the shard's plan to
+ * `<out>/shard.json`; `deno task report --merge` merges the shards' outputs. With `--require-gpu` it stops
+ * when the adapter is a software one.
+ *
+ * A new benchmark is one more entry in {@link benchSuites}.
  *
  * @module
  */
@@ -11,8 +15,9 @@
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { GpuUnavailableError, requestGpu } from "../lib/gpu/device.ts";
-import { describeAdapter, recordEnvironment } from "../lib/harness/env.ts";
+import { adapterName, describeAdapter, recordEnvironment } from "../lib/harness/env.ts";
 import { runSuites, writeResultsFile } from "../lib/harness/runner.ts";
+import { parseShard, ShardManifestWriter } from "../lib/harness/shard.ts";
 import { type BenchSuite, parseResultsFile, type ResultsFile, sectionsOf } from "../lib/harness/suite.ts";
 import { DEFAULT_TIMING } from "../lib/harness/timing.ts";
 import type { Report } from "../lib/report/model.ts";
@@ -46,6 +51,9 @@ const USAGE = `Usage: deno task bench [--out DIR] [--suite NAME]... [--quick] [U
   --out DIR        where results and the report go (default: reports)
   --suite NAME     run only this suite (repeatable): kernels, training, uuid
   --quick          smaller kernel/training sizes, shorter timing and the UUID smoke preset, for a smoke run
+  --shard I/N      run shard I of N: each run of a run matrix (by its id) and each other suite (whole) belongs
+                   to one shard; writes DIR/shard.json; merge the shards with deno task report --merge
+  --require-gpu    stop unless the adapter is a hardware one (not a software adapter such as lavapipe)
   --help           show this text
 
 UUID memorization (suite uuid; finished runs are journaled in DIR/uuid-<preset>.jsonl and never re-run):
@@ -66,6 +74,8 @@ function parseFlags() {
       out: { type: "string", default: "reports" },
       suite: { type: "string", multiple: true },
       quick: { type: "boolean", default: false },
+      shard: { type: "string" },
+      "require-gpu": { type: "boolean", default: false },
       help: { type: "boolean", default: false },
       preset: { type: "string" },
       methods: { type: "string" },
@@ -133,6 +143,7 @@ async function main(): Promise<void> {
   if (flags.help) return console.log(USAGE);
   const all = benchSuites(uuidOptions(flags));
   const suites = selectSuites(all, flags.suite);
+  const shard = flags.shard === undefined ? undefined : parseShard(flags.shard);
   let gpu;
   try {
     gpu = await requestGpu();
@@ -143,6 +154,12 @@ async function main(): Promise<void> {
   }
   const environment = await recordEnvironment(gpu.adapter);
   console.log(`Adapter: ${describeAdapter(gpu.adapter)}`);
+  if (flags["require-gpu"] && gpu.adapter.isFallbackAdapter) {
+    throw new RangeError(
+      `Cannot bench on the software adapter ${adapterName(gpu.adapter)}: --require-gpu asked for a GPU; ` +
+        `check the machine's Vulkan driver (vulkaninfo --summary), or drop --require-gpu to accept it`,
+    );
+  }
   console.log(`Deno ${environment.deno.deno}, commit ${environment.gitCommit}, ${environment.cpuCount} CPUs`);
   await Deno.mkdir(flags.out, { recursive: true });
   const timing = flags.quick ? { targetMs: 50, trials: 2 } : DEFAULT_TIMING;
@@ -151,8 +168,10 @@ async function main(): Promise<void> {
     timing,
     quick: flags.quick,
     journal: join(flags.out, "results.jsonl"),
+    ...shard ? { shard: new ShardManifestWriter(flags.out, shard) } : {},
   });
-  if (flags.suite) await keepOtherSuites(join(flags.out, "results.json"), results);
+  // A shard's results hold its own work only: another shard's suites come in at the merge.
+  if (flags.suite && !shard) await keepOtherSuites(join(flags.out, "results.json"), results);
   await writeResultsFile(join(flags.out, "results.json"), results);
   const report = await writeReport(flags.out, benchReport(results, all));
   console.log(`Wrote ${join(flags.out, "results.json")}, ${report.html} and ${report.specs.length} specs`);

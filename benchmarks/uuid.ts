@@ -6,6 +6,10 @@
  * searched (`--lr-search` runs it again; `--lrs` runs a fixed grid instead). Every run goes through the run
  * matrix: journaled at once (fsynced), resumed after any interruption, recorded with its status.
  *
+ * Sharded (`--shard i/N`), each shard runs its part of the matrix. A group the saved search lacks is searched
+ * across the shards, so its reported runs cannot be planned until the shards are merged: they are deferred
+ * (listed in the shard's manifest), and a second sharded run with the merged search file runs them.
+ *
  * @module
  */
 
@@ -108,6 +112,13 @@ export function lrSearchPath(outDir: string, preset: string): string {
   return join(outDir, `lr-search-uuid-${preset}.json`);
 }
 
+/** Saves the search records of a preset (atomically), so a later bench reuses them. */
+export async function saveLrSearch(outDir: string, preset: string, records: UuidRunRecord[]): Promise<void> {
+  const file: LrSearchFile = { schemaVersion: 1, preset, records };
+  const text = `${JSON.stringify(file, null, 2)}\n`;
+  await writeFileAtomic(lrSearchPath(outDir, preset), new TextEncoder().encode(text));
+}
+
 async function readLrSearch(path: string): Promise<UuidRunRecord[]> {
   let text: string;
   try {
@@ -166,6 +177,7 @@ class UuidPlan {
       environment: this.ctx.environment,
       preset: this.preset.name,
       log: this.ctx.progress,
+      shard: this.ctx.shard,
     });
   }
 
@@ -182,6 +194,25 @@ class UuidPlan {
       ...await this.matrix(runs),
     ];
   }
+
+  /** The reported runs of each group at the rate its search chose (none when no rate of it trained). */
+  table(
+    groups: readonly MethodSpec[],
+    seeds: readonly number[],
+    search: readonly UuidRunRecord[],
+    role: (group: MethodSpec) => UuidRunRole,
+  ): MatrixRun<UuidRunRecord>[] {
+    return groups.flatMap((g) => {
+      const lr = chooseRate(gridOf(search.filter((r) => groupKey(r.spec) === groupKey(g))));
+      if (lr === undefined) {
+        this.ctx.progress(
+          `${methodLabel(g)}: no rate of the grid trained; no reported runs (see the search)`,
+        );
+        return [];
+      }
+      return seeds.map((seed) => this.run(this.spec(g, seed, lr), role(g)));
+    });
+  }
 }
 
 /** The suite for the given options (the report renders any UUID records with the same section). */
@@ -190,6 +221,7 @@ export function makeUuidSuite(o: UuidBenchOptions): BenchSuite<UuidRunRecord> {
   return {
     name: "uuid",
     description: `UUID memorization, preset ${preset.name} (paper Table 1, Figures 2–3)`,
+    sharded: true,
     async run(ctx) {
       const groups = plannedGroups(preset, o);
       const seeds = o.seeds ?? preset.seeds;
@@ -210,20 +242,20 @@ export function makeUuidSuite(o: UuidBenchOptions): BenchSuite<UuidRunRecord> {
           ),
         );
       }
-      const searchFile = lrSearchPath(o.outDir, preset.name);
-      const saved = o.lrSearch ? [] : await readLrSearch(searchFile);
+      const saved = o.lrSearch ? [] : await readLrSearch(lrSearchPath(o.outDir, preset.name));
       const search = await plan.search(groups, saved);
-      const file: LrSearchFile = { schemaVersion: 1, preset: preset.name, records: search };
-      await writeFileAtomic(searchFile, new TextEncoder().encode(`${JSON.stringify(file, null, 2)}\n`));
-      const table: MatrixRun<UuidRunRecord>[] = [];
-      for (const g of groups) {
-        const lr = chooseRate(gridOf(search.filter((r) => groupKey(r.spec) === groupKey(g))));
-        if (lr === undefined) {
-          ctx.progress(`${methodLabel(g)}: no rate of the grid trained; no reported runs (see the search)`);
-          continue;
-        }
-        for (const seed of seeds) table.push(plan.run(plan.spec(g, seed, lr), groupRole(preset, o, g)));
+      // A search split across shards is saved by the merge, once every shard's part is in.
+      const split = (ctx.shard?.shard.count ?? 1) > 1;
+      if (!split) await saveLrSearch(o.outDir, preset.name, search);
+      const ready = groups.filter((g) => !split || saved.some((r) => groupKey(r.spec) === groupKey(g)));
+      for (const g of groups.filter((g) => !ready.includes(g))) {
+        const line = `${methodLabel(g)}: its ${seeds.length} reported run(s) wait for its learning-rate ` +
+          `search, split across the shards; merge them (deno task report --merge), copy the merged ` +
+          `lr-search-uuid-${preset.name}.json into each shard's --out and run the shards again`;
+        ctx.progress(line);
+        await ctx.shard?.defer(line);
       }
+      const table = plan.table(ready, seeds, search, (g) => groupRole(preset, o, g));
       return [...search, ...await plan.matrix(table)];
     },
     section: (records, environment) => uuidSection(records, environment),

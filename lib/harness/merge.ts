@@ -84,6 +84,7 @@ export async function readBenchOutput(dir: string): Promise<BenchOutput> {
   };
 }
 
+/** A record and the file it came from. */
 interface Sourced {
   record: unknown;
   from: string;
@@ -116,17 +117,20 @@ function mergeRuns(suite: string, sources: Sourced[], order: readonly string[]) 
 
 /** A suite without run ids: from one directory, or from several that hold the very same records. */
 function mergeWhole(suite: string, bySource: Map<string, unknown[]>) {
-  const [first, ...rest] = [...bySource];
-  const other = rest.find(([, records]) => !isDeepStrictEqual(records, first![1]));
+  const [[from, records], ...rest] = [...bySource] as [[string, unknown[]], ...[string, unknown[]][]];
+  const other = rest.find(([, r]) => !isDeepStrictEqual(r, records));
   if (other) {
     throw new RangeError(
-      `Cannot merge suite "${suite}": ${first![0]} and ${other[0]} both hold records of it, which have no ` +
-        `run ids to tell them apart; drop one of the two directories`,
+      `Cannot merge suite "${suite}": ${from} and ${
+        other[0]
+      } both hold records of it, which have no run ids ` +
+        `to tell them apart; drop one of the two directories`,
     );
   }
-  return { records: first![1], duplicates: rest.reduce((n, [, records]) => n + records.length, 0) };
+  return { records, duplicates: rest.reduce((n, [, r]) => n + r.length, 0) };
 }
 
+/** Throws unless every record of the suite comes from one preset (or mixing is allowed). */
 function checkPresets(suite: string, sources: Sourced[], allowMixed: boolean): void {
   const first = new Map<string, string>();
   for (const s of sources) {
@@ -142,20 +146,18 @@ function checkPresets(suite: string, sources: Sourced[], allowMixed: boolean): v
   }
 }
 
+/** One line about a directory: which shard, how many records of each suite, where they were measured. */
 function describe(output: BenchOutput): string {
-  const where = output.manifest
-    ? `shard ${output.manifest.shard.index}/${output.manifest.shard.count}`
-    : "unsharded";
+  const shard = output.manifest?.shard;
+  const where = shard ? `shard ${shard.index}/${shard.count}` : "unsharded";
   if (!output.results) return `${output.dir}: ${where}, did not finish (no results.json)`;
-  const suites = Object.entries(output.results.suites).map(([name, r]) => `${name} ${r.length}`);
+  const counts = Object.entries(output.results.suites).map(([name, r]) => `${name} ${r.length}`);
   const env = output.results.environment;
-  return `${output.dir}: ${where}, ${suites.join(", ") || "no records"}; adapter ${
-    adapterName(env.adapter)
-  }, ` +
-    `commit ${env.gitCommit}, Deno ${env.deno.deno}`;
+  const measured = `adapter ${adapterName(env.adapter)}, commit ${env.gitCommit}, Deno ${env.deno.deno}`;
+  return `${output.dir}: ${where}, ${counts.join(", ") || "no records"}; ${measured}`;
 }
 
-/** Planned work with no record: runs, whole suites and shards that left no output. */
+/** Planned work with no record: shards that left no output, then runs and whole suites, once each. */
 function missingWork(outputs: readonly BenchOutput[], suites: Record<string, unknown[]>): string[] {
   const manifests = outputs.flatMap((o) => o.manifest ?? []);
   const counts = new Set(manifests.map((m) => m.shard.count));
@@ -166,25 +168,37 @@ function missingWork(outputs: readonly BenchOutput[], suites: Record<string, unk
   }
   const count = [...counts][0];
   if (count === undefined) return [];
-  const lines: string[] = [];
-  // Every shard plans every run, so the lines repeat across manifests: a set keeps one of each, in order.
-  const seen = new Set<string>();
   const present = new Set(manifests.map((m) => m.shard.index));
-  for (let i = 1; i <= count; i++) if (!present.has(i)) lines.push(`shard ${i}/${count}: left no output`);
-  const ids = new Map(Object.entries(suites).map(([name, r]) => [name, new Set(r.map(idOf))]));
+  const absent = Array.from({ length: count }, (_, i) => i + 1).filter((i) => !present.has(i));
+  // Every shard plans every run, so the same line comes from each manifest: a set keeps one, in order.
+  const missing = new Set<string>();
+  const recorded = new Map(Object.entries(suites).map(([name, r]) => [name, new Set(r.map(idOf))]));
   for (const m of manifests) {
     for (const [suite, planned] of Object.entries(m.runs)) {
-      for (const id of planned.filter((id) => !ids.get(suite)?.has(id))) {
-        const line = `${suite}: run "${id}" has no record (shard ${shardOf(id, count)}/${count})`;
-        seen.add(line);
+      for (const id of planned.filter((id) => !recorded.get(suite)?.has(id))) {
+        missing.add(`${suite}: run "${id}" has no record (shard ${shardOf(id, count)}/${count})`);
       }
     }
     for (const suite of m.whole.filter((s) => !suites[s])) {
-      const line = `${suite}: no records (runs whole on shard ${shardOf(suite, count)}/${count})`;
-      seen.add(line);
+      missing.add(`${suite}: no records (runs whole on shard ${shardOf(suite, count)}/${count})`);
     }
   }
-  return [...lines, ...seen];
+  return [...absent.map((i) => `shard ${i}/${count}: left no output`), ...missing];
+}
+
+/** One suite merged from every finished output that has it, in the order of the shards' plan. */
+function mergeSuite(suite: string, outputs: readonly BenchOutput[], allowMixedPresets: boolean) {
+  const bySource = new Map<string, unknown[]>();
+  for (const o of outputs) {
+    const records = o.results?.suites[suite];
+    if (records) bySource.set(join(o.dir, "results.json"), records);
+  }
+  const sources = [...bySource].flatMap(([from, records]) => records.map((record) => ({ record, from })));
+  checkPresets(suite, sources, allowMixedPresets);
+  const order = [...new Set(outputs.flatMap((o) => o.manifest?.runs[suite] ?? []))];
+  return sources.every((s) => typeof idOf(s.record) === "string")
+    ? mergeRuns(suite, sources, order)
+    : mergeWhole(suite, bySource);
 }
 
 /**
@@ -202,42 +216,29 @@ export function mergeBenchOutputs(
   outputs: readonly BenchOutput[],
   options: MergeOptions = {},
 ): MergedResults {
-  const finished = outputs.filter((o) => o.results);
-  if (finished.length === 0) {
-    throw new RangeError(`Cannot merge: none of ${outputs.length} directories has a results.json`);
-  }
+  const first = outputs.find((o) => o.results)?.results;
+  if (!first) throw new RangeError(`Cannot merge: none of ${outputs.length} directories has a results.json`);
   const suites: Record<string, unknown[]> = {};
   let duplicates = 0;
-  const names = [...new Set(finished.flatMap((o) => Object.keys(o.results!.suites)))];
+  const names = [...new Set(outputs.flatMap((o) => Object.keys(o.results?.suites ?? {})))];
   for (const suite of names) {
-    const bySource = new Map(
-      finished.filter((o) => o.results!.suites[suite]).map((
-        o,
-      ) => [`${o.dir}/results.json`, o.results!.suites[suite]!]),
-    );
-    const sources = [...bySource].flatMap(([from, records]) => records.map((record) => ({ record, from })));
-    checkPresets(suite, sources, options.allowMixedPresets ?? false);
-    const order = [...new Set(outputs.flatMap((o) => o.manifest?.runs[suite] ?? []))];
-    const merged = sources.every((s) => typeof idOf(s.record) === "string")
-      ? mergeRuns(suite, sources, order)
-      : mergeWhole(suite, bySource);
+    const merged = mergeSuite(suite, outputs, options.allowMixedPresets ?? false);
     suites[suite] = merged.records;
     duplicates += merged.duplicates;
   }
   const total = Object.values(suites).reduce((n, r) => n + r.length, 0);
-  const deferred = new Set(
-    outputs.flatMap((o) =>
-      Object.entries(o.manifest?.deferred ?? {}).flatMap(([s, lines]) => lines.map((l) => `${s}: ${l}`))
-    ),
+  const finished = outputs.filter((o) => o.results).length;
+  const deferred = outputs.flatMap((o) =>
+    Object.entries(o.manifest?.deferred ?? {}).flatMap(([suite, lines]) => lines.map((l) => `${suite}: ${l}`))
   );
   return {
-    results: { ...finished[0]!.results!, suites },
+    results: { ...first, suites },
     merged: [
       ...outputs.map(describe),
-      `merged ${total} records of ${names.length} suites from ${finished.length} directories` +
+      `merged ${total} records of ${names.length} suites from ${finished} directories` +
       (duplicates ? `; ${duplicates} identical duplicates kept once` : ""),
     ],
     missing: missingWork(outputs, suites),
-    deferred: [...deferred],
+    deferred: [...new Set(deferred)],
   };
 }
