@@ -63,7 +63,7 @@ UUID memorization (suite uuid; finished runs are journaled in DIR/uuid-<preset>.
   --ranks LIST     ranks of Table 1 (default: the preset's small and large rank)
   --seeds LIST     seeds of the reported runs (default: the preset's, 0,1,2 for quick); tables show mean ± sd
   --lr-search      search every method's learning rate again (default: reuse DIR/lr-search-uuid-<preset>.json
-                   and search only the methods it lacks)
+                   and search only the rates it lacks)
   --lrs LIST       fixed learning rates for every method instead of the searched ones (a grid study)
   --base DIR       a Hugging Face LLaMA directory as the frozen base model`;
 

@@ -2,7 +2,7 @@
  * The UUID memorization suite (paper Table 1, Figures 2–3): FFT, LoRA and MoRA at the preset's small and large
  * rank, plus the LoRA rank sweep, for every seed. Each (method, rank) trains at its own learning rate, chosen
  * by a search on a seed no reported run uses (`lib/experiment/lr_search.ts`); the search's records are kept
- * in `<out>/lr-search-uuid-<preset>.json`, so a committed search is reused and only missing groups are
+ * in `<out>/lr-search-uuid-<preset>.json`, so a committed search is reused and only the rates it lacks are
  * searched (`--lr-search` runs it again; `--lrs` runs a fixed grid instead). Every run goes through the run
  * matrix: journaled at once (fsynced), resumed after any interruption, recorded with its status.
  *
@@ -182,17 +182,34 @@ class UuidPlan {
   }
 
   /** The search records of every group: saved ones, plus a search of each group that has none. */
-  async search(groups: readonly MethodSpec[], saved: readonly UuidRunRecord[]): Promise<UuidRunRecord[]> {
-    const have = new Set(saved.map((r) => groupKey(r.spec)));
-    const runs = groups.filter((g) => !have.has(groupKey(g))).flatMap((g) =>
-      (this.preset.lrGrid[g.method] ?? this.preset.lrGrid.default!).map((lr) =>
-        this.run(this.spec(g, this.preset.searchSeed, lr), "lr-search")
-      )
+  /** The grid a group is searched over. */
+  grid(group: MethodSpec): number[] {
+    return this.preset.lrGrid[group.method] ?? this.preset.lrGrid.default!;
+  }
+
+  /** The saved search records of the plan's grid (other groups and rates are dropped). */
+  onGrid(groups: readonly MethodSpec[], saved: readonly UuidRunRecord[]): UuidRunRecord[] {
+    return saved.filter((r) =>
+      groups.some((g) => groupKey(g) === groupKey(r.spec) && this.grid(g).includes(r.spec.lr))
     );
-    return [
-      ...saved.filter((r) => groups.some((g) => groupKey(g) === groupKey(r.spec))),
-      ...await this.matrix(runs),
-    ];
+  }
+
+  /** Whether the saved search covers every rate of a group's grid. */
+  searched(group: MethodSpec, saved: readonly UuidRunRecord[]): boolean {
+    return this.grid(group).every((lr) =>
+      saved.some((r) => groupKey(r.spec) === groupKey(group) && r.spec.lr === lr)
+    );
+  }
+
+  /** The search records of every group: the saved ones on the grid, plus a run of every rate they lack. */
+  async search(groups: readonly MethodSpec[], saved: readonly UuidRunRecord[]): Promise<UuidRunRecord[]> {
+    const kept = this.onGrid(groups, saved);
+    const runs = groups.flatMap((g) =>
+      this.grid(g)
+        .filter((lr) => !kept.some((r) => groupKey(r.spec) === groupKey(g) && r.spec.lr === lr))
+        .map((lr) => this.run(this.spec(g, this.preset.searchSeed, lr), "lr-search"))
+    );
+    return [...kept, ...await this.matrix(runs)];
   }
 
   /** The reported runs of each group at the rate its search chose (none when no rate of it trained). */
@@ -247,7 +264,7 @@ export function makeUuidSuite(o: UuidBenchOptions): BenchSuite<UuidRunRecord> {
       // A search split across shards is saved by the merge, once every shard's part is in.
       const split = (ctx.shard?.shard.count ?? 1) > 1;
       if (!split) await saveLrSearch(o.outDir, preset.name, search);
-      const ready = groups.filter((g) => !split || saved.some((r) => groupKey(r.spec) === groupKey(g)));
+      const ready = groups.filter((g) => !split || plan.searched(g, saved));
       for (const g of groups.filter((g) => !ready.includes(g))) {
         const line = `${methodLabel(g)}: its ${seeds.length} reported run(s) wait for its learning-rate ` +
           `search, split across the shards; merge them (deno task report --merge), copy the merged ` +

@@ -98,7 +98,8 @@ export const UUID_PRESETS: Readonly<Record<string, UuidPreset>> = {
     lossPoints: 32,
     ranks: [1, 8],
     sweepRanks: [1, 2, 4, 8],
-    lrGrid: { fft: [3e-4, 1e-3, 3e-3, 1e-2], default: [1e-3, 3e-3, 1e-2, 3e-2] },
+    // Adapters' grid reaches 1e-1: the first search chose 3e-2, its top, for both rank-1 groups.
+    lrGrid: { fft: [3e-4, 1e-3, 3e-3, 1e-2], default: [1e-3, 3e-3, 1e-2, 3e-2, 1e-1] },
     searchSeed: 100,
     seeds: [0, 1, 2],
     variants: { mora: ["rotation", "sharing"] },

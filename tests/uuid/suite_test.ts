@@ -176,3 +176,28 @@ Deno.test({
     await Deno.remove(outDir, { recursive: true });
   },
 });
+
+Deno.test({
+  name: "a saved search that lacks a rate of the grid is completed with that rate alone",
+  ...gpuTest,
+  async fn() {
+    const outDir = await Deno.makeTempDir();
+    const options = { ...await tinyBench(outDir), methods: ["lora"], ranks: [1] };
+    const narrow = { ...TINY_PRESET, lrGrid: { default: [3e-2] } };
+    await makeUuidSuite({ ...options, preset: narrow }).run(await context([]));
+    const log: string[] = [];
+    const wide = { ...TINY_PRESET, lrGrid: { default: [3e-2, 1e-1] } };
+    const records = await makeUuidSuite({ ...options, preset: wide }).run(await context(log));
+    const searched = log.filter((l) => /\] lr search: /.test(l) && !l.includes("recorded earlier"));
+    // Table 1's LoRA r=1 and the sweep's r=2: each gets its one new rate.
+    assert.deepEqual(searched.map((l) => l.replace(/^.*lr search: /, "")), [
+      "lora r=1 seed 100 lr 0.1",
+      "lora r=2 seed 100 lr 0.1",
+    ]);
+    const rates = records.filter((r) => r.role === "lr-search").map((r) => `${r.spec.rank}:${r.spec.lr}`);
+    assert.deepEqual(rates.sort(), ["1:0.03", "1:0.1", "2:0.03", "2:0.1"]);
+    const saved = JSON.parse(await Deno.readTextFile(lrSearchPath(outDir, "quick")));
+    assert.equal(saved.records.length, 4);
+    await Deno.remove(outDir, { recursive: true });
+  },
+});
