@@ -210,8 +210,12 @@ function curveChart(
   };
 }
 
-/** Our outcome on each of the paper's Table 1 claims, said plainly. */
-function comparison(table: readonly UuidRunRecord[], ranks: number[]): string {
+/** Our outcome on each of the paper's Table 1 and Figure 2 claims, said plainly. */
+function comparison(
+  table: readonly UuidRunRecord[],
+  ranks: number[],
+  sweep: readonly UuidRunRecord[],
+): string {
   // Only a group at one rate is compared (a `--lrs` grid has no single answer).
   const final = (method: string, rank: number | null) => {
     const runs = table.filter((r) => r.spec.method === method && r.spec.rank === rank);
@@ -244,7 +248,33 @@ function comparison(table: readonly UuidRunRecord[], ranks: number[]): string {
       }, LoRA ${pct(lora)} (${verdict}).`,
     );
   }
+  const sweepLine = sweepComparison(sweep);
+  if (sweepLine) lines.push(sweepLine);
   return lines.length ? `<ul>${lines.map((l) => `<li>${escapeHtml(l)}</li>`).join("")}</ul>` : "";
+}
+
+/** Figure 2's claim: LoRA memorizes more as its rank grows. Each step up counts when it exceeds the two sds. */
+function sweepComparison(sweep: readonly UuidRunRecord[]): string | undefined {
+  const byRank = [...groupBy(sweep, (r) => String(r.spec.rank)).values()];
+  if (byRank.length < 2 || byRank.some((runs) => new Set(runs.map((r) => r.spec.lr)).size > 1)) {
+    return undefined;
+  }
+  const finals = byRank.map((runs) => ({
+    rank: runs[0]!.spec.rank!,
+    ...meanSd(runs.map((r) => r.evals.at(-1)!.charAccuracy)),
+    loss: meanSd(runs.map((r) => finalTrainingLoss(r.losses))).mean,
+  }));
+  const rising = finals.slice(1).filter((f, i) => f.mean - finals[i]!.mean > f.sd + finals[i]!.sd).length;
+  const steps = finals.length - 1;
+  const verdict = rising === steps
+    ? "agrees: every step up in rank gains more than the two sds"
+    : rising === 0
+    ? "disagrees: no step up in rank gains more than the two sds"
+    : `partly: ${rising} of ${steps} steps up in rank gain more than the two sds`;
+  const list = finals.map((f) => `r=${f.rank} ${(100 * f.mean).toFixed(1)} ± ${(100 * f.sd).toFixed(1)}%`);
+  const losses = finals.map((f) => f.loss.toFixed(2)).join(", ");
+  return `Paper: LoRA memorizes more as its rank grows (Figure 2). Ours: ${list.join(", ")} (${verdict}); ` +
+    `final training losses ${losses} nats per token.`;
 }
 
 /** The section. */
@@ -266,7 +296,7 @@ export function uuidSection(records: readonly UuidRunRecord[], env: Environment)
     `baseline (dashed) is a model that knows the UUID layout and nothing of the pairs: ` +
     `${(100 * FORMAT_ONLY_CHAR_ACCURACY).toFixed(1)}% character accuracy` +
     `${loss === undefined ? "" : `, ${loss.toFixed(3)} nats per token`}. The paper's numbers are from ` +
-    `LLaMA-2 7B and stand beside ours for the trend, not as a target.</p>${comparison(table1, ranks)}`;
+    `LLaMA-2 7B and stand beside ours for the trend, not as a target.</p>${comparison(table1, ranks, sweep)}`;
   const failures = failureTable(records);
   return {
     id: "uuid",

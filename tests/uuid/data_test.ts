@@ -150,3 +150,20 @@ Deno.test("a fixed-rate grid draws one curve per rate, never averaging rates as 
   assert.deepEqual(first, [["LoRA r=8 lr=0.01", 2], ["LoRA r=8 lr=0.03", 4]]);
   assert.deepEqual(section.tables[0]!.rows.map((r) => r[0]), ["LoRA r=8 lr=0.01", "LoRA r=8 lr=0.03"]);
 });
+
+Deno.test("the report says whether LoRA's accuracy rises with rank beyond the sds, and by how much", () => {
+  const sweep = [
+    record("lora", 1, 0, 2, 0.2),
+    record("lora", 1, 1, 2, 0.22),
+    record("lora", 4, 0, 2, 0.21),
+    record("lora", 4, 1, 2, 0.23),
+    record("lora", 8, 0, 2, 0.4),
+    record("lora", 8, 1, 2, 0.44),
+  ];
+  const intro = uuidSection(sweep, ENV).intro;
+  assert.match(
+    intro,
+    /LoRA memorizes more as its rank grows[^<]*r=1 21\.0 ± 1\.4%, r=4 22\.0 ± 1\.4%, r=8 42\.0/,
+  );
+  assert.match(intro, /partly: 1 of 2 steps up in rank gain more than the two sds/);
+});
