@@ -2,33 +2,44 @@
  * `deno task report`: re-renders `<out>/index.html` and `<out>/specs/` from `<out>/results.json` without
  * running anything. With `--merge DIR...`, it first merges bench outputs (the `--out` directories of shards,
  * `lib/harness/merge.ts`) into `<out>/results.json`, with the merged learning-rate search when no run is
- * missing, prints what it merged and what is missing, and exits 1 when something is.
+ * missing, prints what it merged and what is missing, and exits 1 when something is. With `--rebuild`, it
+ * first rebuilds a lost or corrupt `<out>/results.json` from the journals (`lib/harness/rebuild.ts`).
  *
  * @module
  */
 
 import { join, resolve } from "node:path";
-import { parseArgs } from "node:util";
-import { runCli } from "../lib/cli/run_cli.ts";
+import { parseCliArgs, runCli } from "../lib/cli/run_cli.ts";
+import { readJournal } from "../lib/experiment/matrix.ts";
 import { mergeBenchOutputs, readBenchOutput } from "../lib/harness/merge.ts";
+import { latestSuiteRecords, mergeById, rebuiltResults } from "../lib/harness/rebuild.ts";
 import { writeResultsFile } from "../lib/harness/runner.ts";
 import { parseResultsFile, type ResultsFile } from "../lib/harness/suite.ts";
 import { writeReport } from "../lib/report/write.ts";
 import type { UuidRunRecord } from "../lib/uuid/experiment.ts";
 import { benchReport, benchSuites } from "./run.ts";
-import { saveLrSearch } from "./uuid.ts";
+import { type LrSearchFile, lrSearchPath, saveLrSearch } from "./uuid.ts";
 
 const USAGE = `Usage: deno task report [--out DIR]
        deno task report --merge DIR... [--out DIR] [--allow-mixed-presets]
+       deno task report --rebuild [--out DIR] [--preset NAME]
 
   --out DIR              reads DIR/results.json and writes DIR/index.html and DIR/specs/ (default: reports)
   --merge DIR...         first merges the results of these bench outputs (say, one per shard) into
                          DIR/results.json (and DIR/lr-search-uuid-<preset>.json when no run is missing)
-  --allow-mixed-presets  merge a suite whose records come from different presets`;
+  --allow-mixed-presets  merge a suite whose records come from different presets
+  --rebuild              first rebuilds DIR/results.json (a lost or corrupt one is kept as results.json.bak)
+                         from DIR/results.jsonl, DIR/uuid-<preset>.jsonl and DIR/lr-search-uuid-<preset>.json
+  --preset NAME          with --rebuild, the UUID preset whose journal to read (default: the preset of the
+                         latest UUID records of results.jsonl, or the only uuid-<preset>.jsonl there is)`;
 
-async function readResults(path: string): Promise<ResultsFile> {
+async function readResults(path: string, outDir: string): Promise<ResultsFile> {
   try {
-    return parseResultsFile(await Deno.readTextFile(path), path);
+    return parseResultsFile(
+      await Deno.readTextFile(path),
+      path,
+      `rebuild it from the journals with \`deno task report --rebuild --out ${outDir}\``,
+    );
   } catch (error) {
     if (!(error instanceof Deno.errors.NotFound)) throw error;
     throw new RangeError(`Cannot find "${path}": run \`deno task bench\` first, or pass --out DIR`);
@@ -65,14 +76,86 @@ async function merge(dirs: string[], outDir: string, allowMixedPresets: boolean)
   return { results: merged.results, complete: merged.missing.length === 0 };
 }
 
+const UUID_JOURNAL = /^uuid-(.+)\.jsonl$/;
+
+/** The UUID preset to rebuild: the one asked for, that of the latest UUID records, or the only journal's. */
+async function rebuildPreset(
+  outDir: string,
+  latest: readonly unknown[],
+  asked?: string,
+): Promise<string | undefined> {
+  if (asked !== undefined) return asked;
+  const recorded = (latest as UuidRunRecord[]).find((r) => r.spec?.preset)?.spec.preset;
+  if (recorded !== undefined) return recorded;
+  const presets: string[] = [];
+  for await (const entry of Deno.readDir(outDir)) {
+    const preset = UUID_JOURNAL.exec(entry.name)?.[1];
+    if (entry.isFile && preset !== undefined) presets.push(preset);
+  }
+  if (presets.length > 1) {
+    throw new RangeError(
+      `Cannot rebuild the uuid records of "${outDir}": it has the journals of presets ` +
+        `${presets.sort().map((p) => `"${p}"`).join(", ")}; pick one with --preset NAME`,
+    );
+  }
+  return presets[0];
+}
+
+/** The saved search records of a preset (none when the file is absent). */
+async function savedSearch(outDir: string, preset: string): Promise<UuidRunRecord[]> {
+  const path = lrSearchPath(outDir, preset);
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return [];
+    throw error;
+  }
+  let file: Partial<LrSearchFile> | null = null;
+  try {
+    file = JSON.parse(text);
+  } catch { /* reported below */ }
+  if (file?.schemaVersion !== 1 || !Array.isArray(file.records)) {
+    throw new SyntaxError(
+      `Cannot rebuild from the learning-rate search "${path}": it is not JSON with schemaVersion 1 and ` +
+        `records; move it away to rebuild without it`,
+    );
+  }
+  return file.records;
+}
+
+/** Rebuilds `<outDir>/results.json` from the journals; a previous file is kept as `results.json.bak`. */
+async function rebuild(outDir: string, asked?: string): Promise<ResultsFile> {
+  const journal = join(outDir, "results.jsonl");
+  const suites = await latestSuiteRecords(journal);
+  const preset = await rebuildPreset(outDir, suites.uuid ?? [], asked);
+  if (preset !== undefined) {
+    const runs = [...(await readJournal(join(outDir, `uuid-${preset}.jsonl`))).values()];
+    const uuid = mergeById(await savedSearch(outDir, preset), runs, suites.uuid ?? []);
+    if (uuid.length > 0) suites.uuid = uuid;
+  }
+  const results = rebuiltResults(suites, journal);
+  const path = join(outDir, "results.json");
+  await Deno.copyFile(path, `${path}.bak`).catch((error) => {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  });
+  await writeResultsFile(path, results);
+  for (const [name, records] of Object.entries(suites)) {
+    console.log(`Rebuilt ${records.length} "${name}" records into ${path}`);
+  }
+  return results;
+}
+
 async function main(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseCliArgs({
     args,
     allowPositionals: true,
     options: {
       out: { type: "string", default: "reports" },
       merge: { type: "boolean", default: false },
       "allow-mixed-presets": { type: "boolean", default: false },
+      rebuild: { type: "boolean", default: false },
+      preset: { type: "string" },
       help: { type: "boolean", default: false },
     },
   });
@@ -85,10 +168,18 @@ async function main(args: string[]): Promise<number> {
       `Cannot run the report: directories go with --merge (and --merge needs some)\n${USAGE}`,
     );
   }
+  if (values.merge && values.rebuild) {
+    throw new RangeError(`Cannot run the report: pass --merge or --rebuild, not both\n${USAGE}`);
+  }
+  if (values.preset !== undefined && !values.rebuild) {
+    throw new RangeError(`Cannot run the report: --preset goes with --rebuild\n${USAGE}`);
+  }
   const path = join(values.out, "results.json");
   const { results, complete } = values.merge
     ? await merge(positionals, values.out, values["allow-mixed-presets"])
-    : { results: await readResults(path), complete: true };
+    : values.rebuild
+    ? { results: await rebuild(values.out, values.preset), complete: true }
+    : { results: await readResults(path, values.out), complete: true };
   const suites = benchSuites({ preset: "quick", outDir: values.out });
   const written = await writeReport(values.out, benchReport(results, suites));
   console.log(`Wrote ${written.html} and ${written.specs.length} specs from ${path}`);

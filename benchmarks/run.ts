@@ -7,15 +7,19 @@
  * `<out>/shard.json`; `deno task report --merge` merges the shards' outputs. With `--require-gpu` it stops
  * when the adapter is a software one.
  *
+ * Before anything runs, it takes the lock on `<out>` (`lib/harness/lock.ts`: a second bench there refuses),
+ * reads the previous `results.json` that `--suite` keeps the other suites' records from (refusing a corrupt
+ * one, with `deno task report --rebuild` to rebuild it), and validates every selected suite's plan.
+ *
  * A new benchmark is one more entry in {@link benchSuites}.
  *
  * @module
  */
 
 import { join } from "node:path";
-import { parseArgs } from "node:util";
-import { GpuUnavailableError, requestGpu } from "../lib/gpu/device.ts";
+import { requestGpu } from "../lib/gpu/device.ts";
 import { adapterName, describeAdapter, recordEnvironment } from "../lib/harness/env.ts";
+import { acquireBenchLock } from "../lib/harness/lock.ts";
 import { runSuites, writeResultsFile } from "../lib/harness/runner.ts";
 import { parseShard, ShardManifestWriter } from "../lib/harness/shard.ts";
 import { type BenchSuite, parseResultsFile, type ResultsFile, sectionsOf } from "../lib/harness/suite.ts";
@@ -23,7 +27,7 @@ import { DEFAULT_TIMING } from "../lib/harness/timing.ts";
 import type { Report } from "../lib/report/model.ts";
 import { provenanceTable } from "../lib/report/provenance.ts";
 import { writeReport } from "../lib/report/write.ts";
-import { numberList, runCli } from "../lib/cli/run_cli.ts";
+import { numberList, parseCliArgs, runCli } from "../lib/cli/run_cli.ts";
 import { kernelSuite } from "./kernels.ts";
 import { trainingSuite } from "./training.ts";
 import { makeUuidSuite, type UuidBenchOptions } from "./uuid.ts";
@@ -68,7 +72,7 @@ UUID memorization (suite uuid; finished runs are journaled in DIR/uuid-<preset>.
   --base DIR       a Hugging Face LLaMA directory as the frozen base model`;
 
 function parseFlags() {
-  const { values } = parseArgs({
+  const { values } = parseCliArgs({
     args: Deno.args,
     options: {
       out: { type: "string", default: "reports" },
@@ -107,9 +111,9 @@ export function uuidOptions(flags: ReturnType<typeof parseFlags>): UuidBenchOpti
   return {
     preset: flags.preset ?? (flags.quick ? "smoke" : "quick"),
     methods: flags.methods?.split(","),
-    ranks: numberList("ranks", flags.ranks, true),
-    seeds: numberList("seeds", flags.seeds, true),
-    lrs: numberList("lrs", flags.lrs),
+    ranks: numberList("ranks", flags.ranks, { integer: true, min: 1 }),
+    seeds: numberList("seeds", flags.seeds, { integer: true, min: 0 }),
+    lrs: numberList("lrs", flags.lrs, { above: 0 }),
     lrSearch: flags["lr-search"],
     base: flags.base,
     outDir: flags.out,
@@ -117,17 +121,32 @@ export function uuidOptions(flags: ReturnType<typeof parseFlags>): UuidBenchOpti
 }
 
 /**
+ * The previous `results.json`, read before any suite runs so that `--suite` never drops the other suites'
+ * records; undefined when there is none.
+ *
+ * @throws {SyntaxError} naming the file, and saying how to rebuild it, when it is corrupt.
+ */
+export async function readPreviousResults(path: string, outDir: string): Promise<ResultsFile | undefined> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw error;
+  }
+  return parseResultsFile(
+    text,
+    path,
+    `--suite keeps the other suites' records from it: rebuild it from the journals with ` +
+      `\`deno task report --rebuild --out ${outDir}\`, or delete it to drop those records`,
+  );
+}
+
+/**
  * With `--suite`, the suites that did not run keep their records from the previous `results.json`, so the report
  * still shows them; each record keeps the provenance of the run that measured it.
  */
-async function keepOtherSuites(path: string, results: ResultsFile): Promise<void> {
-  let previous: ResultsFile;
-  try {
-    previous = parseResultsFile(await Deno.readTextFile(path), path);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound || error instanceof SyntaxError) return;
-    throw error;
-  }
+function keepOtherSuites(path: string, previous: ResultsFile, results: ResultsFile): void {
   for (const [name, records] of Object.entries(previous.suites)) {
     if (results.suites[name] === undefined) {
       results.suites[name] = records;
@@ -138,20 +157,13 @@ async function keepOtherSuites(path: string, results: ResultsFile): Promise<void
   }
 }
 
-async function main(): Promise<void> {
-  const flags = parseFlags();
-  if (flags.help) return console.log(USAGE);
-  const all = benchSuites(uuidOptions(flags));
+async function bench(flags: ReturnType<typeof parseFlags>, all: readonly BenchSuite[]): Promise<void> {
   const suites = selectSuites(all, flags.suite);
   const shard = flags.shard === undefined ? undefined : parseShard(flags.shard);
-  let gpu;
-  try {
-    gpu = await requestGpu();
-  } catch (error) {
-    if (!(error instanceof GpuUnavailableError)) throw error;
-    console.error(error.message);
-    Deno.exit(1);
-  }
+  const resultsPath = join(flags.out, "results.json");
+  // A shard's results hold its own work only: another shard's suites come in at the merge.
+  const previous = flags.suite && !shard ? await readPreviousResults(resultsPath, flags.out) : undefined;
+  const gpu = await requestGpu(); // without one, runCli prints how to get one (the lock is released first)
   const environment = await recordEnvironment(gpu.adapter);
   console.log(`Adapter: ${describeAdapter(gpu.adapter)}`);
   if (flags["require-gpu"] && gpu.adapter.isFallbackAdapter) {
@@ -161,7 +173,6 @@ async function main(): Promise<void> {
     );
   }
   console.log(`Deno ${environment.deno.deno}, commit ${environment.gitCommit}, ${environment.cpuCount} CPUs`);
-  await Deno.mkdir(flags.out, { recursive: true });
   const timing = flags.quick ? { targetMs: 50, trials: 2 } : DEFAULT_TIMING;
   const results = await runSuites(gpu, suites, {
     environment,
@@ -170,12 +181,24 @@ async function main(): Promise<void> {
     journal: join(flags.out, "results.jsonl"),
     ...shard ? { shard: new ShardManifestWriter(flags.out, shard) } : {},
   });
-  // A shard's results hold its own work only: another shard's suites come in at the merge.
-  if (flags.suite && !shard) await keepOtherSuites(join(flags.out, "results.json"), results);
-  await writeResultsFile(join(flags.out, "results.json"), results);
+  if (previous) keepOtherSuites(resultsPath, previous, results);
+  await writeResultsFile(resultsPath, results);
   const report = await writeReport(flags.out, benchReport(results, all));
-  console.log(`Wrote ${join(flags.out, "results.json")}, ${report.html} and ${report.specs.length} specs`);
+  console.log(`Wrote ${resultsPath}, ${report.html} and ${report.specs.length} specs`);
   gpu.device.destroy();
+}
+
+async function main(): Promise<void> {
+  const flags = parseFlags();
+  if (flags.help) return console.log(USAGE);
+  const all = benchSuites(uuidOptions(flags));
+  await Deno.mkdir(flags.out, { recursive: true });
+  const lock = await acquireBenchLock(flags.out);
+  try {
+    await bench(flags, all);
+  } finally {
+    await lock.release();
+  }
 }
 
 if (import.meta.main) {

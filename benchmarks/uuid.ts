@@ -127,7 +127,15 @@ async function readLrSearch(path: string): Promise<UuidRunRecord[]> {
     if (error instanceof Deno.errors.NotFound) return [];
     throw error;
   }
-  const file = JSON.parse(text) as Partial<LrSearchFile>;
+  let file: Partial<LrSearchFile>;
+  try {
+    file = JSON.parse(text);
+  } catch (error) {
+    throw new SyntaxError(
+      `Cannot read the learning-rate search "${path}": ${(error as Error).message}; ` +
+        `delete it or run with --lr-search to search again`,
+    );
+  }
   if (file.schemaVersion !== 1 || !Array.isArray(file.records)) {
     throw new SyntaxError(
       `Cannot read the learning-rate search "${path}": expected schemaVersion 1 with records; ` +
@@ -239,6 +247,17 @@ export function makeUuidSuite(o: UuidBenchOptions): BenchSuite<UuidRunRecord> {
     name: "uuid",
     description: `UUID memorization, preset ${preset.name} (paper Table 1, Figures 2–3)`,
     sharded: true,
+    // The whole plan, checked before any suite of the bench runs (run() checks it again for direct callers).
+    async validate() {
+      const seeds = o.seeds ?? preset.seeds;
+      if (!o.lrs && seeds.includes(preset.searchSeed)) {
+        throw new RangeError(
+          `Cannot report seed ${preset.searchSeed}: it is the learning-rate search's seed; pick other seeds`,
+        );
+      }
+      validatePlan(preset, plannedGroups(preset, o), await baseConfig(baseSpec(preset, o)));
+      if (!o.lrs && !o.lrSearch) await readLrSearch(lrSearchPath(o.outDir, preset.name));
+    },
     async run(ctx) {
       const groups = plannedGroups(preset, o);
       const seeds = o.seeds ?? preset.seeds;

@@ -14,7 +14,7 @@ import { readSafetensors, type TensorToWrite, writeFileAtomic, writeSafetensors 
 import type { LlamaModel } from "../model/llama.ts";
 import { MoraLayer } from "./mora.ts";
 import { MORA_REFERENCE_TYPE, MORA_VARIANTS, type MoraVariant } from "./mora_variants.ts";
-import { applyAdapters } from "./registry.ts";
+import { ALL_LINEAR_TARGETS, applyAdapters } from "./registry.ts";
 import type { AdapterConfig, AdapterLayer } from "./types.ts";
 
 const PREFIX = "base_model.model.";
@@ -50,8 +50,72 @@ function extraFields(c: AdapterConfig): Record<string, unknown> {
   return out;
 }
 
-/** Reads an `adapter_config.json` object into a config, naming the bad field. */
+/** Whether a field is set to something other than its "off" value (absent, null, false, "", {} or []). */
+function isSet(value: unknown): boolean {
+  if (value === undefined || value === null || value === false || value === "") return false;
+  if (Array.isArray(value)) return value.length > 0;
+  return typeof value !== "object" || Object.keys(value).length > 0;
+}
+
+/** PEFT fields that change what the adapter computes and are not implemented, with what to do instead. */
+const UNSUPPORTED_FIELDS: [field: string, fix: string][] = [
+  ["use_rslora", "rank-stabilized scaling (α/√r) is not implemented; train with use_rslora false"],
+  ["alpha_pattern", "per-module α is not implemented; use one lora_alpha for every module"],
+  ["rank_pattern", "per-module ranks are not implemented; use one r for every module"],
+  ["layers_to_transform", "adapting only some layers is not implemented; adapt every layer"],
+  ["layers_pattern", "adapting only some layers is not implemented; adapt every layer"],
+  ["fan_in_fan_out", "Conv1D-style [in, out] weights are not supported; LLaMA's linears are [out, in]"],
+  ["modules_to_save", "fully trained extra modules are not loaded; save the adapter without them"],
+];
+
+/** Throws, naming the field, for a PEFT config this loader would silently misread. */
+function checkSupported(json: Record<string, unknown>, source: string): void {
+  const type = json.peft_type ?? "LORA";
+  if (type !== "LORA") {
+    throw new RangeError(
+      `Adapter config "${source}": peft_type ${
+        JSON.stringify(type)
+      } is not supported; only "LORA" adapters ` +
+        `(LoRA and its variants, DoRA, MoRA) load`,
+    );
+  }
+  for (const [field, fix] of UNSUPPORTED_FIELDS) {
+    if (isSet(json[field])) {
+      throw new RangeError(
+        `Adapter config "${source}": ${field} ${JSON.stringify(json[field])} is not supported: ${fix}`,
+      );
+    }
+  }
+}
+
+/**
+ * The target module names: `"all-linear"` is the seven projections; every other name must be one of them
+ * (or a module path ending in one), so that a misspelt or unsupported name is not silently skipped.
+ */
+function targetModules(value: unknown, source: string): string[] {
+  if (value === "all-linear") return [...ALL_LINEAR_TARGETS];
+  if (!(Array.isArray(value) && value.length > 0 && value.every((s) => typeof s === "string"))) {
+    throw new SyntaxError(
+      `Adapter config "${source}": field "target_modules" is missing or invalid; expected "all-linear" or ` +
+        `a list of module names`,
+    );
+  }
+  const unknown = value.filter((name) => !ALL_LINEAR_TARGETS.includes(name.split(".").at(-1)!));
+  if (unknown.length > 0) {
+    throw new RangeError(
+      `Adapter config "${source}": target_modules ${unknown.map((n) => `"${n}"`).join(", ")} are not ` +
+        `linear layers of this LLaMA; use names among ${ALL_LINEAR_TARGETS.join(", ")}, or "all-linear"`,
+    );
+  }
+  return value;
+}
+
+/**
+ * Reads an `adapter_config.json` object into a config, naming the bad field; refuses, by name, what it would
+ * otherwise misread (another peft_type, rsLoRA, per-module patterns, unknown targets).
+ */
 export function parsePeftConfig(json: Record<string, unknown>, source: string): AdapterConfig {
+  checkSupported(json, source);
   const field = <T>(name: string, check: (v: unknown) => v is T): T => {
     if (!check(json[name])) {
       throw new SyntaxError(`Adapter config "${source}": field "${name}" is missing or invalid`);
@@ -59,7 +123,6 @@ export function parsePeftConfig(json: Record<string, unknown>, source: string): 
     return json[name] as T;
   };
   const isNumber = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
-  const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every((s) => typeof s === "string");
   const dropout = json.lora_dropout ?? 0;
   if (!(isNumber(dropout) && dropout >= 0 && dropout < 1)) {
     throw new RangeError(
@@ -85,7 +148,7 @@ export function parsePeftConfig(json: Record<string, unknown>, source: string): 
     method,
     r: field("r", isNumber),
     alpha: isNumber(json.lora_alpha) ? json.lora_alpha : field("r", isNumber),
-    targetModules: field("target_modules", isStrings),
+    targetModules: targetModules(json.target_modules, source),
     seed: isNumber(ours.seed) ? ours.seed : 0,
     dropout,
     loraPlusRatio: ours.loraPlusRatio as number | undefined,
@@ -121,7 +184,8 @@ export async function saveAdapters(
  * Loads a PEFT adapter directory onto a frozen model: applies the configured method to the targeted layers and
  * fills every adapter tensor. Returns the config and the adapters.
  *
- * @throws {RangeError} when a tensor is missing or its shape does not match the model's layer.
+ * @throws {RangeError} when a tensor is missing, its shape does not match the model's layer, or the file
+ * holds tensors no adapter reads (the config targets fewer modules than were saved).
  */
 export async function loadAdapters(
   dir: string,
@@ -131,9 +195,11 @@ export async function loadAdapters(
   const config = parsePeftConfig(JSON.parse(await Deno.readTextFile(configPath)), configPath);
   const file = await readSafetensors(join(dir, "adapter_model.safetensors"));
   const adapters = await applyAdapters(model, config);
+  const unread = new Set(file.names());
   for (const [path, adapter] of adapters) {
     for (const [suffix, tensor] of Object.entries(adapter.peftTensors())) {
       const name = `${PREFIX}${path}.${suffix}`;
+      unread.delete(name);
       if (!file.has(name)) throw new RangeError(`Adapter "${file.source}" has no tensor "${name}"`);
       const shape = file.shape(name);
       if (shape.join(",") !== tensor.shape.join(",")) {
@@ -145,5 +211,15 @@ export async function loadAdapters(
       writeTensor(tensor, file.f32(name));
     }
   }
+  checkAllRead(file.source, unread, configPath);
   return { config, adapters };
+}
+
+function checkAllRead(source: string, unread: ReadonlySet<string>, configPath: string): void {
+  if (unread.size === 0) return;
+  const names = [...unread];
+  throw new RangeError(
+    `Adapter "${source}" holds ${names.length} tensor(s) no adapter of "${configPath}" reads, such as ` +
+      `"${names[0]}"; the config does not describe the file (check target_modules and the method)`,
+  );
 }

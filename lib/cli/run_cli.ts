@@ -5,6 +5,8 @@
  * @module
  */
 
+import { parseArgs, type ParseArgsConfig } from "node:util";
+
 /** Runs `main(Deno.args)` and exits with its status. */
 export async function runCli(main: (args: string[]) => Promise<number>): Promise<never> {
   try {
@@ -19,16 +21,61 @@ export async function runCli(main: (args: string[]) => Promise<number>): Promise
   }
 }
 
+/** What a numeric flag accepts. */
+export interface NumberRule {
+  /** Whole numbers only. */
+  integer?: boolean;
+  /** The smallest value allowed. */
+  min?: number;
+  /** A bound the value must be above (a learning rate above 0). */
+  above?: number;
+}
+
+function describeRule(rule: NumberRule): string {
+  const kind = rule.integer ? "an integer" : "a number";
+  if (rule.min !== undefined) return `${kind} of at least ${rule.min}`;
+  return rule.above === undefined ? kind : `${kind} above ${rule.above}`;
+}
+
 /** Parses a numeric flag, naming it in the error. */
-export function numberFlag(name: string, value: string, integer = false): number {
+export function numberFlag(name: string, value: string, rule: NumberRule = {}): number {
   const n = Number(value);
-  if (value.trim() === "" || !Number.isFinite(n) || (integer && !Number.isInteger(n))) {
-    throw new RangeError(`Cannot use --${name} "${value}": expected ${integer ? "an integer" : "a number"}`);
+  const fits = Number.isFinite(n) && (!rule.integer || Number.isInteger(n)) &&
+    (rule.min === undefined || n >= rule.min) && (rule.above === undefined || n > rule.above);
+  if (value.trim() === "" || !fits) {
+    throw new RangeError(`Cannot use --${name} "${value}": expected ${describeRule(rule)}`);
   }
   return n;
 }
 
 /** Parses an optional comma-separated list of numbers (`--ranks 8,256`), naming the flag in errors. */
-export function numberList(name: string, value: string | undefined, integer = false): number[] | undefined {
-  return value === undefined ? undefined : value.split(",").map((part) => numberFlag(name, part, integer));
+export function numberList(
+  name: string,
+  value: string | undefined,
+  rule: NumberRule = {},
+): number[] | undefined {
+  return value === undefined ? undefined : value.split(",").map((part) => numberFlag(name, part, rule));
+}
+
+/**
+ * `parseArgs` of `node:util`, except that a value starting with "-" (`--lr -1`, which reads as a flag) is
+ * refused with an error saying to write it with "=".
+ */
+export function parseCliArgs<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
+  try {
+    return parseArgs(config);
+  } catch (error) {
+    if ((error as { code?: string }).code !== "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") throw error;
+    const args = config.args ?? [];
+    const at = args.findIndex((arg, i) =>
+      arg.startsWith("--") && config.options?.[arg.slice(2)]?.type === "string" &&
+      (args[i + 1]?.startsWith("-") ?? false)
+    );
+    if (at < 0) throw error;
+    const flag = args[at]!, value = args[at + 1]!;
+    throw new RangeError(
+      `Cannot read ${flag} "${value}": a value starting with "-" reads as a flag; write it with "=", as ` +
+        `${flag}=${value}`,
+    );
+  }
 }

@@ -3,12 +3,15 @@
  * corpus with full training, prints loss, tokens/s and GPU memory, evaluates validation perplexity and bits
  * per byte, and saves a Hugging Face model directory.
  *
+ * Every flag, and the `--out` folder (writable, not the `--init-from` checkpoint unless `--overwrite`), is
+ * checked before any work.
+ *
  * Example: `deno task train --config reference --steps 200 --out reports/cache/reference`
  *
  * @module
  */
 
-import { parseArgs } from "node:util";
+import { resolve } from "node:path";
 import { getTokenizer } from "../data/tokenizer.ts";
 import { requestGpu } from "../gpu/device.ts";
 import { loadCheckpoint, saveCheckpoint } from "../model/checkpoint.ts";
@@ -16,7 +19,7 @@ import { parseLlamaConfig } from "../model/config.ts";
 import { modelPreset } from "../model/presets.ts";
 import { pretrain } from "../train/pretrain.ts";
 import type { ScheduleKind } from "../train/schedule.ts";
-import { numberFlag, runCli } from "./run_cli.ts";
+import { numberFlag, parseCliArgs, runCli } from "./run_cli.ts";
 
 const OPTIONS = {
   config: { type: "string", default: "reference" },
@@ -34,6 +37,7 @@ const OPTIONS = {
   "log-every": { type: "string", default: "20" },
   "eval-batches": { type: "string", default: "8" },
   out: { type: "string" },
+  overwrite: { type: "boolean", default: false },
 } as const;
 
 async function modelConfig(spec: string) {
@@ -41,27 +45,68 @@ async function modelConfig(spec: string) {
   return modelPreset(spec);
 }
 
+type Flags = ReturnType<typeof parseFlags>;
+
+function parseFlags(args: string[]) {
+  return parseCliArgs({ args, options: OPTIONS, strict: true }).values;
+}
+
+const count = { integer: true, min: 1 }, natural = { integer: true, min: 0 };
+
+/** The numeric flags, checked before any work. */
+function numbers(v: Flags) {
+  return {
+    steps: numberFlag("steps", v.steps, count),
+    batch: numberFlag("batch", v.batch, count),
+    seqLen: numberFlag("seq", v.seq, count),
+    lr: numberFlag("lr", v.lr, { above: 0 }),
+    warmup: numberFlag("warmup", v.warmup, natural),
+    weightDecay: numberFlag("weight-decay", v["weight-decay"], { min: 0 }),
+    seed: numberFlag("seed", v.seed, natural),
+    logEvery: numberFlag("log-every", v["log-every"], count),
+    evalBatches: numberFlag("eval-batches", v["eval-batches"], count),
+  };
+}
+
+/**
+ * Checks, before training, that the checkpoint can be saved to `out`: a writable folder (created if absent)
+ * that is not the `--init-from` checkpoint, unless `--overwrite` says so.
+ */
+async function checkOut(out: string, initFrom: string | undefined, overwrite: boolean): Promise<void> {
+  if (initFrom !== undefined && resolve(initFrom) === resolve(out) && !overwrite) {
+    throw new RangeError(
+      `Cannot save to --out "${out}": it is the --init-from checkpoint, which saving would overwrite; ` +
+        `pass another --out, or --overwrite to replace it`,
+    );
+  }
+  try {
+    await Deno.mkdir(out, { recursive: true });
+    await Deno.remove(await Deno.makeTempFile({ dir: out, prefix: ".train-write-check-" }));
+  } catch (error) {
+    const unwritable = [Deno.errors.AlreadyExists, Deno.errors.NotADirectory, Deno.errors.PermissionDenied];
+    if (!unwritable.some((kind) => error instanceof kind)) throw error;
+    throw new RangeError(
+      `Cannot save to --out "${out}": it is a file or a folder that cannot be written ` +
+        `(${(error as Error).message}); pick a writable folder`,
+    );
+  }
+}
+
 async function main(args: string[]): Promise<number> {
-  const { values: v } = parseArgs({ args, options: OPTIONS, strict: true });
+  const v = parseFlags(args);
+  const options = numbers(v);
+  if (v.out !== undefined) await checkOut(v.out, v["init-from"], v.overwrite);
   const loaded = v["init-from"] ? await loadCheckpoint(v["init-from"]) : undefined;
   const config = loaded?.config ?? await modelConfig(v.config);
   const gpu = await requestGpu();
   console.log(`adapter: ${gpu.adapter.description}${gpu.adapter.isFallbackAdapter ? " (software)" : ""}`);
   const { model } = await pretrain(gpu, {
+    ...options,
     config,
     weights: loaded?.weights,
     tokenizer: getTokenizer(v.tokenizer),
     sources: v.sources?.split(","),
-    steps: numberFlag("steps", v.steps, true),
-    batch: numberFlag("batch", v.batch, true),
-    seqLen: numberFlag("seq", v.seq, true),
-    lr: numberFlag("lr", v.lr),
-    warmup: numberFlag("warmup", v.warmup, true),
     schedule: v.schedule as ScheduleKind,
-    weightDecay: numberFlag("weight-decay", v["weight-decay"]),
-    seed: numberFlag("seed", v.seed, true),
-    logEvery: numberFlag("log-every", v["log-every"], true),
-    evalBatches: numberFlag("eval-batches", v["eval-batches"], true),
     log: console.log,
   });
   if (v.out) {

@@ -32,9 +32,15 @@ export interface RunSuitesOptions {
   shard?: ShardManifestWriter;
 }
 
+/** Validates every suite's plan ({@link BenchSuite.validate}), in order; the first bad plan throws. */
+export async function validateSuites(suites: readonly BenchSuite[]): Promise<void> {
+  for (const suite of suites) await suite.validate?.();
+}
+
 /**
- * Runs `suites` in order on `gpu`. With a shard, a run-matrix suite runs its shard's runs, and any other suite
- * runs whole on the shard its name belongs to and is left out of the others' results.
+ * Runs `suites` in order on `gpu`, after validating every suite's plan, so a bad plan of a later suite
+ * stops the bench before the first suite runs. With a shard, a run-matrix suite runs its shard's runs, and
+ * any other suite runs whole on the shard its name belongs to and is left out of the others' results.
  *
  * @example
  * ```ts
@@ -46,6 +52,7 @@ export async function runSuites(
   suites: readonly BenchSuite[],
   options: RunSuitesOptions,
 ): Promise<ResultsFile> {
+  await validateSuites(suites);
   const log = options.log ?? console.log;
   const start = performance.now();
   const progress = (message: string) =>

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { withProvenance } from "../report/provenance.ts";
 import type { Gpu } from "../gpu/device.ts";
 import type { ReportSection } from "../report/model.ts";
 import type { Environment } from "./env.ts";
@@ -39,6 +40,11 @@ export interface BenchSuite<R = unknown> {
    * suite whole, on the shard its name belongs to.
    */
   sharded?: boolean;
+  /**
+   * Checks the suite's whole plan (its options, the files it will read) without a GPU; the bench calls it
+   * for every selected suite before the first one runs, so a bad plan stops it before any work.
+   */
+  validate?(): Promise<void>;
   /** Runs the benchmarks and returns one JSON-serializable record per case. */
   run(ctx: BenchContext): Promise<R[]>;
   /** The report section of these records; pure. */
@@ -61,28 +67,34 @@ export interface ResultsFile {
 /**
  * Parses and checks a `results.json` text.
  *
+ * @param fix what the error tells the user to do; by default, to run the bench again.
  * @throws {SyntaxError} when the text is not JSON or not a results file of this schema version.
  */
-export function parseResultsFile(text: string, path: string): ResultsFile {
+export function parseResultsFile(
+  text: string,
+  path: string,
+  fix = "run `deno task bench` to write it again",
+): ResultsFile {
   let data: Partial<ResultsFile>;
   try {
     data = JSON.parse(text);
   } catch (error) {
     throw new SyntaxError(
-      `Cannot read results "${path}": ${(error as Error).message}; run \`deno task bench\` to write it again`,
+      `Cannot read results "${path}": ${(error as Error).message}; ${fix}`,
     );
   }
   if (data?.schemaVersion !== RESULTS_SCHEMA_VERSION || !data.environment || !data.suites) {
     throw new SyntaxError(
       `Cannot read results "${path}": expected schemaVersion ${RESULTS_SCHEMA_VERSION} with environment and ` +
-        `suites, got schemaVersion ${data?.schemaVersion}; run \`deno task bench\` to write it again`,
+        `suites, got schemaVersion ${data?.schemaVersion}; ${fix}`,
     );
   }
   return data as ResultsFile;
 }
 
 /**
- * The sections of the suites that have records in `results`, in suite order.
+ * The sections of the suites that have records in `results`, in suite order, each chart stamped with its
+ * records' provenance (adapter, commits, Deno, dates, preset).
  *
  * @throws {RangeError} naming unknown suites found in the file.
  */
@@ -97,5 +109,8 @@ export function sectionsOf(results: ResultsFile, suites: readonly BenchSuite[]):
   }
   return suites
     .filter((suite) => results.suites[suite.name] !== undefined)
-    .map((suite) => suite.section(results.suites[suite.name]!, results.environment));
+    .map((suite) => {
+      const records = results.suites[suite.name]!;
+      return withProvenance(suite.section(records, results.environment), records);
+    });
 }

@@ -26,6 +26,8 @@ export interface TimingOptions {
   trials?: number;
   /** Upper bound of R. Default 512. */
   maxRepetitions?: number;
+  /** The clock trials are timed with, in ms; `performance.now` by default (tests pass a fake one). */
+  clock?: () => number;
 }
 
 /** The time of one repetition, from trials of R repetitions each. */
@@ -46,6 +48,7 @@ export const DEFAULT_TIMING: Required<TimingOptions> = {
   targetMs: 200,
   trials: 3,
   maxRepetitions: 512,
+  clock: () => performance.now(),
 };
 
 /**
@@ -61,9 +64,11 @@ export async function measure(work: RepeatedWork, options: TimingOptions = {}): 
   const opts = { ...DEFAULT_TIMING, ...options };
   validateTimingOptions(opts);
   for (let i = 0; i < opts.warmup; i++) await work(1);
-  const repetitions = await calibrateRepetitions(work, opts.targetMs, opts.maxRepetitions);
+  const repetitions = await calibrateRepetitions(work, opts.targetMs, opts.maxRepetitions, opts.clock);
   const trialsMs: number[] = [];
-  for (let i = 0; i < opts.trials; i++) trialsMs.push((await timeOnce(work, repetitions)) / repetitions);
+  for (let i = 0; i < opts.trials; i++) {
+    trialsMs.push((await timeOnce(work, repetitions, opts.clock)) / repetitions);
+  }
   return {
     meanMs: trialsMs.reduce((sum, ms) => sum + ms, 0) / trialsMs.length,
     bestMs: Math.min(...trialsMs),
@@ -93,10 +98,11 @@ export async function calibrateRepetitions(
   work: RepeatedWork,
   targetMs: number,
   maxRepetitions: number,
+  clock: () => number = DEFAULT_TIMING.clock,
 ): Promise<number> {
   let repetitions = 1;
   while (repetitions < maxRepetitions) {
-    const ms = await timeOnce(work, repetitions);
+    const ms = await timeOnce(work, repetitions, clock);
     if (ms >= targetMs) break;
     const predicted = Math.ceil((repetitions * targetMs * 1.2) / Math.max(ms, 1e-3));
     repetitions = Math.min(maxRepetitions, Math.max(2 * repetitions, Math.min(predicted, 100 * repetitions)));
@@ -104,10 +110,10 @@ export async function calibrateRepetitions(
   return repetitions;
 }
 
-async function timeOnce(work: RepeatedWork, repetitions: number): Promise<number> {
-  const start = performance.now();
+async function timeOnce(work: RepeatedWork, repetitions: number, clock: () => number): Promise<number> {
+  const start = clock();
   const excluded = (await work(repetitions)) ?? 0;
-  return performance.now() - start - excluded;
+  return clock() - start - excluded;
 }
 
 /**

@@ -2,18 +2,28 @@
  * Hugging Face LLaMA checkpoints: a folder with `config.json` and `model.safetensors` (float32),
  * parameter names and shapes exactly as `LlamaForCausalLM.state_dict()` has them, so
  * `from_pretrained(dir)` loads what {@link saveCheckpoint} writes, and {@link loadCheckpoint} reads
- * what `save_pretrained(dir)` writes (single-file safetensors; sharded checkpoints are not read).
+ * what `save_pretrained(dir)` writes (single-file safetensors; a sharded checkpoint is refused, saying so).
  *
  * @module
  */
 
 import { join } from "node:path";
-import { readSafetensors, type TensorToWrite, writeFileAtomic, writeSafetensors } from "../io/safetensors.ts";
+import {
+  readSafetensors,
+  type SafetensorsFile,
+  type TensorToWrite,
+  writeFileAtomic,
+  writeSafetensors,
+} from "../io/safetensors.ts";
 import { type LlamaConfig, llamaConfigToJson, parseLlamaConfig } from "./config.ts";
 
 /** File names inside a checkpoint folder. */
 const CONFIG_FILE = "config.json";
 const WEIGHTS_FILE = "model.safetensors";
+const SHARD_INDEX_FILE = "model.safetensors.index.json";
+
+/** Tensors a checkpoint may hold beyond the parameters: rotary buffers of older transformers. */
+const KNOWN_BUFFER = /(^|\.)rotary_emb\.inv_freq$/;
 
 /** One parameter: its HF name and row-major shape (linears are `[out, in]`). */
 export interface ParameterShape {
@@ -90,16 +100,48 @@ export async function loadCheckpointConfig(dir: string): Promise<LlamaConfig> {
   return parseLlamaConfig(json, configPath);
 }
 
+/** Reads `dir/model.safetensors`; a sharded checkpoint (an index, no single file) is refused, saying so. */
+async function readWeightsFile(dir: string): Promise<SafetensorsFile> {
+  try {
+    return await readCheckpointFile(join(dir, WEIGHTS_FILE), readSafetensors);
+  } catch (e) {
+    const sharded = e instanceof Deno.errors.NotFound &&
+      await Deno.stat(join(dir, SHARD_INDEX_FILE)).then(() => true, () => false);
+    if (!sharded) throw e;
+    throw new RangeError(
+      `Checkpoint "${dir}" is sharded (${SHARD_INDEX_FILE}, no ${WEIGHTS_FILE}), which is not supported; ` +
+        `save it as one file, e.g. save_pretrained(dir, max_shard_size="1000GB")`,
+    );
+  }
+}
+
+/** Throws, naming one, when the file holds tensors the config does not account for. */
+function checkNoExtraTensors(config: LlamaConfig, names: readonly string[], source: string): void {
+  const expected = new Set(llamaParameterShapes(config).map((s) => s.name));
+  const allowed = (name: string) =>
+    expected.has(name) || KNOWN_BUFFER.test(name) || (config.tieWordEmbeddings && name === "lm_head.weight");
+  const extra = names.filter((name) => !allowed(name));
+  if (extra.length > 0) {
+    throw new RangeError(
+      `Checkpoint "${source}" holds ${extra.length} tensor(s) its config.json does not account for, such as ` +
+        `"${extra[0]}"; the config describes another model (check num_hidden_layers and the sizes)`,
+    );
+  }
+}
+
 /**
  * Loads `dir/config.json` and `dir/model.safetensors` (any float dtype, converted to float32). Every
- * parameter of {@link llamaParameterShapes} must be present with its shape; extra tensors (such as
- * a tied `lm_head.weight` or old `rotary_emb.inv_freq` buffers) are ignored.
+ * parameter of {@link llamaParameterShapes} must be present with its shape, and every other tensor must be
+ * a known buffer (`rotary_emb.inv_freq`, or a tied `lm_head.weight`, both ignored).
+ *
+ * @throws {RangeError} on a missing, misshapen or unaccounted-for tensor, or a sharded checkpoint.
  */
 export async function loadCheckpoint(
   dir: string,
 ): Promise<{ config: LlamaConfig; weights: Map<string, Float32Array<ArrayBuffer>> }> {
   const config = await loadCheckpointConfig(dir);
-  const file = await readCheckpointFile(join(dir, WEIGHTS_FILE), readSafetensors);
+  const file = await readWeightsFile(dir);
+  checkNoExtraTensors(config, file.names(), file.source);
   const weights = new Map<string, Float32Array<ArrayBuffer>>();
   for (const { name, shape } of llamaParameterShapes(config)) {
     if (!file.has(name)) {

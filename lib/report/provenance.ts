@@ -7,7 +7,7 @@
  */
 
 import type { Provenance } from "../experiment/matrix.ts";
-import type { ReportTable } from "./model.ts";
+import type { ReportChart, ReportSection, ReportTable } from "./model.ts";
 
 /** One row per suite and distinct (commit, adapter, Deno, preset), with its record count and dates. */
 export function provenanceTable(suites: Record<string, readonly unknown[]>): ReportTable {
@@ -35,4 +35,43 @@ export function provenanceTable(suites: Record<string, readonly unknown[]>): Rep
     columns: ["suite", "commit", "adapter", "Deno", "preset", "records", "measured"],
     rows,
   };
+}
+
+/**
+ * One line saying where records were measured: adapter, commits, Deno versions, dates and presets, each
+ * distinct value once (e.g. `llvmpipe (LLVM 15.0.6, 256 bits) · commit 28292a7 · Deno 2.9.6 · 2026-12-01 ·
+ * preset quick`); empty when no record carries a provenance.
+ */
+export function provenanceLine(records: readonly unknown[]): string {
+  const all = records.map((r) => (r as { provenance?: Provenance }).provenance).filter((p) =>
+    p !== undefined
+  );
+  if (all.length === 0) return "";
+  const distinct = (f: (p: Provenance) => string) => [...new Set(all.map(f))].sort().join(", ");
+  const adapters = distinct((p) => `${p.adapter}${p.softwareAdapter ? " (software)" : ""}`);
+  const commits = distinct((p) => p.commit);
+  return [
+    adapters,
+    `commit${commits.includes(",") ? "s" : ""} ${commits}`,
+    `Deno ${distinct((p) => p.deno)}`,
+    distinct((p) => p.date.slice(0, 10)),
+    `preset ${distinct((p) => p.preset)}`,
+  ].join(" · ");
+}
+
+/** The section with every chart stamped with its records' provenance: a subtitle and `usermeta.provenance`. */
+export function withProvenance(section: ReportSection, records: readonly unknown[]): ReportSection {
+  const line = provenanceLine(records);
+  if (!line) return section;
+  const charts = section.charts.map((chart) => {
+    const { title, usermeta } = chart.spec;
+    const text = typeof title === "object" && title !== null && !Array.isArray(title) ? title.text : title;
+    const spec = {
+      ...chart.spec,
+      title: { text: text ?? "", subtitle: line },
+      usermeta: { ...usermeta, provenance: line },
+    };
+    return { ...chart, spec } as ReportChart;
+  });
+  return { ...section, charts };
 }

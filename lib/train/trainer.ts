@@ -44,9 +44,25 @@ export interface LossRecord {
   lr: number;
 }
 
-/** Thrown when the loss becomes NaN or infinite; training state is left as it was. */
+/** Thrown when the loss or the gradient norm becomes NaN or infinite; training state is left as it was. */
 export class TrainingDivergedError extends Error {
   override name = "TrainingDivergedError";
+}
+
+/**
+ * Why training diverged at `step`, or undefined when the loss and gradient norm are finite. A non-finite
+ * gradient norm is named as such: a weight or gradient is not finite, whatever the loss.
+ */
+export function divergence(step: number, loss: number, gradNorm: number, lr: number): string | undefined {
+  const fix =
+    `the learning rate (now ${lr}), add warmup or gradient clipping, and start again from the last ` +
+    `saved checkpoint`;
+  if (!Number.isFinite(gradNorm)) {
+    return `Training diverged at step ${step}: the gradient norm is ${gradNorm}: a weight or gradient is not ` +
+      `finite (the loss is ${loss}). Check the weights for NaN/Inf; if they are finite, lower ${fix}`;
+  }
+  if (!Number.isFinite(loss)) return `Training diverged at step ${step}: the loss is ${loss}. Lower ${fix}`;
+  return undefined;
 }
 
 /** Called after each update is queued (ReLoRA/ReMoRA merges and restarts hook in here). */
@@ -126,7 +142,7 @@ export class Trainer {
    * Queues one update on a batch (adapters' input dropout draws this update's masks). Every `logEvery`
    * updates (and when `readLoss` is set) it waits for the GPU and returns the loss of this update.
    *
-   * @throws {TrainingDivergedError} when the loss read back is NaN or infinite.
+   * @throws {TrainingDivergedError} when the loss or gradient norm read back is NaN or infinite.
    */
   async trainStep(
     inputIds: Uint32Array,
@@ -169,14 +185,10 @@ export class Trainer {
       readTensor(this.accumulator?.lossSum ?? this.plan.stats),
       readTensor(this.optimizer.gradNormTensor),
     ]);
-    const loss = stats[0]!;
-    if (!Number.isFinite(loss)) {
-      throw new TrainingDivergedError(
-        `Training diverged at step ${this.step}: the loss is ${loss}. Lower the learning rate (now ${lr}), ` +
-          `add warmup or gradient clipping, and start again from the last saved checkpoint`,
-      );
-    }
-    return { step: this.step, loss, gradNorm: norm[0]!, lr };
+    const loss = stats[0]!, gradNorm = norm[0]!;
+    const diverged = divergence(this.step, loss, gradNorm, lr);
+    if (diverged) throw new TrainingDivergedError(diverged);
+    return { step: this.step, loss, gradNorm, lr };
   }
 
   /** Rebuilds the step's dispatches (after an adapter changed its kernels, e.g. ReMoRA's grouping). */

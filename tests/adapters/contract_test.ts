@@ -218,6 +218,17 @@ Deno.test({
       () => loadAdapters(dir, model),
       /has shape \[5,30\] but the model's layer needs \[4,30\]/,
     );
+    // A config that targets fewer modules than the file holds: the other tensors would be dropped silently.
+    await Deno.writeTextFile(
+      `${dir}/adapter_config.json`,
+      text.replace(/"target_modules": \[[^\]]*\]/, '"target_modules": ["q_proj"]'),
+    );
+    const fresh = frozenModel(gpu);
+    await assert.rejects(
+      () => loadAdapters(dir, fresh),
+      /holds \d+ tensor\(s\) no adapter of ".*adapter_config.json" reads, such as "base_model\.model\.model\.layers\.\d+\.(self_attn\.[kvo]|mlp\.\w+)_proj\.lora_[AB]\.weight"/,
+    );
+    fresh.destroy();
     other.destroy();
     model.destroy();
     await Deno.remove(dir, { recursive: true });

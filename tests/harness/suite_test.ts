@@ -10,6 +10,7 @@ import {
   RESULTS_SCHEMA_VERSION,
   sectionsOf,
 } from "../../lib/harness/suite.ts";
+import type { Gpu } from "../../lib/gpu/device.ts";
 import { gpuTest, testGpu } from "../_gpu.ts";
 
 const environment: Environment = {
@@ -92,12 +93,45 @@ Deno.test({
   },
 });
 
+Deno.test("runSuites validates every suite's plan before the first suite runs", async () => {
+  const ran: string[] = [], validated: string[] = [];
+  const suite = (name: string, bad = false): BenchSuite<Sample> => ({
+    ...sampleSuite,
+    name,
+    validate() {
+      validated.push(name);
+      return bad ? Promise.reject(new RangeError(`Cannot plan "${name}"`)) : Promise.resolve();
+    },
+    run(ctx) {
+      ran.push(name);
+      return sampleSuite.run(ctx);
+    },
+  });
+  // Validation needs no GPU: a bad plan stops the bench before any suite gets the device.
+  const noGpu = undefined as unknown as Gpu;
+  await assert.rejects(
+    runSuites(noGpu, [suite("first"), sampleSuite, suite("third", true)], {
+      environment,
+      timing: {},
+      quick: true,
+      log: () => {},
+    }),
+    /Cannot plan "third"/,
+  );
+  assert.deepEqual(validated, ["first", "third"]);
+  assert.deepEqual(ran, [], "no suite ran");
+});
+
 Deno.test("results files of another schema version or not JSON are refused with the fix", () => {
   assert.throws(
     () => parseResultsFile(JSON.stringify({ schemaVersion: 0, environment, suites: {} }), "r.json"),
     /Cannot read results "r\.json": expected schemaVersion 1 .* got schemaVersion 0; run `deno task bench`/,
   );
   assert.throws(() => parseResultsFile("{", "r.json"), /Cannot read results "r\.json": .*deno task bench/);
+  assert.throws(
+    () => parseResultsFile("{", "r.json", "do this"),
+    /Cannot read results "r\.json": .*; do this$/,
+  );
 });
 
 Deno.test("sections come from the suites with records; unknown suites are named", () => {

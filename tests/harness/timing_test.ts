@@ -10,40 +10,44 @@ import {
 import { addScaledForward } from "../../lib/ops/elementwise.ts";
 import { gpuTest, testGpu } from "../_gpu.ts";
 
-/** Fake work whose R repetitions take R·msPerRep of busy CPU time; logs every R it was asked for. */
-function busyWork(msPerRep: number, calls: number[]) {
-  return (repetitions: number) => {
+/**
+ * Fake work on a fake clock: R repetitions advance the clock by exactly R·msPerRep (plus `stall` ms on the
+ * calls it lists, as a preempted run would), so the timings do not depend on the machine's load.
+ */
+function clockedWork(msPerRep: number, stalls: Record<number, number> = {}) {
+  let now = 0;
+  const calls: number[] = [];
+  const work = (repetitions: number) => {
+    now += repetitions * msPerRep + (stalls[calls.length] ?? 0);
     calls.push(repetitions);
-    const end = performance.now() + repetitions * msPerRep;
-    while (performance.now() < end) { /* spin */ }
     return Promise.resolve();
   };
+  return { work, calls, clock: () => now };
 }
 
 Deno.test("measure warms up, grows R until a trial reaches the target, then times the trials", async () => {
-  const calls: number[] = [];
-  const timing = await measure(busyWork(1, calls), {
-    warmup: 2,
-    targetMs: 12,
-    trials: 3,
-    maxRepetitions: 64,
-  });
-  assert.deepEqual(calls.slice(0, 2), [1, 1], "two warm-up runs of one repetition");
-  const calibration = calls.slice(2, -3);
-  assert.equal(calibration[0], 1);
-  assert.ok(calibration.every((r, i) => i === 0 || r > calibration[i - 1]!), `R grows: ${calibration}`);
-  // Without preemption R·1 ms first reaches 12 ms at R = 15 (1 ms predicts 12·1.2 repetitions).
-  assert.ok(timing.repetitions <= 15, `R = ${timing.repetitions}`);
-  assert.deepEqual(calls.slice(-3), [timing.repetitions, timing.repetitions, timing.repetitions]);
-  assert.equal(timing.trialsMs.length, 3);
-  assert.ok(timing.bestMs >= 1 && timing.bestMs <= timing.meanMs, JSON.stringify(timing));
-  assert.equal(timing.bestMs, Math.min(...timing.trialsMs));
+  const { work, calls, clock } = clockedWork(1);
+  const timing = await measure(work, { warmup: 2, targetMs: 12, trials: 3, maxRepetitions: 64, clock });
+  // Two warm-ups of one repetition; R = 1 takes 1 ms, which predicts ⌈12·1.2⌉ = 15; 15 ms reaches 12 ms.
+  assert.deepEqual(calls, [1, 1, 1, 15, 15, 15, 15]);
+  assert.deepEqual(timing, { meanMs: 1, bestMs: 1, repetitions: 15, trialsMs: [1, 1, 1] });
+});
+
+Deno.test("a stalled run slows calibration down and counts in the mean, not the best", async () => {
+  // Calibration's R = 1 stalls 3 ms (4 ms predicts R = 4); R = 4 takes 4 ms (predicts 15).
+  // Trial 2 stalls 10 ms.
+  const { work, calls, clock } = clockedWork(1, { 1: 3, 5: 10 });
+  const timing = await measure(work, { warmup: 1, targetMs: 12, trials: 2, clock });
+  assert.deepEqual(calls, [1, 1, 4, 15, 15, 15]);
+  assert.deepEqual(timing.trialsMs, [1, 25 / 15]);
+  assert.equal(timing.bestMs, 1);
+  assert.equal(timing.meanMs, (1 + 25 / 15) / 2);
 });
 
 Deno.test("calibration stops at maxRepetitions", async () => {
-  const calls: number[] = [];
-  assert.equal(await calibrateRepetitions(busyWork(0.01, calls), 1000, 8), 8);
-  assert.ok(calls.every((r) => r <= 8), calls.join(","));
+  const { work, calls, clock } = clockedWork(0.01);
+  assert.equal(await calibrateRepetitions(work, 1000, 8, clock), 8);
+  assert.deepEqual(calls, [1], "0.01 ms predicts far more than 8 repetitions");
 });
 
 Deno.test("invalid timing options are refused", async () => {

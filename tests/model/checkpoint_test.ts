@@ -107,6 +107,48 @@ Deno.test("loading names a missing tensor, a wrong shape and a missing file", as
   });
 });
 
+Deno.test("loading refuses tensors the config does not account for, and keeps known buffers", async () => {
+  await withTempDir(async (dir) => {
+    const deep = tiny({ num_hidden_layers: 3 });
+    await saveCheckpoint(dir, deep, initLlamaWeights(deep, 1));
+    // A config.json with fewer layers than the file: layer 2 would be dropped silently.
+    const shallow = JSON.parse(await Deno.readTextFile(join(dir, "config.json")));
+    await Deno.writeTextFile(join(dir, "config.json"), JSON.stringify({ ...shallow, num_hidden_layers: 2 }));
+    await assert.rejects(
+      loadCheckpoint(dir),
+      /Checkpoint ".*model.safetensors" holds 9 tensor\(s\) its config.json does not account for, such as "model.layers.2\./,
+    );
+    const config = tiny({ tie_word_embeddings: true });
+    const weights = initLlamaWeights(config, 1);
+    await saveCheckpoint(dir, config, weights);
+    const path = join(dir, "model.safetensors");
+    const file = await readSafetensors(path);
+    const tensors = Object.fromEntries(
+      file.names().map((n) => [n, { shape: file.shape(n), data: file.f32(n) }]),
+    );
+    const vector = { shape: [2], data: new Float32Array(2) };
+    tensors["model.layers.0.self_attn.rotary_emb.inv_freq"] = vector;
+    tensors["lm_head.weight"] = tensors["model.embed_tokens.weight"]!;
+    await writeSafetensors(path, tensors);
+    assert.deepEqual((await loadCheckpoint(dir)).weights, weights);
+    await writeSafetensors(path, { ...tensors, "model.layers.0.self_attn.q_norm.weight": vector });
+    await assert.rejects(loadCheckpoint(dir), /such as "model.layers.0.self_attn.q_norm.weight"/);
+  });
+});
+
+Deno.test("loading a sharded checkpoint says it is sharded and unsupported", async () => {
+  await withTempDir(async (dir) => {
+    const config = tiny();
+    await saveCheckpoint(dir, config, initLlamaWeights(config, 1));
+    await Deno.rename(join(dir, "model.safetensors"), join(dir, "model-00001-of-00001.safetensors"));
+    await Deno.writeTextFile(join(dir, "model.safetensors.index.json"), JSON.stringify({ weight_map: {} }));
+    await assert.rejects(
+      loadCheckpoint(dir),
+      /Checkpoint ".*" is sharded \(model.safetensors.index.json, no model.safetensors\), which is not supported/,
+    );
+  });
+});
+
 Deno.test("saving rejects a missing, extra or wrong-sized tensor and writes nothing", async () => {
   await withTempDir(async (dir) => {
     const config = tiny();

@@ -6,13 +6,13 @@ import { LlamaModel } from "../../lib/model/llama.ts";
 import type { TrainableTensor } from "../../lib/model/linear.ts";
 import { runDispatches } from "../../lib/gpu/kernel.ts";
 import { AdamW, DEFAULT_ADAMW } from "../../lib/train/optimizer.ts";
-import { Trainer, TrainingDivergedError } from "../../lib/train/trainer.ts";
+import { divergence, Trainer, TrainingDivergedError } from "../../lib/train/trainer.ts";
 import { gpuTest, testGpu } from "../_gpu.ts";
 
 const schedule = { kind: "constant", warmupSteps: 0, totalSteps: 100 } as const;
 
 Deno.test({
-  name: "a NaN loss stops training with a message that says what to do",
+  name: "a NaN weight stops training with a message that names the non-finite gradient norm",
   ...gpuTest,
   async fn() {
     const gpu = await testGpu();
@@ -28,11 +28,24 @@ Deno.test({
       () => trainer.trainStep(ids, Int32Array.from(ids)),
       (e: Error) =>
         e instanceof TrainingDivergedError &&
-        /at step 2: the loss is NaN. Lower the learning rate/.test(e.message),
+        /at step 2: the gradient norm is NaN: a weight or gradient is not finite \(the loss is NaN\)/
+          .test(e.message),
     );
     trainer.destroy();
     model.destroy();
   },
+});
+
+Deno.test("divergence names a non-finite gradient norm, then a non-finite loss, and passes finite ones", () => {
+  assert.equal(divergence(5, 2.5, 0.7, 1e-3), undefined);
+  assert.match(
+    divergence(5, 2.5, Infinity, 1e-3)!,
+    /^Training diverged at step 5: the gradient norm is Infinity: a weight or gradient is not finite \(the loss is 2.5\)\. Check the weights/,
+  );
+  assert.match(
+    divergence(7, NaN, 0.7, 0.01)!,
+    /^Training diverged at step 7: the loss is NaN\. Lower the learning rate \(now 0.01\)/,
+  );
 });
 
 function tensor(
