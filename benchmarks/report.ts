@@ -18,7 +18,7 @@ import { parseResultsFile, type ResultsFile } from "../lib/harness/suite.ts";
 import { writeReport } from "../lib/report/write.ts";
 import type { UuidRunRecord } from "../lib/uuid/experiment.ts";
 import { benchReport, benchSuites } from "./run.ts";
-import { type LrSearchFile, lrSearchPath, saveLrSearch } from "./uuid.ts";
+import { readLrSearch, saveLrSearch } from "./uuid.ts";
 
 const USAGE = `Usage: deno task report [--out DIR]
        deno task report --merge DIR... [--out DIR] [--allow-mixed-presets]
@@ -101,29 +101,6 @@ async function rebuildPreset(
   return presets[0];
 }
 
-/** The saved search records of a preset (none when the file is absent). */
-async function savedSearch(outDir: string, preset: string): Promise<UuidRunRecord[]> {
-  const path = lrSearchPath(outDir, preset);
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return [];
-    throw error;
-  }
-  let file: Partial<LrSearchFile> | null = null;
-  try {
-    file = JSON.parse(text);
-  } catch { /* reported below */ }
-  if (file?.schemaVersion !== 1 || !Array.isArray(file.records)) {
-    throw new SyntaxError(
-      `Cannot rebuild from the learning-rate search "${path}": it is not JSON with schemaVersion 1 and ` +
-        `records; move it away to rebuild without it`,
-    );
-  }
-  return file.records;
-}
-
 /** Rebuilds `<outDir>/results.json` from the journals; a previous file is kept as `results.json.bak`. */
 async function rebuild(outDir: string, asked?: string): Promise<ResultsFile> {
   const journal = join(outDir, "results.jsonl");
@@ -131,7 +108,11 @@ async function rebuild(outDir: string, asked?: string): Promise<ResultsFile> {
   const preset = await rebuildPreset(outDir, suites.uuid ?? [], asked);
   if (preset !== undefined) {
     const runs = [...(await readJournal(join(outDir, `uuid-${preset}.jsonl`))).values()];
-    const uuid = mergeById(await savedSearch(outDir, preset), runs, suites.uuid ?? []);
+    const uuid = mergeById(
+      await readLrSearch(outDir, preset, "move it away to rebuild without it"),
+      runs,
+      suites.uuid ?? [],
+    );
     if (uuid.length > 0) suites.uuid = uuid;
   }
   const results = rebuiltResults(suites, journal);

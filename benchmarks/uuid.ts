@@ -16,6 +16,7 @@
 import { join } from "node:path";
 import { ADAPTER_METHODS } from "../lib/adapters/registry.ts";
 import { writeFileAtomic } from "../lib/io/safetensors.ts";
+import { readTextIfExists } from "../lib/harness/results.ts";
 import { chooseRate, finalTrainingLoss, type GridPoint } from "../lib/experiment/lr_search.ts";
 import { type MatrixRun, runMatrix } from "../lib/experiment/matrix.ts";
 import { checkFits, methodLabel, type MethodSpec } from "../lib/experiment/setup.ts";
@@ -119,27 +120,29 @@ export async function saveLrSearch(outDir: string, preset: string, records: Uuid
   await writeFileAtomic(lrSearchPath(outDir, preset), new TextEncoder().encode(text));
 }
 
-async function readLrSearch(path: string): Promise<UuidRunRecord[]> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return [];
-    throw error;
-  }
+/**
+ * The saved search records of a preset (none when the file is absent); a file that is not a search is refused
+ * naming it, with `fix` as what to do.
+ */
+export async function readLrSearch(
+  outDir: string,
+  preset: string,
+  fix = "delete it or run with --lr-search to search again",
+): Promise<UuidRunRecord[]> {
+  const path = lrSearchPath(outDir, preset);
+  const text = await readTextIfExists(path);
+  if (text === undefined) return [];
   let file: Partial<LrSearchFile>;
   try {
     file = JSON.parse(text);
   } catch (error) {
     throw new SyntaxError(
-      `Cannot read the learning-rate search "${path}": ${(error as Error).message}; ` +
-        `delete it or run with --lr-search to search again`,
+      `Cannot read the learning-rate search "${path}": ${(error as Error).message}; ${fix}`,
     );
   }
   if (file.schemaVersion !== 1 || !Array.isArray(file.records)) {
     throw new SyntaxError(
-      `Cannot read the learning-rate search "${path}": expected schemaVersion 1 with records; ` +
-        `delete it or run with --lr-search to search again`,
+      `Cannot read the learning-rate search "${path}": expected schemaVersion 1 with records; ${fix}`,
     );
   }
   return file.records;
@@ -256,7 +259,7 @@ export function makeUuidSuite(o: UuidBenchOptions): BenchSuite<UuidRunRecord> {
         );
       }
       validatePlan(preset, plannedGroups(preset, o), await baseConfig(baseSpec(preset, o)));
-      if (!o.lrs && !o.lrSearch) await readLrSearch(lrSearchPath(o.outDir, preset.name));
+      if (!o.lrs && !o.lrSearch) await readLrSearch(o.outDir, preset.name);
     },
     async run(ctx) {
       const groups = plannedGroups(preset, o);
@@ -278,7 +281,7 @@ export function makeUuidSuite(o: UuidBenchOptions): BenchSuite<UuidRunRecord> {
           ),
         );
       }
-      const saved = o.lrSearch ? [] : await readLrSearch(lrSearchPath(o.outDir, preset.name));
+      const saved = o.lrSearch ? [] : await readLrSearch(o.outDir, preset.name);
       const search = await plan.search(groups, saved);
       // A search split across shards is saved by the merge, once every shard's part is in.
       const split = (ctx.shard?.shard.count ?? 1) > 1;

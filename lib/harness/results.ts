@@ -42,6 +42,16 @@ async function endsWithNewline(file: Deno.FsFile): Promise<boolean> {
   return last[0] === 0x0a;
 }
 
+/** The text of `path`, or undefined when the file does not exist (other errors are thrown). */
+export async function readTextIfExists(path: string): Promise<string | undefined> {
+  try {
+    return await Deno.readTextFile(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw error;
+  }
+}
+
 /** Options of {@link readResults}. */
 export interface ReadResultsOptions {
   /** Receives one message per skipped line; `console.warn` by default. */
@@ -64,13 +74,8 @@ export async function readResults<T = unknown>(
   options: ReadResultsOptions = {},
 ): Promise<T[]> {
   const warn = options.warn ?? console.warn;
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return [];
-    throw error;
-  }
+  const text = await readTextIfExists(path);
+  if (text === undefined) return [];
   const records: T[] = [];
   text.split("\n").forEach((line, index) => {
     if (line.trim() === "") return;
