@@ -7,11 +7,73 @@
  */
 
 import { dirname } from "node:path";
+import { writeFileAtomic } from "../io/safetensors.ts";
+
+/**
+ * A results or report file that could not be written (disk full, read-only or unwritable folder): the
+ * message names the file, says why in words and what to do. The command-line wrapper prints it as one
+ * `error:` line.
+ */
+export class OutputWriteError extends Error {
+  /** The OS error code, such as `ENOSPC` or `EROFS`. */
+  readonly code: string;
+
+  /** Wraps `cause`, an error the OS gave while writing `path`. */
+  constructor(path: string, cause: Error & { code?: string }, kept: string) {
+    const code = cause.code ?? cause.name;
+    super(`Cannot write "${path}": ${OS_REASONS[code] ?? cause.message}; ${kept}`, { cause });
+    this.name = "OutputWriteError";
+    this.code = code;
+  }
+}
+
+const OS_REASONS: Record<string, string> = {
+  ENOSPC: "the disk is full (ENOSPC)",
+  EDQUOT: "the disk quota is used up (EDQUOT)",
+  EROFS: "the file system is read-only (EROFS)",
+  EACCES: "permission denied (EACCES)",
+  EPERM: "permission denied (EPERM)",
+  ENOTDIR: "a part of the path is a file, not a folder (ENOTDIR)",
+  EISDIR: "it is a folder (EISDIR)",
+};
+
+/** Runs `write`, turning an OS error (one with a `code`) into an {@link OutputWriteError} naming `path`. */
+async function explainingOsErrors<T>(path: string, kept: string, write: () => Promise<T>): Promise<T> {
+  try {
+    return await write();
+  } catch (error) {
+    if (!(error instanceof Error) || typeof (error as { code?: unknown }).code !== "string") throw error;
+    throw new OutputWriteError(path, error, kept);
+  }
+}
+
+/**
+ * Writes `bytes` to `path` atomically (a temporary file in the same folder, fsynced, then renamed), creating
+ * the folder first.
+ *
+ * @throws {OutputWriteError} when the OS refuses (disk full, read-only): the previous file is left intact.
+ * @example
+ * ```ts
+ * await writeOutputFile("reports/tables/kernels-matmul.csv", new TextEncoder().encode("op,ms\n"));
+ * ```
+ */
+export async function writeOutputFile(path: string, bytes: Uint8Array): Promise<void> {
+  await explainingOsErrors(
+    path,
+    "a previous version of the file, if any, is left as it was; free some space or make the folder " +
+      "writable, or pass another --out",
+    async () => {
+      await Deno.mkdir(dirname(path), { recursive: true });
+      await writeFileAtomic(path, bytes);
+    },
+  );
+}
 
 /**
  * Appends `record` as one JSON line to `path` (creating the file and its directory) and fsyncs it.
  * When a crash left the last line unterminated, the record starts on a new line so it stays readable.
  *
+ * @throws {OutputWriteError} when the OS refuses (disk full, read-only): the lines before are kept.
  * @example
  * ```ts
  * await appendResult("reports/results.jsonl", { suite: "kernels", name: "matmul nt 256", bestMs: 3.1 });
@@ -20,17 +82,21 @@ import { dirname } from "node:path";
 export async function appendResult(path: string, record: unknown): Promise<void> {
   const line = JSON.stringify(record);
   if (line === undefined) throw new TypeError(`Cannot append result to "${path}": it has no JSON form`);
-  await Deno.mkdir(dirname(path), { recursive: true });
-  const file = await Deno.open(path, { read: true, append: true, create: true });
-  try {
-    const prefix = (await endsWithNewline(file)) ? "" : "\n";
-    const bytes = new TextEncoder().encode(`${prefix}${line}\n`);
-    let written = 0;
-    while (written < bytes.length) written += await file.write(bytes.subarray(written));
-    await file.sync();
-  } finally {
-    file.close();
-  }
+  const kept =
+    "the lines before are kept; free some space or make the folder writable, or pass another --out";
+  await explainingOsErrors(path, kept, async () => {
+    await Deno.mkdir(dirname(path), { recursive: true });
+    const file = await Deno.open(path, { read: true, append: true, create: true });
+    try {
+      const prefix = (await endsWithNewline(file)) ? "" : "\n";
+      const bytes = new TextEncoder().encode(`${prefix}${line}\n`);
+      let written = 0;
+      while (written < bytes.length) written += await file.write(bytes.subarray(written));
+      await file.sync();
+    } finally {
+      file.close();
+    }
+  });
 }
 
 async function endsWithNewline(file: Deno.FsFile): Promise<boolean> {

@@ -6,7 +6,16 @@
  */
 
 import { adapterName, type Environment } from "../harness/env.ts";
-import { type Cell, formatCell, type Report, type ReportSection, type ReportTable } from "./model.ts";
+import {
+  type Cell,
+  formatCell,
+  type Report,
+  REPORT_TABLES,
+  type ReportSection,
+  type ReportTable,
+  sectionTableFiles,
+  type TableFile,
+} from "./model.ts";
 
 const ESCAPES: Record<string, string> = {
   "&": "&amp;",
@@ -28,12 +37,30 @@ export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => ESCAPES[c]!);
 }
 
-/** A table as HTML; every header and cell is escaped, numeric cells are right-aligned. */
-export function renderTableHtml(table: ReportTable): string {
+/**
+ * A table as HTML; every header and cell is escaped, numeric cells are right-aligned. With `csvPath`, a
+ * link to the table's CSV file follows it.
+ */
+export function renderTableHtml(table: ReportTable, csvPath?: string): string {
   const caption = table.caption ? `<caption>${escapeHtml(table.caption)}</caption>` : "";
   const head = table.columns.map((c) => `<th>${escapeHtml(c)}</th>`).join("");
   const body = table.rows.map((row) => `<tr>${row.map(renderCell).join("")}</tr>`).join("\n");
-  return `<table>${caption}<thead><tr>${head}</tr></thead>\n<tbody>\n${body}\n</tbody></table>`;
+  const link = csvPath === undefined ? "" : `\n<p class="data"><a href="${escapeHtml(csvPath)}">CSV</a></p>`;
+  return `<table>${caption}<thead><tr>${head}</tr></thead>\n<tbody>\n${body}\n</tbody></table>${link}`;
+}
+
+const renderTableFile = (file: TableFile) => renderTableHtml(file.table, file.path);
+
+/**
+ * Every table of the page with its CSV path: the environment and provenance tables above the sections
+ * (`tables/report-….csv`), then each section's (`tables/<section id>-….csv`).
+ */
+export function reportTableFiles(report: Report): { header: TableFile[]; sections: TableFile[][] } {
+  const header = [environmentTable(report.environment), ...report.provenance ? [report.provenance] : []];
+  return {
+    header: sectionTableFiles(REPORT_TABLES, header),
+    sections: report.sections.map((s) => sectionTableFiles(s.id, s.tables)),
+  };
 }
 
 function renderCell(cell: Cell): string {
@@ -42,8 +69,8 @@ function renderCell(cell: Cell): string {
 }
 
 /**
- * A section as HTML: heading, intro, tables, then each chart's SVG from `svgs` (by chart name) with a
- * link to its Vega-Lite spec.
+ * A section as HTML: heading, intro, tables, each with a link to its CSV file, then each chart's SVG from
+ * `svgs` (by chart name) with a link to its Vega-Lite spec.
  *
  * @throws {RangeError} when a chart has no SVG in `svgs`.
  */
@@ -62,7 +89,7 @@ export function renderSectionHtml(section: ReportSection, svgs: ReadonlyMap<stri
     `<section id="${escapeHtml(section.id)}">`,
     `<h2>${escapeHtml(section.title)}</h2>`,
     `<div class="intro">${section.intro}</div>`,
-    ...section.tables.map(renderTableHtml),
+    ...sectionTableFiles(section.id, section.tables).map(renderTableFile),
     ...charts,
     `</section>`,
   ].join("\n");
@@ -91,7 +118,7 @@ const STYLE =
 table{border-collapse:collapse;margin:1em 0}caption{text-align:left;font-weight:600;padding:.3em 0}
 th,td{border:1px solid #ccc;padding:.25em .6em}th{background:#f3f3f3}td.num{text-align:right}
 .warning{background:#fff4d6;border:1px solid #e0b040;padding:.6em 1em}figure{margin:1em 0}
-nav a{margin-right:1em}`;
+nav a{margin-right:1em}p.data{margin:-.6em 0 1em;font-size:.9em}`;
 
 /**
  * The whole page: title, adapter banner (a warning for software adapters), environment, a table of
@@ -104,6 +131,7 @@ nav a{margin-right:1em}`;
  */
 export function renderReportHtml(report: Report, svgs: ReadonlyMap<string, string>): string {
   const env = report.environment;
+  const tables = reportTableFiles(report);
   const nav = report.sections.map((s) => `<a href="#${escapeHtml(s.id)}">${escapeHtml(s.title)}</a>`);
   return `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(report.title)}</title>
@@ -111,8 +139,7 @@ export function renderReportHtml(report: Report, svgs: ReadonlyMap<string, strin
 <body>
 <h1>${escapeHtml(report.title)}</h1>
 ${adapterBanner(env)}
-${renderTableHtml(environmentTable(env))}
-${report.provenance ? renderTableHtml(report.provenance) : ""}
+${tables.header.map(renderTableFile).join("\n")}
 <nav>${nav.join("")}</nav>
 ${report.sections.map((s) => renderSectionHtml(s, svgs)).join("\n")}
 </body></html>

@@ -12,8 +12,10 @@ import type { Environment } from "../harness/env.ts";
 /** A table cell: text, a number (formatted by {@link formatCell}), or empty. */
 export type Cell = string | number | null;
 
-/** A table with a header row. */
+/** A table with a header row; it is also written as CSV (see {@link sectionTableFiles}). */
 export interface ReportTable {
+  /** File-safe name, unique in its section, for the CSV file; derived from the caption when absent. */
+  id?: string;
   /** Shown above the table; plain text. */
   caption?: string;
   /** Column headers; plain text. */
@@ -75,15 +77,37 @@ export function formatCell(cell: Cell): string {
   return cell.toPrecision(3);
 }
 
-/** Throws when a section id or chart name repeats, or a chart name is not file-safe. */
+/** The CSV prefix of the tables above the sections (environment, provenance). */
+export const REPORT_TABLES = "report";
+
+const FILE_SAFE = /^[a-z0-9][a-z0-9._-]*$/;
+
+/** Throws when a section id, table id or chart name repeats, or one of them is not file-safe. */
 export function validateReport(report: Report): void {
   const ids = new Set<string>();
   const names = new Set<string>();
   for (const section of report.sections) {
     if (ids.has(section.id)) throw new RangeError(`Cannot build report: section id "${section.id}" repeats`);
+    if (!FILE_SAFE.test(section.id) || section.id === REPORT_TABLES) {
+      throw new RangeError(
+        `Cannot build report: section id "${section.id}" must be lower-case letters, digits, ".", "_" or "-", ` +
+          `and not "${REPORT_TABLES}" (the prefix of the report's own tables)`,
+      );
+    }
     ids.add(section.id);
+    const tableIds = new Set<string>();
+    for (const table of section.tables) {
+      if (table.id === undefined) continue;
+      if (!FILE_SAFE.test(table.id) || tableIds.has(table.id)) {
+        throw new RangeError(
+          `Cannot build report: table id "${table.id}" of section "${section.id}" repeats or is not ` +
+            `lower-case letters, digits, ".", "_" or "-"`,
+        );
+      }
+      tableIds.add(table.id);
+    }
     for (const chart of section.charts) {
-      if (!/^[a-z0-9][a-z0-9._-]*$/.test(chart.name)) {
+      if (!FILE_SAFE.test(chart.name)) {
         throw new RangeError(
           `Cannot build report: chart name "${chart.name}" must be lower-case letters, digits, ".", "_" or "-"`,
         );
@@ -94,4 +118,53 @@ export function validateReport(report: Report): void {
       names.add(chart.name);
     }
   }
+}
+
+/** A table and the path of its CSV file, relative to the report folder. */
+export interface TableFile {
+  /** `tables/<prefix>-<table id or slug>.csv`. */
+  path: string;
+  /** The table. */
+  table: ReportTable;
+}
+
+/**
+ * A file-safe slug of `text`: lower-case ASCII letters and digits joined by "-", at most 48 characters,
+ * cut at a word boundary.
+ *
+ * @example
+ * ```ts
+ * slugify("Matmul (forward, float32)"); // "matmul-forward-float32"
+ * ```
+ */
+export function slugify(text: string): string {
+  const words = text.normalize("NFKD").replace(/\p{M}/gu, "").toLowerCase().replace(/[^a-z0-9]+/g, " ").trim()
+    .split(" ");
+  let slug = "";
+  for (const word of words) {
+    const next = slug === "" ? word : `${slug}-${word}`;
+    if (next.length > 48 && slug !== "") break;
+    slug = next.slice(0, 48);
+  }
+  return slug;
+}
+
+/**
+ * The CSV path of each table, `tables/<prefix>-<id>.csv`, in order: the table's `id`, else the slug of its
+ * caption, else `table-<n>`; a repeated name gets `-2`, `-3`, … so every path is unique.
+ *
+ * @example
+ * ```ts
+ * sectionTableFiles("kernels", section.tables)[0]?.path; // "tables/kernels-matmul-forward-float32.csv"
+ * ```
+ */
+export function sectionTableFiles(prefix: string, tables: readonly ReportTable[]): TableFile[] {
+  const seen = new Map<string, number>();
+  return tables.map((table, index) => {
+    const base = table.id ?? (slugify(table.caption ?? "") || `table-${index + 1}`);
+    const count = (seen.get(base) ?? 0) + 1;
+    seen.set(base, count);
+    const name = count === 1 ? base : `${base}-${count}`;
+    return { path: `tables/${prefix}-${name}.csv`, table };
+  });
 }

@@ -1,14 +1,15 @@
 /**
- * Writing a report to disk: `index.html` (self-contained) and `specs/<chart>.vl.json` (each Vega-Lite
- * spec with its data inline).
+ * Writing a report to disk: `index.html` (self-contained), `specs/<chart>.vl.json` (each Vega-Lite
+ * spec with its data inline) and `tables/<section>-<table>.csv` (each table's header and rows).
  *
  * @module
  */
 
+import { stringify } from "csv-stringify/sync";
 import { join } from "node:path";
-import { writeFileAtomic } from "../io/safetensors.ts";
-import { renderReportHtml } from "./html.ts";
-import { type Report, validateReport } from "./model.ts";
+import { writeOutputFile } from "../harness/results.ts";
+import { renderReportHtml, reportTableFiles } from "./html.ts";
+import { type Report, type ReportTable, validateReport } from "./model.ts";
 import { renderChartSvgs } from "./vega.ts";
 
 const encoder = new TextEncoder();
@@ -19,13 +20,29 @@ export interface WrittenReport {
   html: string;
   /** Paths of the spec files, in chart order. */
   specs: string[];
+  /** Paths of the CSV files, in table order (the environment and provenance tables first). */
+  tables: string[];
 }
 
 /**
- * Renders every chart to SVG and writes `<outDir>/index.html` and `<outDir>/specs/<name>.vl.json`, each
- * atomically.
+ * A table as CSV (RFC 4180 quoting by `csv-stringify`): the header row, then each row with numbers at full
+ * precision and empty cells empty.
  *
- * @throws {RangeError} when section ids or chart names repeat.
+ * @example
+ * ```ts
+ * tableCsv({ columns: ["method", "ms"], rows: [["LoRA", 1.25]] }); // "method,ms\nLoRA,1.25\n"
+ * ```
+ */
+export function tableCsv(table: ReportTable): string {
+  return stringify([table.columns, ...table.rows.map((row) => row.map((cell) => cell ?? ""))]);
+}
+
+/**
+ * Renders every chart to SVG and writes `<outDir>/index.html`, `<outDir>/specs/<name>.vl.json` and
+ * `<outDir>/tables/<section>-<table>.csv`, each atomically.
+ *
+ * @throws {RangeError} when section ids, table ids or chart names repeat.
+ * @throws {OutputWriteError} when a file cannot be written (disk full, read-only folder).
  * @example
  * ```ts
  * const written = await writeReport("reports", report);
@@ -35,15 +52,20 @@ export interface WrittenReport {
 export async function writeReport(outDir: string, report: Report): Promise<WrittenReport> {
   validateReport(report);
   const svgs = await renderChartSvgs(report.sections);
-  const specDir = join(outDir, "specs");
-  await Deno.mkdir(specDir, { recursive: true });
   const specs: string[] = [];
   for (const chart of report.sections.flatMap((s) => s.charts)) {
-    const path = join(specDir, `${chart.name}.vl.json`);
-    await writeFileAtomic(path, encoder.encode(`${JSON.stringify(chart.spec, null, 2)}\n`));
+    const path = join(outDir, "specs", `${chart.name}.vl.json`);
+    await writeOutputFile(path, encoder.encode(`${JSON.stringify(chart.spec, null, 2)}\n`));
     specs.push(path);
   }
+  const files = reportTableFiles(report);
+  const tables: string[] = [];
+  for (const file of [...files.header, ...files.sections.flat()]) {
+    const path = join(outDir, file.path);
+    await writeOutputFile(path, encoder.encode(tableCsv(file.table)));
+    tables.push(path);
+  }
   const html = join(outDir, "index.html");
-  await writeFileAtomic(html, encoder.encode(renderReportHtml(report, svgs)));
-  return { html, specs };
+  await writeOutputFile(html, encoder.encode(renderReportHtml(report, svgs)));
+  return { html, specs, tables };
 }

@@ -3,8 +3,8 @@ import { join } from "node:path";
 import type { Environment } from "../../lib/harness/env.ts";
 import type { KernelRecord } from "../../lib/harness/kernel_records.ts";
 import { kernelsSection } from "../../lib/report/kernels_section.ts";
-import { validateReport } from "../../lib/report/model.ts";
-import { writeReport } from "../../lib/report/write.ts";
+import { sectionTableFiles, slugify, validateReport } from "../../lib/report/model.ts";
+import { tableCsv, writeReport } from "../../lib/report/write.ts";
 
 const environment: Environment = {
   adapter: { vendor: "mesa", architecture: "", description: "llvmpipe (LLVM 19)", isFallbackAdapter: true },
@@ -126,4 +126,58 @@ Deno.test("report validation rejects repeated section ids and unsafe or repeated
   );
   const twice = { ...section, charts: [section.charts[0]!, section.charts[0]!] };
   assert.throws(() => validateReport({ title: "x", environment, sections: [twice] }), /repeats/);
+  const table = { id: "t", columns: ["a"], rows: [] };
+  const tables = { ...section, tables: [table, table] };
+  assert.throws(() => validateReport({ title: "x", environment, sections: [tables] }), /table id "t"/);
+  const reserved = { ...section, id: "report" };
+  assert.throws(() => validateReport({ title: "x", environment, sections: [reserved] }), /not "report"/);
+});
+
+Deno.test("every table gets a unique CSV path from its id, its caption's slug or its position", () => {
+  assert.equal(slugify("Matmul (forward, float32)"), "matmul-forward-float32");
+  assert.equal(slugify("Étude: 1×2 — ok"), "etude-1-2-ok");
+  const long = slugify("One training step (forward, backward, clip, AdamW), best and mean of the trials");
+  assert.equal(long, "one-training-step-forward-backward-clip-adamw");
+  const files = sectionTableFiles("uuid", [
+    { caption: "Runs", columns: [], rows: [] },
+    { caption: "Runs!", columns: [], rows: [] },
+    { id: "table-1", columns: [], rows: [] },
+    { columns: [], rows: [] },
+  ]);
+  assert.deepEqual(files.map((f) => f.path), [
+    "tables/uuid-runs.csv",
+    "tables/uuid-runs-2.csv",
+    "tables/uuid-table-1.csv",
+    "tables/uuid-table-4.csv",
+  ]);
+});
+
+Deno.test("tableCsv quotes by RFC 4180 and keeps numbers at full precision", () => {
+  const csv = tableCsv({ columns: ["name", "ms, best"], rows: [['say "hi"', 1.23456789], [null, 42]] });
+  assert.equal(csv, 'name,"ms, best"\n"say ""hi""",1.23456789\n,42\n');
+});
+
+Deno.test("writeReport writes each table as CSV and the page links every CSV and every spec", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const section = kernelsSection(records, environment);
+    const written = await writeReport(dir, { title: "Bench", environment, sections: [section] });
+    assert.equal(written.tables.length, 1 + section.tables.length); // the environment table first
+    const html = await Deno.readTextFile(written.html);
+    for (const path of [...written.tables, ...written.specs]) {
+      const relative = path.slice(dir.length + 1);
+      assert.match(html, new RegExp(`href="${relative.replaceAll(".", "\\.")}"`), relative);
+      assert.ok((await Deno.stat(path)).size > 0, path);
+    }
+    const matmul = await Deno.readTextFile(join(dir, "tables", "kernels-matmul-forward-float32.csv"));
+    const table = section.tables.find((t) => t.caption === "Matmul (forward, float32)")!;
+    assert.equal(matmul, tableCsv(table));
+    assert.equal(matmul.split("\n")[0], table.columns.join(","));
+    const env = await Deno.readTextFile(
+      join(dir, "tables", "report-environment-of-the-run-that-wrote-this-report.csv"),
+    );
+    assert.match(env, /^Property,Value\nAdapter,/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
