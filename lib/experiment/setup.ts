@@ -44,6 +44,11 @@ export interface RunSettings {
   totalSteps: number;
   /** Modules to adapt; every projection by default (MoRA's setup). */
   targetModules?: string[];
+  /**
+   * Train embeddings, RMSNorm gains and the LM head next to the adapters (pretraining from scratch, paper
+   * §5.3); default false (fine-tuning: only the adapters train).
+   */
+  trainUnadapted?: boolean;
 }
 
 /** A spec with its method and, for adapters, the complete validated config. */
@@ -152,7 +157,10 @@ export async function setupMethod(
   resolved: ResolvedMethod,
 ): Promise<MethodRun> {
   const { method, adapter } = resolved;
-  const model = LlamaModel.create(gpu, base.config, base.weights, { trainBase: method.trainsBase ?? false });
+  const model = LlamaModel.create(gpu, base.config, base.weights, {
+    trainBase: method.trainsBase ?? false,
+    trainUnadapted: resolved.settings.trainUnadapted,
+  });
   let adapters = new Map<string, AdapterLayer>();
   try {
     if (adapter) adapters = await applyAdapters(model, adapter);

@@ -42,6 +42,16 @@ export function projectionPath(layer: number, projection: Projection): string {
 export interface LlamaModelOptions {
   /** Train every base tensor (full fine-tuning / pretraining); false freezes them (adapters). */
   trainBase: boolean;
+  /**
+   * With `trainBase` false, still train the tensors no adapter wraps: embeddings, RMSNorm gains and `lm_head`
+   * (pretraining from scratch with adapters, paper §5.3); the block projections stay frozen. Default false.
+   */
+  trainUnadapted?: boolean;
+}
+
+/** Whether a base tensor is a block projection's weight (what adapters wrap). */
+function isProjectionWeight(name: string): boolean {
+  return name.startsWith("model.layers.") && name.endsWith("_proj.weight");
 }
 
 /** A LLaMA model resident on the GPU. */
@@ -93,7 +103,8 @@ export class LlamaModel {
         );
       }
       tensors.set(name, createTensor(gpu, name, shape, new Float32Array(data)));
-      if (options.trainBase) grads.set(name, createTensor(gpu, `grad.${name}`, shape));
+      const trains = options.trainBase || (options.trainUnadapted === true && !isProjectionWeight(name));
+      if (trains) grads.set(name, createTensor(gpu, `grad.${name}`, shape));
     }
     if (config.tieWordEmbeddings) {
       tensors.set("lm_head.weight", tensors.get("model.embed_tokens.weight")!);
