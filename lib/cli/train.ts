@@ -98,19 +98,20 @@ async function main(args: string[]): Promise<number> {
   if (v.out !== undefined) await checkOut(v.out, v["init-from"], v.overwrite);
   const loaded = v["init-from"] ? await loadCheckpoint(v["init-from"]) : undefined;
   const config = loaded?.config ?? await modelConfig(v.config);
+  const tokenizer = getTokenizer(v.tokenizer);
   const gpu = await requestGpu();
   console.log(`adapter: ${gpu.adapter.description}${gpu.adapter.isFallbackAdapter ? " (software)" : ""}`);
   const { model } = await pretrain(gpu, {
     ...options,
     config,
     weights: loaded?.weights,
-    tokenizer: getTokenizer(v.tokenizer),
+    tokenizer,
     sources: v.sources?.split(","),
     schedule: v.schedule as ScheduleKind,
     log: console.log,
   });
   if (v.out) {
-    await saveCheckpoint(v.out, config, await model.readWeights());
+    await saveCheckpoint(v.out, config, await model.readWeights(), tokenizer);
     console.log(`saved ${v.out}`);
   }
   return 0;

@@ -1,6 +1,7 @@
 /**
  * Tokenizers: a byte-level one (vocabulary 256, the default at CPU scale) and GPT-2's BPE (vocabulary
- * 50257) from the npm package `gpt-tokenizer`, whose ranks ship inside the package.
+ * 50257) from the npm package `gpt-tokenizer`, whose ranks ship inside the package. A checkpoint's own
+ * `tokenizer.json` is read by `lib/data/hf_tokenizer.ts`.
  *
  * Neither adds BOS/EOS in {@link Tokenizer.encode}; the batching code puts one BOS before each document.
  *
@@ -18,8 +19,8 @@ export type TokenizerName = (typeof TOKENIZER_NAMES)[number];
 
 /** Text ↔ token ids. */
 export interface Tokenizer {
-  /** Which tokenizer this is. */
-  readonly name: TokenizerName;
+  /** Which tokenizer this is: one of {@link TOKENIZER_NAMES}, or `hf:<folder>` for a `tokenizer.json`. */
+  readonly name: string;
   /** Number of token ids, so every id is in `[0, vocabSize)`. */
   readonly vocabSize: number;
   /** Id that starts a document. */

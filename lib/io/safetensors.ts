@@ -181,22 +181,40 @@ function halfToNumber(h: number): number {
   return sign * (1 + mantissa / 1024) * 2 ** (exponent - 15);
 }
 
-/** Decodes a float tensor's bytes (a private copy) into float64. */
-function decodeFloat(dtype: string, buffer: ArrayBuffer): Float64Array<ArrayBuffer> {
+let halfTable: Float32Array | undefined;
+
+/** Every half-precision value by its 16 bits (exact in float32), built on first use. */
+function halfValues(): Float32Array {
+  if (!halfTable) halfTable = Float32Array.from({ length: 0x10000 }, (_, h) => halfToNumber(h));
+  return halfTable;
+}
+
+/** Decodes a float tensor's bytes (a private copy) into float32: F16 and BF16 exactly, F64 rounded. */
+function decodeFloat32(dtype: string, buffer: ArrayBuffer): Float32Array<ArrayBuffer> {
   switch (dtype) {
     case "F64":
-      return new Float64Array(buffer);
+      return Float32Array.from(new Float64Array(buffer));
     case "F32":
-      return Float64Array.from(new Float32Array(buffer));
-    case "F16":
-      return Float64Array.from(new Uint16Array(buffer), halfToNumber);
+      return new Float32Array(buffer);
+    case "F16": {
+      const table = halfValues();
+      const halves = new Uint16Array(buffer);
+      const out = new Float32Array(halves.length);
+      for (let i = 0; i < halves.length; i++) out[i] = table[halves[i]!]!;
+      return out;
+    }
     default: { // BF16: the top half of a float32
       const halves = new Uint16Array(buffer);
       const bits = new Uint32Array(halves.length);
       for (let i = 0; i < halves.length; i++) bits[i] = halves[i]! << 16;
-      return Float64Array.from(new Float32Array(bits.buffer));
+      return new Float32Array(bits.buffer);
     }
   }
+}
+
+/** Decodes a float tensor's bytes (a private copy) into float64. */
+function decodeFloat(dtype: string, buffer: ArrayBuffer): Float64Array<ArrayBuffer> {
+  return dtype === "F64" ? new Float64Array(buffer) : Float64Array.from(decodeFloat32(dtype, buffer));
 }
 
 /** Views an integer tensor's bytes (a private copy) as numbers; 64-bit values as bigints. */
@@ -242,14 +260,14 @@ export function parseSafetensors(bytes: Uint8Array, source: string): Safetensors
     );
   };
   const copy = (e: Entry): ArrayBuffer => data.slice(e.begin, e.end).buffer;
-  const floats = (name: string): Float64Array<ArrayBuffer> => {
+  const floatEntry = (name: string): Entry => {
     const e = entry(name);
     if (!FLOAT_DTYPES.has(e.dtype)) {
       throw new TypeError(
         `Tensor "${name}" in "${source}" is ${e.dtype}, not a float dtype; read it with int()`,
       );
     }
-    return decodeFloat(e.dtype, copy(e));
+    return e;
   };
 
   return {
@@ -259,10 +277,13 @@ export function parseSafetensors(bytes: Uint8Array, source: string): Safetensors
     has: (name) => entries.has(name),
     shape: (name) => [...entry(name).shape],
     dtype: (name) => entry(name).dtype,
-    f64: floats,
+    f64(name) {
+      const e = floatEntry(name);
+      return decodeFloat(e.dtype, copy(e));
+    },
     f32(name) {
-      const e = entry(name);
-      return e.dtype === "F32" ? new Float32Array(copy(e)) : Float32Array.from(floats(name));
+      const e = floatEntry(name);
+      return decodeFloat32(e.dtype, copy(e));
     },
     int(name) {
       const e = entry(name);
@@ -295,6 +316,102 @@ function toInt32(values: ArrayLike<number | bigint>, name: string, source: strin
 /** Reads and opens a safetensors file. */
 export async function readSafetensors(path: string): Promise<SafetensorsFile> {
   return parseSafetensors(await Deno.readFile(path), path);
+}
+
+/** Reads a shard index's `weight_map` (tensor name → shard file name), naming what is wrong with it. */
+function parseWeightMap(text: string, indexPath: string): Map<string, string> {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new SyntaxError(
+      `Shard index "${indexPath}" is not valid JSON (${(e as Error).message}); re-save it`,
+    );
+  }
+  const map = isRecord(json) ? json.weight_map : undefined;
+  if (!isRecord(map) || Object.keys(map).length === 0) {
+    throw new SyntaxError(
+      `Shard index "${indexPath}" has no "weight_map" of tensor names to shard files; re-save the checkpoint`,
+    );
+  }
+  const out = new Map<string, string>();
+  for (const [name, file] of Object.entries(map)) {
+    if (typeof file !== "string" || file === "" || /[\\/]/.test(file) || file.startsWith(".")) {
+      throw new SyntaxError(
+        `Shard index "${indexPath}" maps tensor "${name}" to ${JSON.stringify(file)}, not a file name in ` +
+          `the index's folder; re-save the checkpoint`,
+      );
+    }
+    out.set(name, file);
+  }
+  return out;
+}
+
+/** Throws unless every shard holds exactly the tensors the index maps to it. */
+function checkShardContents(
+  weightMap: ReadonlyMap<string, string>,
+  shards: ReadonlyMap<string, SafetensorsFile>,
+  indexPath: string,
+): void {
+  for (const [name, file] of weightMap) {
+    if (!shards.get(file)!.has(name)) {
+      throw new RangeError(
+        `Shard index "${indexPath}" puts tensor "${name}" in "${file}", which does not hold it; the shards ` +
+          `and the index are from different saves, re-download or re-save the checkpoint`,
+      );
+    }
+  }
+  for (const [file, shard] of shards) {
+    const extra = shard.names().find((name) => weightMap.get(name) !== file);
+    if (extra !== undefined) {
+      throw new RangeError(
+        `Shard "${shard.source}" holds tensor "${extra}", which the index "${indexPath}" does not map to it; ` +
+          `the shards and the index are from different saves, re-download or re-save the checkpoint`,
+      );
+    }
+  }
+}
+
+/**
+ * Opens a sharded safetensors checkpoint from its index (`model.safetensors.index.json`: `{"metadata": …,
+ * "weight_map": {tensor: shard file}}`, as `save_pretrained` writes it), as one file: every shard is read and
+ * validated now, and each tensor must be in exactly the shard the index names.
+ */
+export async function readShardedSafetensors(indexPath: string): Promise<SafetensorsFile> {
+  const weightMap = parseWeightMap(await Deno.readTextFile(indexPath), indexPath);
+  const folder = indexPath.slice(0, Math.max(0, indexPath.lastIndexOf("/") + 1));
+  const shards = new Map<string, SafetensorsFile>();
+  for (const file of new Set(weightMap.values())) {
+    try {
+      shards.set(file, await readSafetensors(folder + file));
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+      throw new Deno.errors.NotFound(
+        `Shard "${
+          folder + file
+        }" named by "${indexPath}" does not exist; download every shard of the checkpoint`,
+      );
+    }
+  }
+  checkShardContents(weightMap, shards, indexPath);
+  const shardOf = (name: string): SafetensorsFile => {
+    const file = weightMap.get(name);
+    if (file !== undefined) return shards.get(file)!;
+    throw new RangeError(
+      `Tensor "${name}" is not in the sharded checkpoint "${indexPath}" (${weightMap.size} tensors); check the name`,
+    );
+  };
+  return {
+    source: indexPath,
+    metadata: {},
+    names: () => [...weightMap.keys()],
+    has: (name) => weightMap.has(name),
+    shape: (name) => shardOf(name).shape(name),
+    dtype: (name) => shardOf(name).dtype(name),
+    f32: (name) => shardOf(name).f32(name),
+    f64: (name) => shardOf(name).f64(name),
+    int: (name) => shardOf(name).int(name),
+  };
 }
 
 /** A tensor to write: its row-major shape and float32 or int32 values. */

@@ -1,15 +1,20 @@
 /**
  * Hugging Face LLaMA checkpoints: a folder with `config.json` and `model.safetensors` (float32),
  * parameter names and shapes exactly as `LlamaForCausalLM.state_dict()` has them, so
- * `from_pretrained(dir)` loads what {@link saveCheckpoint} writes, and {@link loadCheckpoint} reads
- * what `save_pretrained(dir)` writes (single-file safetensors; a sharded checkpoint is refused, saying so).
+ * `from_pretrained(dir)` loads what {@link saveCheckpoint} writes (with `generation_config.json` and the
+ * tokenizer files), and {@link loadCheckpoint} reads what `save_pretrained(dir)` writes: one
+ * `model.safetensors` or shards with `model.safetensors.index.json`, F16/BF16 converted to float32, and the
+ * folder's own `tokenizer.json` when it has one.
  *
  * @module
  */
 
 import { join } from "node:path";
+import { loadTokenizerDir, tokenizerFiles } from "../data/hf_tokenizer.ts";
+import type { Tokenizer } from "../data/tokenizer.ts";
 import {
   readSafetensors,
+  readShardedSafetensors,
   type SafetensorsFile,
   type TensorToWrite,
   writeFileAtomic,
@@ -19,6 +24,7 @@ import { type LlamaConfig, llamaConfigToJson, parseLlamaConfig } from "./config.
 
 /** File names inside a checkpoint folder. */
 const CONFIG_FILE = "config.json";
+const GENERATION_CONFIG_FILE = "generation_config.json";
 const WEIGHTS_FILE = "model.safetensors";
 const SHARD_INDEX_FILE = "model.safetensors.index.json";
 
@@ -100,19 +106,28 @@ export async function loadCheckpointConfig(dir: string): Promise<LlamaConfig> {
   return parseLlamaConfig(json, configPath);
 }
 
-/** Reads `dir/model.safetensors`; a sharded checkpoint (an index, no single file) is refused, saying so. */
+/** Reads `dir/model.safetensors`, or the shards of `dir/model.safetensors.index.json` when there is no single file. */
 async function readWeightsFile(dir: string): Promise<SafetensorsFile> {
   try {
     return await readCheckpointFile(join(dir, WEIGHTS_FILE), readSafetensors);
   } catch (e) {
-    const sharded = e instanceof Deno.errors.NotFound &&
-      await Deno.stat(join(dir, SHARD_INDEX_FILE)).then(() => true, () => false);
+    const index = join(dir, SHARD_INDEX_FILE);
+    const sharded = e instanceof Deno.errors.NotFound && await Deno.stat(index).then(() => true, () => false);
     if (!sharded) throw e;
-    throw new RangeError(
-      `Checkpoint "${dir}" is sharded (${SHARD_INDEX_FILE}, no ${WEIGHTS_FILE}), which is not supported; ` +
-        `save it as one file, e.g. save_pretrained(dir, max_shard_size="1000GB")`,
-    );
+    return await readShardedSafetensors(index);
   }
+}
+
+/** One log line for the tensors stored in half precision (F16/BF16), or undefined when there are none. */
+function conversionNote(file: SafetensorsFile, names: readonly string[]): string | undefined {
+  const counts = new Map<string, number>();
+  for (const name of names) {
+    const dtype = file.dtype(name);
+    if (dtype === "F16" || dtype === "BF16") counts.set(dtype, (counts.get(dtype) ?? 0) + 1);
+  }
+  if (counts.size === 0) return undefined;
+  const parts = [...counts].map(([dtype, n]) => `${n} ${dtype}`);
+  return `checkpoint ${file.source}: converted ${parts.join(" and ")} tensor(s) to float32 on load`;
 }
 
 /** Throws, naming one, when the file holds tensors the config does not account for. */
@@ -129,21 +144,32 @@ function checkNoExtraTensors(config: LlamaConfig, names: readonly string[], sour
   }
 }
 
+/** A loaded checkpoint: its config, float32 weights, and the tokenizer of its `tokenizer.json`, if any. */
+export interface LoadedCheckpoint {
+  config: LlamaConfig;
+  weights: Map<string, Float32Array<ArrayBuffer>>;
+  /** The folder's own tokenizer (`tokenizer.json`); undefined when it has none. */
+  tokenizer?: Tokenizer;
+}
+
 /**
- * Loads `dir/config.json` and `dir/model.safetensors` (any float dtype, converted to float32). Every
- * parameter of {@link llamaParameterShapes} must be present with its shape, and every other tensor must be
- * a known buffer (`rotary_emb.inv_freq`, or a tied `lm_head.weight`, both ignored).
+ * Loads `dir/config.json`, the weights (`model.safetensors`, or the shards its index names; any float dtype,
+ * converted to float32, with a `log` line when some were half precision) and `dir/tokenizer.json` when present.
+ * Every parameter of {@link llamaParameterShapes} must be present with its shape, and every other tensor must
+ * be a known buffer (`rotary_emb.inv_freq`, or a tied `lm_head.weight`, both ignored).
  *
- * @throws {RangeError} on a missing, misshapen or unaccounted-for tensor, or a sharded checkpoint.
+ * @throws {RangeError} on a missing, misshapen or unaccounted-for tensor, or shards that disagree with the index.
  */
 export async function loadCheckpoint(
   dir: string,
-): Promise<{ config: LlamaConfig; weights: Map<string, Float32Array<ArrayBuffer>> }> {
+  log: (line: string) => void = console.log,
+): Promise<LoadedCheckpoint> {
   const config = await loadCheckpointConfig(dir);
   const file = await readWeightsFile(dir);
   checkNoExtraTensors(config, file.names(), file.source);
   const weights = new Map<string, Float32Array<ArrayBuffer>>();
-  for (const { name, shape } of llamaParameterShapes(config)) {
+  const shapes = llamaParameterShapes(config);
+  for (const { name, shape } of shapes) {
     if (!file.has(name)) {
       throw new RangeError(
         `Tensor "${name}" is missing from "${file.source}"; the checkpoint does not match its config.json`,
@@ -158,7 +184,10 @@ export async function loadCheckpoint(
     }
     weights.set(name, file.f32(name));
   }
-  return { config, weights };
+  const note = conversionNote(file, shapes.map((s) => s.name));
+  if (note) log(note);
+  const tokenizer = await loadTokenizerDir(dir);
+  return tokenizer ? { config, weights, tokenizer } : { config, weights };
 }
 
 /** Checks `weights` holds exactly the parameters of `config`, each of the right size, in order. */
@@ -191,21 +220,49 @@ function orderedTensors(
   return tensors;
 }
 
+/** The tokenizer's BOS/EOS ids, as `config.json` and `generation_config.json` carry them. */
+function specialTokenIds(tokenizer: Tokenizer): Record<string, number> {
+  return { bos_token_id: tokenizer.bos, eos_token_id: tokenizer.eos };
+}
+
 /**
  * Saves a float32 checkpoint `LlamaForCausalLM.from_pretrained(dir)` loads: `model.safetensors`
- * (metadata `format: pt`, as transformers requires) and then `config.json`, each written atomically;
- * the folder is created if needed. Everything is validated before anything is written.
+ * (metadata `format: pt`, as transformers requires), the tokenizer's files (`tokenizer.json`,
+ * `tokenizer_config.json`; GPT-2's are not written, which `log` says), `generation_config.json` and then
+ * `config.json`, both with the tokenizer's BOS/EOS ids; each written atomically, the folder created if needed.
+ * Everything is validated before anything is written.
  */
 export async function saveCheckpoint(
   dir: string,
   config: LlamaConfig,
   weights: Map<string, Float32Array>,
+  tokenizer: Tokenizer,
+  log: (line: string) => void = console.log,
 ): Promise<void> {
-  const hf = llamaConfigToJson(config);
+  const hf = { ...llamaConfigToJson(config), ...specialTokenIds(tokenizer) };
   parseLlamaConfig(hf, join(dir, CONFIG_FILE)); // the config to save must itself be valid
+  if (tokenizer.vocabSize > config.vocabSize) {
+    throw new RangeError(
+      `Cannot save the checkpoint with the "${tokenizer.name}" tokenizer: its ${tokenizer.vocabSize} ids do ` +
+        `not fit the model's vocabulary of ${config.vocabSize}`,
+    );
+  }
   const tensors = orderedTensors(config, weights);
-  const json = JSON.stringify(hf, null, 2) + "\n";
+  let files: Record<string, string> = {};
+  try {
+    files = tokenizerFiles(tokenizer);
+  } catch (e) {
+    if (!(e instanceof RangeError)) throw e;
+    log(`checkpoint ${dir}: ${e.message}`);
+  }
+  const generation = { _from_model_config: true, ...specialTokenIds(tokenizer) };
+  const encoder = new TextEncoder();
+  const asJson = (value: unknown) => encoder.encode(JSON.stringify(value, null, 2) + "\n");
   await Deno.mkdir(dir, { recursive: true });
   await writeSafetensors(join(dir, WEIGHTS_FILE), tensors, { format: "pt" });
-  await writeFileAtomic(join(dir, CONFIG_FILE), new TextEncoder().encode(json));
+  for (const [name, text] of Object.entries(files)) {
+    await writeFileAtomic(join(dir, name), encoder.encode(text));
+  }
+  await writeFileAtomic(join(dir, GENERATION_CONFIG_FILE), asJson(generation));
+  await writeFileAtomic(join(dir, CONFIG_FILE), asJson(hf));
 }

@@ -7,7 +7,7 @@
  */
 
 import { join } from "node:path";
-import { getTokenizer } from "../data/tokenizer.ts";
+import { getTokenizer, type Tokenizer } from "../data/tokenizer.ts";
 import type { Gpu } from "../gpu/device.ts";
 import { loadCheckpoint, loadCheckpointConfig, saveCheckpoint } from "../model/checkpoint.ts";
 import type { LlamaConfig } from "../model/config.ts";
@@ -41,6 +41,8 @@ export interface BaseModel {
   weights: Map<string, Float32Array>;
   /** Where it was loaded from or cached to. */
   dir: string;
+  /** Its own tokenizer (the folder's `tokenizer.json`), which runs on it use instead of the preset's. */
+  tokenizer?: Tokenizer;
 }
 
 /** The cache directory name of a pretrained base: every field that changes the weights is in it. */
@@ -65,10 +67,10 @@ export async function obtainBase(
   cacheDir: string,
   log: (line: string) => void,
 ): Promise<BaseModel> {
-  if (spec.kind === "dir") return { ...await loadCheckpoint(spec.dir), dir: spec.dir };
+  if (spec.kind === "dir") return { ...await loadCheckpoint(spec.dir, log), dir: spec.dir };
   const dir = join(cacheDir, baseCacheKey(spec));
   try {
-    const loaded = await loadCheckpoint(dir);
+    const loaded = await loadCheckpoint(dir, log);
     log(`base model: cached ${dir}`);
     return { ...loaded, dir };
   } catch (error) {
@@ -95,6 +97,6 @@ export async function obtainBase(
   });
   const weights = await model.readWeights();
   model.destroy();
-  await saveCheckpoint(dir, config, weights);
+  await saveCheckpoint(dir, config, weights, getTokenizer(spec.tokenizer), log);
   return { config, weights, dir };
 }

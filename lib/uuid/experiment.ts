@@ -76,7 +76,7 @@ export async function runUuidExperiment(
   base: BaseModel,
   options: { role: UuidRunRole; log: (line: string) => void },
 ): Promise<Omit<UuidRunRecord, "provenance">> {
-  const tokenizer = getTokenizer(preset.tokenizer);
+  const tokenizer = base.tokenizer ?? getTokenizer(preset.tokenizer);
   const pairs = makeUuidPairs(preset.pairs, spec.seed);
   const examples = tokenizePairs(pairs, tokenizer);
   const seqLen = uuidSeqLen(examples);

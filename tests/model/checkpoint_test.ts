@@ -5,6 +5,7 @@ import { readSafetensors, writeSafetensors } from "../../lib/io/safetensors.ts";
 import { llamaParameterShapes, loadCheckpoint, saveCheckpoint } from "../../lib/model/checkpoint.ts";
 import { type LlamaConfig, parseLlamaConfig } from "../../lib/model/config.ts";
 import { initLlamaWeights } from "../../lib/model/init.ts";
+import { byteTokenizer, llamaByteTokenizer } from "../../lib/data/tokenizer.ts";
 
 const goldenDir = fileURLToPath(new URL("../../testdata/golden/llama-tiny", import.meta.url));
 
@@ -16,7 +17,7 @@ function tiny(extra: Record<string, unknown> = {}): LlamaConfig {
     num_hidden_layers: 2,
     num_attention_heads: 4,
     num_key_value_heads: 2,
-    vocab_size: 40,
+    vocab_size: 259, // fits the byte tokenizers
     ...extra,
   }, "tiny");
 }
@@ -65,7 +66,7 @@ Deno.test("save then load round-trips a checkpoint that transformers can read", 
   await withTempDir(async (dir) => {
     const config = tiny({ rms_norm_eps: 1e-5 });
     const weights = initLlamaWeights(config, 7);
-    await saveCheckpoint(join(dir, "ckpt"), config, weights);
+    await saveCheckpoint(join(dir, "ckpt"), config, weights, byteTokenizer);
     const loaded = await loadCheckpoint(join(dir, "ckpt"));
     assert.deepEqual(loaded.config, config);
     assert.deepEqual(loaded.weights, weights);
@@ -76,14 +77,21 @@ Deno.test("save then load round-trips a checkpoint that transformers can read", 
     assert.deepEqual(file.metadata, { format: "pt" }); // transformers refuses files without it
     assert.deepEqual(file.names(), llamaParameterShapes(config).map((s) => s.name));
     const entries = await Array.fromAsync(Deno.readDir(join(dir, "ckpt")));
-    assert.deepEqual(entries.map((e) => e.name).sort(), ["config.json", "model.safetensors"]);
+    assert.deepEqual(entries.map((e) => e.name).sort(), [
+      "config.json",
+      "generation_config.json",
+      "model.safetensors",
+      "tokenizer.json",
+      "tokenizer_config.json",
+    ]);
+    assert.equal(loaded.tokenizer, byteTokenizer);
   });
 });
 
 Deno.test("loading names a missing tensor, a wrong shape and a missing file", async () => {
   await withTempDir(async (dir) => {
     const config = tiny();
-    await saveCheckpoint(dir, config, initLlamaWeights(config, 1));
+    await saveCheckpoint(dir, config, initLlamaWeights(config, 1), byteTokenizer);
     const path = join(dir, "model.safetensors");
     const file = await readSafetensors(path);
     const keep = (skip: string) =>
@@ -110,7 +118,7 @@ Deno.test("loading names a missing tensor, a wrong shape and a missing file", as
 Deno.test("loading refuses tensors the config does not account for, and keeps known buffers", async () => {
   await withTempDir(async (dir) => {
     const deep = tiny({ num_hidden_layers: 3 });
-    await saveCheckpoint(dir, deep, initLlamaWeights(deep, 1));
+    await saveCheckpoint(dir, deep, initLlamaWeights(deep, 1), byteTokenizer);
     // A config.json with fewer layers than the file: layer 2 would be dropped silently.
     const shallow = JSON.parse(await Deno.readTextFile(join(dir, "config.json")));
     await Deno.writeTextFile(join(dir, "config.json"), JSON.stringify({ ...shallow, num_hidden_layers: 2 }));
@@ -120,7 +128,7 @@ Deno.test("loading refuses tensors the config does not account for, and keeps kn
     );
     const config = tiny({ tie_word_embeddings: true });
     const weights = initLlamaWeights(config, 1);
-    await saveCheckpoint(dir, config, weights);
+    await saveCheckpoint(dir, config, weights, byteTokenizer);
     const path = join(dir, "model.safetensors");
     const file = await readSafetensors(path);
     const tensors = Object.fromEntries(
@@ -136,15 +144,25 @@ Deno.test("loading refuses tensors the config does not account for, and keeps kn
   });
 });
 
-Deno.test("loading a sharded checkpoint says it is sharded and unsupported", async () => {
+Deno.test("config.json and generation_config.json carry the BOS/EOS ids of the tokenizer used", async () => {
   await withTempDir(async (dir) => {
     const config = tiny();
-    await saveCheckpoint(dir, config, initLlamaWeights(config, 1));
-    await Deno.rename(join(dir, "model.safetensors"), join(dir, "model-00001-of-00001.safetensors"));
-    await Deno.writeTextFile(join(dir, "model.safetensors.index.json"), JSON.stringify({ weight_map: {} }));
+    for (const tokenizer of [byteTokenizer, llamaByteTokenizer]) {
+      await saveCheckpoint(dir, config, initLlamaWeights(config, 1), tokenizer, () => {});
+      for (const file of ["config.json", "generation_config.json"]) {
+        const json = JSON.parse(await Deno.readTextFile(join(dir, file)));
+        assert.deepEqual([json.bos_token_id, json.eos_token_id], [tokenizer.bos, tokenizer.eos], file);
+      }
+      assert.equal((await loadCheckpoint(dir)).tokenizer, tokenizer);
+    }
     await assert.rejects(
-      loadCheckpoint(dir),
-      /Checkpoint ".*" is sharded \(model.safetensors.index.json, no model.safetensors\), which is not supported/,
+      saveCheckpoint(
+        dir,
+        tiny({ vocab_size: 200 }),
+        initLlamaWeights(tiny({ vocab_size: 200 }), 1),
+        byteTokenizer,
+      ),
+      /its 256 ids do not fit the model's vocabulary of 200/,
     );
   });
 });
@@ -154,15 +172,18 @@ Deno.test("saving rejects a missing, extra or wrong-sized tensor and writes noth
     const config = tiny();
     const without = initLlamaWeights(config, 1);
     without.delete("lm_head.weight");
-    await assert.rejects(saveCheckpoint(dir, config, without), /tensor "lm_head.weight" is missing; add it/);
+    await assert.rejects(
+      saveCheckpoint(dir, config, without, byteTokenizer),
+      /tensor "lm_head.weight" is missing; add it/,
+    );
     const extra = initLlamaWeights(config, 1).set("model.layers.2.mlp.up_proj.weight", new Float32Array(1));
     await assert.rejects(
-      saveCheckpoint(dir, config, extra),
+      saveCheckpoint(dir, config, extra, byteTokenizer),
       /"model.layers.2.mlp.up_proj.weight": it is not a parameter/,
     );
     const short = initLlamaWeights(config, 1).set("model.norm.weight", new Float32Array(15));
     await assert.rejects(
-      saveCheckpoint(dir, config, short),
+      saveCheckpoint(dir, config, short, byteTokenizer),
       /"model.norm.weight": it has 15 values but shape \[16\]/,
     );
     assert.deepEqual(await Array.fromAsync(Deno.readDir(dir)), []);

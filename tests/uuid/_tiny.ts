@@ -6,6 +6,7 @@
  */
 
 import type { UuidBenchOptions } from "../../benchmarks/uuid.ts";
+import { byteTokenizer } from "../../lib/data/tokenizer.ts";
 import { saveCheckpoint } from "../../lib/model/checkpoint.ts";
 import type { LlamaConfig } from "../../lib/model/config.ts";
 import { initLlamaWeights } from "../../lib/model/init.ts";
@@ -45,6 +46,6 @@ export const TINY_PRESET: UuidPreset = {
 /** Saves the tiny model into a new temporary directory and returns bench options using it. */
 export async function tinyBench(outDir: string): Promise<UuidBenchOptions> {
   const base = `${outDir}/base`;
-  await saveCheckpoint(base, TINY_CONFIG, initLlamaWeights(TINY_CONFIG, 1));
+  await saveCheckpoint(base, TINY_CONFIG, initLlamaWeights(TINY_CONFIG, 1), byteTokenizer, () => {});
   return { preset: TINY_PRESET, base, outDir, ranks: [1, 2] };
 }
