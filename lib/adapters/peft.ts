@@ -19,12 +19,17 @@ import type { AdapterConfig, AdapterLayer } from "./types.ts";
 
 const PREFIX = "base_model.model.";
 
-/** The PEFT `adapter_config.json` of a config. */
-export function peftConfigJson(c: AdapterConfig): Record<string, unknown> {
+/**
+ * The PEFT `adapter_config.json` of a config; `baseModel` (the base's folder or Hub id) becomes
+ * `base_model_name_or_path`, which `PeftModel.from_pretrained` and `AutoPeftModelForCausalLM` load the base from
+ * (null when unknown, as PEFT writes it).
+ */
+export function peftConfigJson(c: AdapterConfig, baseModel?: string): Record<string, unknown> {
   const isMora = c.method === "mora" || c.method === "remora";
   const json: Record<string, unknown> = {
     peft_type: "LORA",
     task_type: "CAUSAL_LM",
+    base_model_name_or_path: baseModel ?? null,
     r: c.r,
     lora_alpha: c.alpha,
     lora_dropout: c.dropout ?? 0,
@@ -159,11 +164,12 @@ export function parsePeftConfig(json: Record<string, unknown>, source: string): 
   };
 }
 
-/** Saves adapters as a PEFT directory (both files written atomically). */
+/** Saves adapters as a PEFT directory (both files written atomically); `baseModel` as in {@link peftConfigJson}. */
 export async function saveAdapters(
   dir: string,
   config: AdapterConfig,
   adapters: Map<string, AdapterLayer>,
+  baseModel?: string,
 ): Promise<void> {
   await Deno.mkdir(dir, { recursive: true });
   const tensors: Record<string, TensorToWrite> = {};
@@ -176,7 +182,7 @@ export async function saveAdapters(
   // ReMoRA moves every layer to the next grouping at each merge: record the grouping the tensors belong to.
   const mora = [...adapters.values()].find((a) => a instanceof MoraLayer);
   const current = mora ? { ...config, moraVariant: mora.variant } : config;
-  const json = JSON.stringify(peftConfigJson(current), null, 2) + "\n";
+  const json = JSON.stringify(peftConfigJson(current, baseModel), null, 2) + "\n";
   await writeFileAtomic(join(dir, "adapter_config.json"), new TextEncoder().encode(json));
 }
 

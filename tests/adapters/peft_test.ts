@@ -62,3 +62,10 @@ Deno.test("parsePeftConfig refuses unknown target names, even next to known ones
     /field "target_modules" is missing or invalid/,
   );
 });
+
+Deno.test("peftConfigJson names the base model as base_model_name_or_path (null when unknown, as PEFT)", () => {
+  const config = { method: "lora", r: 4, alpha: 8, targetModules: ["q_proj"], seed: 0 };
+  assert.equal(peftConfigJson(config, "models/llama-2-7b").base_model_name_or_path, "models/llama-2-7b");
+  assert.equal(peftConfigJson(config).base_model_name_or_path, null);
+  assert.equal(parsePeftConfig(peftConfigJson(config, "models/llama-2-7b"), "cfg").r, 4);
+});
