@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { Gpu } from "./device.ts";
+import type { Gpu, GpuLimits } from "./device.ts";
 
 /** A float32 (or u32/i32, same 4-byte element) GPU buffer with a row-major shape. */
 export class Tensor {
@@ -60,6 +60,30 @@ export class TensorTooLargeError extends RangeError {
   override name = "TensorTooLargeError";
 }
 
+/** The device limits a tensor's size is checked against. */
+export type TensorLimits = Pick<GpuLimits, "maxStorageBufferBindingSize" | "maxBufferSize">;
+
+/**
+ * Throws, naming the tensor, its size and the limit it passes, when a float32 tensor of `shape` exceeds
+ * `maxStorageBufferBindingSize` (one storage binding) or `maxBufferSize` (one buffer); checked before any
+ * allocation, so nothing is created.
+ *
+ * @throws {TensorTooLargeError}
+ */
+export function checkTensorFits(limits: TensorLimits, name: string, shape: readonly number[]): void {
+  const bytes = shapeSize(shape) * 4;
+  const [limit, which] = limits.maxStorageBufferBindingSize <= limits.maxBufferSize
+    ? [limits.maxStorageBufferBindingSize, "maxStorageBufferBindingSize"]
+    : [limits.maxBufferSize, "maxBufferSize"];
+  if (bytes <= limit) return;
+  const mib = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
+  throw new TensorTooLargeError(
+    `Cannot create tensor "${name}" [${shape.join(", ")}]: ${bytes} bytes exceed the device limit of ` +
+      `${limit} bytes (${mib(bytes)} > ${mib(limit)}, the device's ${which}); use a smaller batch, ` +
+      `sequence or model, or a device with a larger limit`,
+  );
+}
+
 /**
  * Allocates a zero-filled tensor, optionally uploading `data`.
  *
@@ -80,14 +104,8 @@ export function createTensor(
       throw new RangeError(`Cannot create tensor "${name}": invalid shape [${shape.join(", ")}]`);
     }
   }
+  checkTensorFits(gpu.limits, name, shape);
   const bytes = shapeSize(shape) * 4;
-  const limit = Math.min(gpu.limits.maxStorageBufferBindingSize, gpu.limits.maxBufferSize);
-  if (bytes > limit) {
-    throw new TensorTooLargeError(
-      `Cannot create tensor "${name}" [${shape.join(", ")}]: ${bytes} bytes exceed the device limit of ` +
-        `${limit} bytes (maxStorageBufferBindingSize/maxBufferSize); use a smaller batch, sequence or model`,
-    );
-  }
   if (data && data.length !== shapeSize(shape)) {
     throw new RangeError(
       `Cannot create tensor "${name}": ${data.length} values given for shape [${shape.join(", ")}]`,
