@@ -5,9 +5,9 @@
  * `trials` is printed, since the machine may be shared. In parentheses: GFLOP/s over this process's CPU
  * time divided by the core count, an estimate for a machine nobody else is using.
  *
- * Usage: `deno run benchmarks/matmul_probe.ts [--tiles=32x32,16x16] [--wg=8] [--only=512³]`
+ * Usage: `deno run benchmarks/matmul_probe.ts [--tiles=32x32,16x16] [--wg=8] [--only=512³] [--shape=512x8x128]`
  * (`--tiles` compares register tiles side by side instead of the default choice; `--only` keeps
- * the shapes whose label contains the text).
+ * the shapes whose label contains the text; `--shape` probes the given m×n×k shapes instead).
  *
  * @module
  */
@@ -39,6 +39,14 @@ const RECTANGLES: Shape[] = [
   { label: "dW 128×128, k=512", m: 128, n: 128, k: 512 },
   { label: "dW 512×128, k=512", m: 512, n: 128, k: 512 },
   { label: "dW 128×512, k=512", m: 128, n: 512, k: 512 },
+];
+// LoRA's skinny products at r = 8 over 512 tokens: the down projection x·Aᵀ, the up projection h·Bᵀ, and
+// the gradients ∂A, ∂B (weight-gradient shapes; "tn" is the layout they run in).
+const LORA: Shape[] = [
+  { label: "LoRA down (512×128)·(8×128)ᵀ", m: 512, n: 8, k: 128 },
+  { label: "LoRA up (512×8)·(128×8)ᵀ", m: 512, n: 128, k: 8 },
+  { label: "LoRA dA 8×128, k=512", m: 8, n: 128, k: 512 },
+  { label: "LoRA dB 128×8, k=512", m: 128, n: 8, k: 512 },
 ];
 
 const gpu = await requestGpu();
@@ -89,7 +97,12 @@ async function probe(layout: MatmulLayout, shape: Shape, tiling?: MatmulTiling):
 
 const flags = parseArgs({
   args: Deno.args,
-  options: { tiles: { type: "string" }, wg: { type: "string" }, only: { type: "string" } },
+  options: {
+    tiles: { type: "string" },
+    wg: { type: "string" },
+    only: { type: "string" },
+    shape: { type: "string" },
+  },
 });
 const wg = Number(flags.values.wg ?? 64);
 const tilings: (MatmulTiling | undefined)[] = flags.values.tiles
@@ -100,9 +113,12 @@ const tilings: (MatmulTiling | undefined)[] = flags.values.tiles
   : [undefined];
 
 console.log(`adapter: ${gpu.adapter.description} (fallback: ${gpu.adapter.isFallbackAdapter})`);
-const shapes = [...SQUARES, ...UNALIGNED, ...RECTANGLES].filter((s) =>
-  s.label.includes(flags.values.only ?? "")
-);
+const custom = flags.values.shape?.split(",").map((text): Shape => {
+  const [m, n, k] = text.split("x").map(Number);
+  return { label: `${m}×${n}, k=${k}`, m: m!, n: n!, k: k! };
+});
+const shapes = custom ??
+  [...SQUARES, ...UNALIGNED, ...RECTANGLES, ...LORA].filter((s) => s.label.includes(flags.values.only ?? ""));
 for (const shape of shapes) {
   for (const tiling of tilings) {
     const cells: string[] = [];

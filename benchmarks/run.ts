@@ -29,12 +29,16 @@ import { provenanceTable } from "../lib/report/provenance.ts";
 import { writeReport } from "../lib/report/write.ts";
 import { numberList, parseCliArgs, runCli } from "../lib/cli/run_cli.ts";
 import { kernelSuite } from "./kernels.ts";
-import { trainingSuite } from "./training.ts";
+import { makeTrainingSuite } from "./training.ts";
 import { makeUuidSuite, type UuidBenchOptions } from "./uuid.ts";
 
 /** Every suite the bench runs, in order; `benchmarks/report.ts` renders results with the same list. */
 export function benchSuites(uuid: UuidBenchOptions): readonly BenchSuite[] {
-  return [kernelSuite, trainingSuite, makeUuidSuite(uuid)] as BenchSuite[];
+  return [
+    kernelSuite,
+    makeTrainingSuite({ preset: typeof uuid.preset === "string" ? uuid.preset : undefined, base: uuid.base }),
+    makeUuidSuite(uuid),
+  ] as BenchSuite[];
 }
 
 /** Title of the HTML report. */

@@ -1,8 +1,17 @@
 /**
- * The training-step suite: ms per step, tokens/s, achieved GFLOP/s and peak GPU bytes of one full training
- * step (forward, backward, clip, AdamW in one command buffer) on the reference config, for full fine-tuning
- * and every adapter method at a small and a large rank, measured side by side in one run. MoRA's step time
- * is reported as a ratio to LoRA's at the same rank (paper Table 5).
+ * The training-step suite (paper Table 5): ms per step, tokens/s, achieved GFLOP/s and peak GPU bytes of one
+ * full training step (forward, backward, clip, AdamW in one command buffer), for full fine-tuning and every
+ * adapter method at a small and a large rank.
+ *
+ * Every method of a configuration is set up first (its peak bytes measured alone, while it builds and takes
+ * its first step), then all of them are timed in interleaved rounds (`measureInterleaved`: A B C …, B C A …),
+ * so that drift of the machine hits them alike and round i of one method pairs with round i of another; the
+ * report gives medians, interquartile ranges and paired ratios with their spread.
+ *
+ * Configurations: the reference config (every method, ranks 8 and 32), a medium one where the weight
+ * gradients that adapters skip dominate (full fine-tuning, LoRA and MoRA), and with `--preset paper --base DIR`
+ * the paper's setting instead (the base's shape, sequence 1024, every linear layer, LoRA and MoRA at ranks 8
+ * and 256), for a GPU.
  *
  * @module
  */
@@ -10,15 +19,14 @@
 import { ADAPTER_METHODS } from "../lib/adapters/registry.ts";
 import { methodLabel, type MethodSpec, resolveMethod, setupMethod } from "../lib/experiment/setup.ts";
 import type { BenchContext, BenchSuite } from "../lib/harness/suite.ts";
-import { measure } from "../lib/harness/timing.ts";
+import { measureInterleaved, type RepeatedWork } from "../lib/harness/timing.ts";
+import { loadCheckpoint, loadCheckpointConfig } from "../lib/model/checkpoint.ts";
+import type { LlamaConfig } from "../lib/model/config.ts";
 import { initLlamaWeights } from "../lib/model/init.ts";
 import { modelPreset } from "../lib/model/presets.ts";
 import { formatCell } from "../lib/report/model.ts";
 import { type StepRecord, trainingSection } from "../lib/report/training_section.ts";
 import { Trainer } from "../lib/train/trainer.ts";
-
-/** The reference config and batch of the issue: ≈2 GFLOP per step. */
-const BATCH = 8, SEQ = 64;
 
 /** A method's variant at the small and large rank (MoRA: rotation, Eq. 9, and sharing, Eq. 6, as §5.2). */
 const VARIANTS: Record<string, [string, string]> = { mora: ["rotation", "sharing"] };
@@ -29,16 +37,38 @@ const VARIANTS: Record<string, [string, string]> = { mora: ["rotation", "sharing
  */
 const MERGE_EVERY = { full: 10, quick: 2 };
 
+/** One configuration of the suite: a model, a batch shape, the methods and how long to time them. */
+export interface StepConfig {
+  /** Name in the records and the report. */
+  name: string;
+  /** The model's shape and its weights (random for the bench's own configs). */
+  load(): Promise<{ config: LlamaConfig; weights: Map<string, Float32Array> }>;
+  batch: number;
+  seqLen: number;
+  cases: MethodSpec[];
+  /** Interleaved rounds, the shortest trial (ms) and the fewest timed steps per method. */
+  rounds: number;
+  targetMs: number;
+  minSteps: number;
+}
+
+/** Options of {@link makeTrainingSuite}: the bench's preset and base. */
+export interface TrainingBenchOptions {
+  /** `paper` times the paper's setting on `base` instead of the bench's own configs. */
+  preset?: string;
+  /** A Hugging Face LLaMA directory (the paper preset's model). */
+  base?: string;
+}
+
 /**
- * Every registered method under its own name: full fine-tuning once, each adapter at a small and a large rank
- * with its own defaults (LoRA+ with B's group; the methods with training hooks, ReLoRA and ReMoRA, merging
- * every few steps, {@link MERGE_EVERY});
- * MoRA uses rotation at the small rank and sharing at the large one, as the paper's §5.2.
+ * Every registered method under its own name, or those of `only`: full fine-tuning once, each adapter at each
+ * rank with its own defaults (LoRA+ with B's group; ReLoRA and ReMoRA merging every few steps,
+ * {@link MERGE_EVERY}); MoRA uses rotation at the small rank and sharing at the large one, as the paper's §5.2.
  */
-export function stepCases(quick: boolean): MethodSpec[] {
-  const ranks = quick ? [8] : [8, 32];
+export function stepCases(ranks: readonly number[], quick: boolean, only?: readonly string[]): MethodSpec[] {
   const out: MethodSpec[] = [];
   for (const method of Object.values(ADAPTER_METHODS)) {
+    if (only && !only.includes(method.name)) continue;
     if (method.trainsBase) {
       out.push({ method: method.name, rank: null });
       continue;
@@ -53,8 +83,53 @@ export function stepCases(quick: boolean): MethodSpec[] {
   return out;
 }
 
+const randomModel = (preset: string) => () => {
+  const config = modelPreset(preset);
+  return Promise.resolve({ config, weights: initLlamaWeights(config, 0) });
+};
+
+/** The configurations a bench with these options times. */
+export function stepConfigs(options: TrainingBenchOptions, quick: boolean): StepConfig[] {
+  if (options.preset === "paper") {
+    const base = options.base!;
+    return [{
+      name: "paper",
+      load: () => loadCheckpoint(base),
+      batch: 1,
+      seqLen: 1024,
+      cases: stepCases([8, 256], false, ["lora", "mora"]),
+      rounds: 5,
+      targetMs: 0,
+      minSteps: 15,
+    }];
+  }
+  const reference: StepConfig = {
+    name: "reference",
+    load: randomModel("reference"),
+    batch: 8,
+    seqLen: 64,
+    cases: stepCases(quick ? [8] : [8, 32], quick),
+    rounds: quick ? 3 : 8,
+    targetMs: quick ? 0 : 300,
+    minSteps: quick ? 3 : 15,
+  };
+  if (quick) return [reference];
+  // Hidden 512 and 4 layers at 512 tokens per step (as the reference config): the weight gradients
+  // dominate the full fine-tuning step, and one step takes about a second on 2 cores.
+  return [reference, {
+    name: "medium",
+    load: randomModel("medium"),
+    batch: 4,
+    seqLen: 128,
+    cases: stepCases([8, 32], false, ["fft", "lora", "mora"]),
+    rounds: 5,
+    targetMs: 0,
+    minSteps: 15,
+  }];
+}
+
 /** Model FLOPs of one step: 6·N per token for the linears (2 forward, 4 backward) plus causal attention. */
-export function stepFlops(config: ReturnType<typeof modelPreset>, batch: number, seqLen: number): number {
+export function stepFlops(config: LlamaConfig, batch: number, seqLen: number): number {
   const perLayer = 4 * config.hiddenSize * config.numAttentionHeads * config.headDim +
     3 * config.hiddenSize * config.intermediateSize;
   const linear = config.numHiddenLayers * perLayer + config.vocabSize * config.hiddenSize;
@@ -62,60 +137,100 @@ export function stepFlops(config: ReturnType<typeof modelPreset>, batch: number,
   return batch * seqLen * (6 * linear + attention);
 }
 
-async function benchStep(ctx: BenchContext, spec: MethodSpec): Promise<StepRecord> {
+/** One method set up and stepped once: its step as repeatable work, and what its record needs. */
+interface PreparedStep {
+  spec: MethodSpec;
+  work: RepeatedWork;
+  record: Omit<StepRecord, "timing" | "merges">;
+  mergeEvery?: number;
+  merges: { ms: number }[];
+  destroy(): void;
+}
+
+async function prepareStep(
+  ctx: BenchContext,
+  cfg: StepConfig,
+  base: { config: LlamaConfig; weights: Map<string, Float32Array> },
+  spec: MethodSpec,
+): Promise<PreparedStep> {
   const { gpu } = ctx;
-  const config = modelPreset("reference");
   const baseline = gpu.memory.live;
   gpu.memory.resetPeak();
   const resolved = resolveMethod(spec, { seed: 0, totalSteps: 1 << 30 });
-  const run = await setupMethod(gpu, { config, weights: initLlamaWeights(config, 0) }, resolved);
+  const run = await setupMethod(gpu, base, resolved);
   const trainer = await Trainer.create(run.model, {
-    batch: BATCH,
-    seqLen: SEQ,
+    batch: cfg.batch,
+    seqLen: cfg.seqLen,
     lr: 1e-4,
     schedule: { kind: "constant", warmupSteps: 0, totalSteps: 1 << 30 },
     adamw: { groups: run.groups },
     logEvery: 1 << 30,
   });
   const merges = run.attach(trainer);
-  const ids = Uint32Array.from({ length: BATCH * SEQ }, (_, i) => (i * 7919) % config.vocabSize);
+  const tokens = cfg.batch * cfg.seqLen;
+  const ids = Uint32Array.from({ length: tokens }, (_, i) => (i * 7919) % base.config.vocabSize);
   const labels = Int32Array.from(ids);
-  try {
-    // A step lasts ~0.1–0.2 s here: trials of at least a second and five of them, so that methods a few
-    // percent apart are told apart (the ratios to LoRA are the point of this suite). Merges are left out of
-    // the step time and reported on their own.
-    const timing = await measure(async (repetitions) => {
-      const before = merges.length;
-      for (let r = 0; r < repetitions; r++) await trainer.trainStep(ids, labels);
-      await gpu.device.queue.onSubmittedWorkDone();
-      return merges.slice(before).reduce((ms, m) => ms + m.ms, 0);
-    }, ctx.quick ? ctx.timing : { ...ctx.timing, targetMs: 1000, trials: 5 });
-    const flops = stepFlops(config, BATCH, SEQ);
-    return {
+  await trainer.trainStep(ids, labels, true);
+  const peakBytes = gpu.memory.peak - baseline;
+  // Merges are left out of the step time and reported on their own.
+  const work: RepeatedWork = async (repetitions) => {
+    const before = merges.length;
+    for (let r = 0; r < repetitions; r++) await trainer.trainStep(ids, labels);
+    await gpu.device.queue.onSubmittedWorkDone();
+    return merges.slice(before).reduce((ms, m) => ms + m.ms, 0);
+  };
+  return {
+    spec,
+    work,
+    merges,
+    mergeEvery: resolved.adapter?.mergeEvery,
+    record: {
       method: spec.method,
       rank: spec.rank,
       ...spec.variant ? { variant: spec.variant } : {},
       trainsBase: resolved.method.trainsBase ?? false,
-      config: "reference",
-      batch: BATCH,
-      seqLen: SEQ,
+      config: cfg.name,
+      batch: cfg.batch,
+      seqLen: cfg.seqLen,
       trainableParams: run.trainableParams,
-      stepFlops: flops,
-      peakBytes: gpu.memory.peak - baseline,
-      timing,
-      ...merges.length > 0
-        ? {
-          merges: {
-            every: resolved.adapter!.mergeEvery!,
-            count: merges.length,
-            meanMs: mean(merges.map((m) => m.ms)),
-          },
-        }
-        : {},
-    };
+      stepFlops: stepFlops(base.config, cfg.batch, cfg.seqLen),
+      peakBytes,
+    },
+    destroy() {
+      trainer.destroy();
+      run.destroy();
+    },
+  };
+}
+
+/** Sets up every method of `cfg`, times them in interleaved rounds and returns their records. */
+async function benchConfig(ctx: BenchContext, cfg: StepConfig): Promise<StepRecord[]> {
+  const base = await cfg.load();
+  const prepared: PreparedStep[] = [];
+  try {
+    for (const [i, spec] of cfg.cases.entries()) {
+      ctx.progress(`[${cfg.name} ${i + 1}/${cfg.cases.length}] setting up ${methodLabel(spec)}`);
+      prepared.push(await prepareStep(ctx, cfg, base, spec));
+    }
+    ctx.progress(`[${cfg.name}] timing ${prepared.length} methods in ${cfg.rounds} interleaved rounds`);
+    const timings = await measureInterleaved(prepared.map((p) => p.work), {
+      rounds: cfg.rounds,
+      targetMs: cfg.targetMs,
+      minRepetitions: cfg.minSteps,
+    });
+    return prepared.map((p, i) => {
+      const timing = timings[i]!;
+      ctx.progress(
+        `  ${methodLabel(p.spec)}: ${formatCell(timing.bestMs)} ms/step best, ` +
+          `peak ${(p.record.peakBytes / 2 ** 20).toFixed(2)} MiB`,
+      );
+      const merges = p.merges.length > 0
+        ? { every: p.mergeEvery!, count: p.merges.length, meanMs: mean(p.merges.map((m) => m.ms)) }
+        : undefined;
+      return { ...p.record, timing, ...merges ? { merges } : {} };
+    });
   } finally {
-    trainer.destroy();
-    run.destroy();
+    for (const p of prepared) p.destroy();
   }
 }
 
@@ -123,23 +238,27 @@ function mean(values: number[]): number {
   return values.reduce((a, b) => a + b, 0) / values.length;
 }
 
-/** The training-step suite. */
-export const trainingSuite: BenchSuite<StepRecord> = {
-  name: "training",
-  description: "training step time and peak GPU bytes per method on the reference config",
-  async run(ctx) {
-    const records: StepRecord[] = [];
-    const all = stepCases(ctx.quick);
-    for (const [i, c] of all.entries()) {
-      ctx.progress(`[${i + 1}/${all.length}] training step ${methodLabel(c)}`);
-      const record = await benchStep(ctx, c);
-      ctx.progress(
-        `  ${formatCell(record.timing.bestMs)} ms/step best, ${formatCell(record.timing.meanMs)} ms mean, ` +
-          `peak ${(record.peakBytes / 2 ** 20).toFixed(2)} MiB`,
-      );
-      records.push(record);
-    }
-    return records;
-  },
-  section: (records, environment) => trainingSection(records, environment),
-};
+/** The training-step suite for the bench's options. */
+export function makeTrainingSuite(options: TrainingBenchOptions = {}): BenchSuite<StepRecord> {
+  return {
+    name: "training",
+    description:
+      "training step time and peak GPU bytes per method, interleaved, on the reference and medium " +
+      "configs (or the paper's setting)",
+    async validate() {
+      if (options.preset !== "paper") return;
+      if (!options.base) {
+        throw new RangeError(
+          "Cannot time the paper's training step without a model: pass --base DIR (a Hugging Face LLaMA)",
+        );
+      }
+      await loadCheckpointConfig(options.base);
+    },
+    async run(ctx) {
+      const records: StepRecord[] = [];
+      for (const cfg of stepConfigs(options, ctx.quick)) records.push(...await benchConfig(ctx, cfg));
+      return records;
+    },
+    section: (records, environment) => trainingSection(records, environment),
+  };
+}

@@ -69,6 +69,10 @@ export async function measure(work: RepeatedWork, options: TimingOptions = {}): 
   for (let i = 0; i < opts.trials; i++) {
     trialsMs.push((await timeOnce(work, repetitions, opts.clock)) / repetitions);
   }
+  return timingOf(trialsMs, repetitions);
+}
+
+function timingOf(trialsMs: number[], repetitions: number): Timing {
   return {
     meanMs: trialsMs.reduce((sum, ms) => sum + ms, 0) / trialsMs.length,
     bestMs: Math.min(...trialsMs),
@@ -114,6 +118,48 @@ async function timeOnce(work: RepeatedWork, repetitions: number, clock: () => nu
   const start = clock();
   const excluded = (await work(repetitions)) ?? 0;
   return clock() - start - excluded;
+}
+
+/** Options of {@link measureInterleaved}. */
+export interface InterleavedOptions {
+  /** Untimed runs of one repetition of each work before calibration. Default 1. */
+  warmup?: number;
+  /** Shortest wall time of one trial, ms (R is calibrated per work). Default 200. */
+  targetMs?: number;
+  /** Rounds; each round times one trial of every work, in turn. */
+  rounds: number;
+  /** Fewest timed repetitions per work over all rounds (R is raised to reach it). Default 1. */
+  minRepetitions?: number;
+  /** The clock, in ms; `performance.now` by default. */
+  clock?: () => number;
+}
+
+/**
+ * Times several works side by side: calibrates each one's R, then runs `rounds` rounds of one trial of each
+ * work in turn (A B C A B C …, the starting work rotating each round), so that drift of a shared machine hits
+ * every work alike and round i of one work can be paired with round i of another. Trial i of every returned
+ * timing is round i.
+ */
+export async function measureInterleaved(
+  works: readonly RepeatedWork[],
+  options: InterleavedOptions,
+): Promise<Timing[]> {
+  const opts = { ...DEFAULT_TIMING, minRepetitions: 1, ...options };
+  validateTimingOptions({ ...opts, trials: opts.rounds });
+  const repetitions: number[] = [];
+  for (const work of works) {
+    for (let i = 0; i < opts.warmup; i++) await work(1);
+    const calibrated = await calibrateRepetitions(work, opts.targetMs, opts.maxRepetitions, opts.clock);
+    repetitions.push(Math.max(calibrated, Math.ceil(opts.minRepetitions / opts.rounds)));
+  }
+  const trials: number[][] = works.map(() => []);
+  for (let round = 0; round < opts.rounds; round++) {
+    for (let j = 0; j < works.length; j++) {
+      const i = (round + j) % works.length;
+      trials[i]!.push((await timeOnce(works[i]!, repetitions[i]!, opts.clock)) / repetitions[i]!);
+    }
+  }
+  return trials.map((trialsMs, i) => timingOf(trialsMs, repetitions[i]!));
 }
 
 /**

@@ -34,6 +34,11 @@ function preset(
 export const MODEL_PRESETS: Readonly<Record<string, LlamaConfig>> = {
   /** The training-step benchmark config (hidden 128, 2 layers, 4 heads, intermediate 512, byte vocab). */
   reference: preset(128, 512, 2, 4, 256, 512),
+  /**
+   * The training-step benchmark's medium config (hidden 512, 4 layers, 8 heads, intermediate 1376, byte vocab):
+   * large enough that the weight gradients adapters skip dominate a full fine-tuning step.
+   */
+  medium: preset(512, 1376, 4, 8, 256, 512),
   /** A small byte-level model for the UUID experiment at CPU scale. */
   small: preset(256, 688, 4, 4, 256, 512),
   /** The paper's 250M pretraining model (vocab 32100). */

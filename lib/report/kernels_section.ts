@@ -5,6 +5,7 @@
  * @module
  */
 
+import { formatMedianIqr, IQR_MEANING, medianIqr } from "../experiment/stats.ts";
 import type { Environment } from "../harness/env.ts";
 import { type KernelRecord, recordGflops, recordGigabytes } from "../harness/kernel_records.ts";
 import { barChart, type Datum } from "./charts.ts";
@@ -74,8 +75,8 @@ function kernelsIntro(best: KernelRecord | undefined, env: Environment): string 
   const adapter = escapeHtml(env.adapter.description);
   const parts = [
     `<p>WGSL kernels on <b>${adapter}</b>. Each case is warmed up, then R repetitions are encoded into one ` +
-    `command buffer and waited for once; the table gives the mean and best of a few trials per repetition, ` +
-    `and throughput at the best time.</p>`,
+    `command buffer and waited for once; the tables give the ${IQR_MEANING} and the best of the trials, per ` +
+    `repetition, and throughput at the best time.</p>`,
   ];
   if (env.adapter.isFallbackAdapter) {
     parts.push(
@@ -103,7 +104,7 @@ function openBlasGap(best: KernelRecord, env: Environment): string {
 function matmulTable(records: readonly KernelRecord[]): ReportTable {
   return {
     caption: "Matmul (forward, float32)",
-    columns: ["Layout", "M", "N", "K", "Mean ms", "Best ms", "GFLOP/s", "R", "OpenBLAS ÷ ours"],
+    columns: ["Layout", "M", "N", "K", "ms: median [IQR]", "Best ms", "GFLOP/s", "R", "OpenBLAS ÷ ours"],
     rows: records.map((r) => {
       const gflops = recordGflops(r)!;
       const { layout, m, n, k } = r.params;
@@ -112,7 +113,7 @@ function matmulTable(records: readonly KernelRecord[]): ReportTable {
         Number(m),
         Number(n),
         Number(k),
-        r.timing.meanMs,
+        spreadCell(r),
         r.timing.bestMs,
         gflops,
         r.timing.repetitions,
@@ -157,6 +158,11 @@ function matmulChart(records: readonly KernelRecord[]): ReportChart {
   };
 }
 
+/** A kernel's time over its trials: median [first–third quartile], ms. */
+function spreadCell(r: KernelRecord): string {
+  return formatMedianIqr(medianIqr(r.timing.trialsMs), 3);
+}
+
 function shapeLabel(r: KernelRecord): string {
   const { m, n, k } = r.params;
   return m === n && n === k ? `${m}³` : `${m}×${n}×${k}`;
@@ -185,13 +191,13 @@ function referenceChart(best: KernelRecord | undefined): ReportChart {
 function attentionTable(records: readonly KernelRecord[]): ReportTable {
   return {
     caption: "Causal attention, forward+backward (model FLOPs, recompute not counted)",
-    columns: ["Batch", "Seq", "Heads", "Head dim", "Mean ms", "Best ms", "GFLOP/s", "R"],
+    columns: ["Batch", "Seq", "Heads", "Head dim", "ms: median [IQR]", "Best ms", "GFLOP/s", "R"],
     rows: records.map((r) => [
       Number(r.params.batch),
       Number(r.params.seqLen),
       Number(r.params.heads),
       Number(r.params.headDim),
-      r.timing.meanMs,
+      spreadCell(r),
       r.timing.bestMs,
       recordGflops(r),
       r.timing.repetitions,
@@ -202,11 +208,11 @@ function attentionTable(records: readonly KernelRecord[]): ReportTable {
 function rmsnormTable(records: readonly KernelRecord[]): ReportTable {
   return {
     caption: "RMSNorm, forward+backward (minimum bytes moved)",
-    columns: ["Rows", "Dim", "Mean ms", "Best ms", "GB/s", "R"],
+    columns: ["Rows", "Dim", "ms: median [IQR]", "Best ms", "GB/s", "R"],
     rows: records.map((r) => [
       Number(r.params.rows),
       Number(r.params.dim),
-      r.timing.meanMs,
+      spreadCell(r),
       r.timing.bestMs,
       recordGigabytes(r),
       r.timing.repetitions,

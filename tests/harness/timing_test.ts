@@ -6,7 +6,9 @@ import {
   gflopsPerSecond,
   gigabytesPerSecond,
   measure,
+  measureInterleaved,
 } from "../../lib/harness/timing.ts";
+import { pairedRatio } from "../../lib/experiment/stats.ts";
 import { addScaledForward } from "../../lib/ops/elementwise.ts";
 import { gpuTest, testGpu } from "../_gpu.ts";
 
@@ -42,6 +44,41 @@ Deno.test("a stalled run slows calibration down and counts in the mean, not the 
   assert.deepEqual(timing.trialsMs, [1, 25 / 15]);
   assert.equal(timing.bestMs, 1);
   assert.equal(timing.meanMs, (1 + 25 / 15) / 2);
+});
+
+/**
+ * Works sharing one fake clock whose machine slows down over time: the n-th call of any work runs
+ * (1 + drift·n) times slower, as a machine that other jobs load more and more.
+ */
+function driftingWorks(msPerRep: number[], drift: number) {
+  let now = 0, n = 0;
+  const order: number[] = [];
+  const works = msPerRep.map((ms, i) => (repetitions: number) => {
+    now += repetitions * ms * (1 + drift * n++);
+    order.push(i);
+    return Promise.resolve();
+  });
+  return { works, order, clock: () => now };
+}
+
+Deno.test("measureInterleaved rotates the works each round, so a drift hits them alike", async () => {
+  const { works, order, clock } = driftingWorks([1, 2, 4], 0.05);
+  const [a, b, c] = await measureInterleaved(works, { warmup: 0, targetMs: 0, rounds: 3, clock });
+  // Calibration at targetMs 0: one call of R = 1 each; then rounds ABC, BCA, CAB.
+  assert.deepEqual(order, [0, 1, 2, 0, 1, 2, 1, 2, 0, 2, 0, 1]);
+  assert.equal(a!.trialsMs.length, 3);
+  // Each round's b/a ratio is 2 up to the drift between their neighbouring calls (one or two calls apart).
+  const ratio = pairedRatio(b!.trialsMs, a!.trialsMs);
+  assert.ok(Math.abs(ratio.median - 2) < 0.25, `median ${ratio.median}`);
+  assert.ok(c!.bestMs > b!.bestMs && b!.bestMs > a!.bestMs);
+});
+
+Deno.test("measureInterleaved raises R to reach the fewest repetitions asked for", async () => {
+  const { works, clock } = driftingWorks([1, 1], 0);
+  const timings = await measureInterleaved(works, { targetMs: 1, rounds: 4, minRepetitions: 15, clock });
+  // R = 1 reaches targetMs 1, but 4 rounds of 1 repetition are fewer than 15: R becomes ⌈15/4⌉ = 4.
+  assert.deepEqual(timings.map((t) => t.repetitions), [4, 4]);
+  assert.deepEqual(timings[0]!.trialsMs, [1, 1, 1, 1]);
 });
 
 Deno.test("calibration stops at maxRepetitions", async () => {

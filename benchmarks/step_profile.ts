@@ -1,0 +1,83 @@
+/**
+ * Where a training step's time goes: builds one method's step on the reference config (the training suite's),
+ * times each of its dispatches alone (R repetitions in one command buffer, one wait, best of three), and prints
+ * the kernels by total time, with their dispatch counts. The sum is the step's GPU time without the queue
+ * waits; compare it with the training suite's ms/step to see the dispatch and wait overhead.
+ *
+ * Usage: `deno run -A benchmarks/step_profile.ts --method lora --rank 8 [--variant rotation] [--top 20]`
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { methodLabel, type MethodSpec, resolveMethod, setupMethod } from "../lib/experiment/setup.ts";
+import { requestGpu } from "../lib/gpu/device.ts";
+import type { Dispatch } from "../lib/gpu/kernel.ts";
+import { dispatchRepeater, measure } from "../lib/harness/timing.ts";
+import { initLlamaWeights } from "../lib/model/init.ts";
+import { modelPreset } from "../lib/model/presets.ts";
+import { Trainer } from "../lib/train/trainer.ts";
+
+/** Total time and count of the dispatches of one kernel. */
+interface KernelTotal {
+  label: string;
+  count: number;
+  ms: number;
+}
+
+/** Times each dispatch alone and sums the times per kernel label, largest first. */
+async function profile(gpu: Awaited<ReturnType<typeof requestGpu>>, dispatches: readonly Dispatch[]) {
+  const totals = new Map<string, KernelTotal>();
+  for (const dispatch of dispatches) {
+    const timing = await measure(dispatchRepeater(gpu, [dispatch]), { targetMs: 20, trials: 3 });
+    const total = totals.get(dispatch.label) ?? { label: dispatch.label, count: 0, ms: 0 };
+    total.count++;
+    total.ms += timing.bestMs;
+    totals.set(dispatch.label, total);
+  }
+  return [...totals.values()].sort((a, b) => b.ms - a.ms);
+}
+
+async function main() {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      method: { type: "string", default: "lora" },
+      rank: { type: "string" },
+      variant: { type: "string" },
+      top: { type: "string", default: "20" },
+      batch: { type: "string", default: "8" },
+      seq: { type: "string", default: "64" },
+    },
+  });
+  const spec: MethodSpec = {
+    method: values.method,
+    rank: values.rank === undefined ? null : Number(values.rank),
+    ...values.variant ? { variant: values.variant } : {},
+  };
+  const gpu = await requestGpu();
+  const config = modelPreset("reference");
+  const resolved = resolveMethod(spec, { seed: 0, totalSteps: 1 << 30 });
+  const run = await setupMethod(gpu, { config, weights: initLlamaWeights(config, 0) }, resolved);
+  const batch = Number(values.batch), seqLen = Number(values.seq);
+  const trainer = await Trainer.create(run.model, {
+    batch,
+    seqLen,
+    lr: 1e-4,
+    schedule: { kind: "constant", warmupSteps: 0, totalSteps: 1 << 30 },
+    adamw: { groups: run.groups },
+  });
+  const ids = Uint32Array.from({ length: batch * seqLen }, (_, i) => (i * 7919) % config.vocabSize);
+  await trainer.trainStep(ids, Int32Array.from(ids), true);
+  const dispatches = [...trainer.plan.forward, ...trainer.plan.backward, ...await trainer.optimizer.build()];
+  const totals = await profile(gpu, dispatches);
+  const sum = totals.reduce((s, t) => s + t.ms, 0);
+  console.log(`${methodLabel(spec)}: ${dispatches.length} dispatches, ${sum.toFixed(1)} ms summed`);
+  for (const t of totals.slice(0, Number(values.top))) {
+    console.log(`${t.ms.toFixed(2).padStart(8)} ms  ${String(t.count).padStart(4)}×  ${t.label}`);
+  }
+  trainer.destroy();
+  run.destroy();
+}
+
+if (import.meta.main) await main();
