@@ -1,0 +1,288 @@
+/**
+ * One fine-tuning run: a registered method at a rank, seed and rate, set up through the shared method path
+ * (`lib/experiment/setup.ts`), trained on one task from the frozen base with the family's schedule, then
+ * scored on the task's held-out items (a learning-rate search run is not scored: the search reads training
+ * loss only). The result is one JSON record; a run that diverges or does not learn is a record too.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { saveAdapters } from "../adapters/peft.ts";
+import { tokenStream, trainBatches } from "../data/batches.ts";
+import { getTokenizer, type Tokenizer } from "../data/tokenizer.ts";
+import { learningStatus, type MatrixRecord } from "../experiment/matrix.ts";
+import { type MethodSpec, type ResolvedMethod, resolveMethod, setupMethod } from "../experiment/setup.ts";
+import type { Gpu } from "../gpu/device.ts";
+import type { LlamaConfig } from "../model/config.ts";
+import { Trainer, TrainingDivergedError } from "../train/trainer.ts";
+import type { BaseModel } from "../uuid/base.ts";
+import { sftBatches, tokenizeExample } from "./batches.ts";
+import type { FinetunePreset } from "./presets.ts";
+import { bucket, TaskScorer } from "./score.ts";
+import { finetuneTask, type TaskData } from "./tasks.ts";
+
+/** What identifies a run. */
+export interface FinetuneRunSpec extends MethodSpec {
+  preset: string;
+  task: string;
+  seed: number;
+  lr: number;
+  /** Where the base came from. */
+  base: string;
+  /** `analog`, or the `--data` directory. */
+  data: string;
+}
+
+/** Why a run was made. */
+export type FinetuneRunRole = "reported" | "lr-search";
+
+/** The record of a finished run. */
+export interface FinetuneRunRecord extends MatrixRecord {
+  spec: FinetuneRunSpec;
+  role: FinetuneRunRole;
+  trainableParams: number;
+  steps: number;
+  losses: { step: number; loss: number }[];
+  /** Scores in [0, 1] by paper column (MMLU0, MMLU5, GSM8K, MATH, BioMed, Finance); none for a search run. */
+  scores: Record<string, number>;
+  /** Held-out perplexity of a domain task. */
+  perplexity?: number;
+  /** Mean wall time of a training step, ms. */
+  msPerStep: number;
+}
+
+/** The unique key of a spec. */
+export function finetuneRunId(spec: FinetuneRunSpec): string {
+  const rank = spec.rank === null ? "full" : `r${spec.rank}`;
+  const options = Object.entries(spec.options ?? {}).sort().map(([k, v]) => `${k}=${v}`).join(",");
+  return [
+    spec.preset,
+    spec.task,
+    spec.method,
+    rank,
+    spec.variant ?? "-",
+    ...options ? [options] : [],
+    `seed${spec.seed}`,
+    `lr${spec.lr}`,
+    spec.base,
+    spec.data,
+  ].join("|");
+}
+
+/** Optimizer steps of a task under the preset: fixed, or epochs over its training set. */
+export function taskSteps(preset: FinetunePreset, data: TaskData, tokenizer: Tokenizer): number {
+  const length = preset.families[data.family].length;
+  if ("steps" in length) return length.steps;
+  const perEpoch = data.family === "domain"
+    ? tokenStream(data.train, tokenizer).length / (preset.batch * preset.domainSeqLen)
+    : data.train.length / preset.batch;
+  return Math.max(1, Math.ceil(length.epochs * perEpoch));
+}
+
+/** The spec resolved against its method's defaults (throws naming a bad spec). */
+export function resolveFinetuneRun(
+  preset: FinetunePreset,
+  spec: FinetuneRunSpec,
+  steps: number,
+): ResolvedMethod {
+  return resolveMethod(spec, { seed: spec.seed, dropout: preset.adapterDropout, totalSteps: steps });
+}
+
+/** New tokens a math generation gets: the longest training completion's, with its EOS. */
+export function mathNewTokens(data: Extract<TaskData, { family: "math" }>, tokenizer: Tokenizer): number {
+  return Math.max(...data.train.map((e) => tokenizer.encode(e.completion).length)) + 1;
+}
+
+/** The training sequence length of a supervised task: its longest example. */
+function sftSeqLen(data: Extract<TaskData, { family: "instruction" | "math" }>, tokenizer: Tokenizer) {
+  return Math.max(...data.train.map((e) => tokenizeExample(e, tokenizer).ids.length));
+}
+
+/**
+ * Throws, naming the example and what to do, unless every training example and scored item fits: training
+ * sequences within the preset's `maxSeqLen` and the model's context, scored sequences within the context.
+ */
+export function checkTaskFits(
+  task: string,
+  data: TaskData,
+  preset: FinetunePreset,
+  config: LlamaConfig,
+): void {
+  const tokenizer = getTokenizer(preset.tokenizer);
+  const context = config.maxPositionEmbeddings;
+  const limit = Math.min(preset.maxSeqLen, context);
+  const refuse = (what: string, n: number, max: number) => {
+    throw new RangeError(
+      `Cannot run task "${task}": ${what} is ${n} tokens, longer than the ${max}-token context; ` +
+        `shorten or drop it`,
+    );
+  };
+  if (data.train.length === 0) throw new RangeError(`Cannot run task "${task}": it has no training data`);
+  if (data.family === "domain") {
+    if (data.heldOut.length === 0) throw new RangeError(`Cannot run task "${task}": no held-out documents`);
+    if (preset.domainSeqLen > context) refuse("a training window", preset.domainSeqLen, context);
+  } else {
+    data.train.forEach((e, i) => {
+      const n = tokenizeExample(e, tokenizer).ids.length;
+      if (n > limit) refuse(`training example ${e.source ?? i + 1}`, n, limit);
+    });
+  }
+  const scorer = new TaskScorer(undefined as never, tokenizer, preset.evalBatch);
+  const choices = data.family === "instruction"
+    ? [...data.zeroShot, ...data.fiveShot]
+    : data.family === "domain"
+    ? data.cloze
+    : [];
+  for (const item of choices) {
+    const n = scorer.longestRow([item]);
+    if (n > context) refuse(`scored item ${item.source ?? item.context.slice(0, 40)}`, n, context);
+  }
+  if (data.family === "math") {
+    const extra = mathNewTokens(data, tokenizer);
+    for (const tier of data.tiers) {
+      if (tier.items.length === 0) {
+        throw new RangeError(`Cannot run task "${task}": tier ${tier.name} is empty`);
+      }
+      for (const item of tier.items) {
+        const n = bucket(scorer.promptIds(item).length) + extra;
+        if (n > context) {
+          refuse(`problem ${item.source ?? item.prompt.slice(0, 40)} with its answer`, n, context);
+        }
+      }
+    }
+  }
+}
+
+/** Scores a trained model on the task's held-out items. */
+async function scoreTask(
+  scorer: TaskScorer,
+  data: TaskData,
+  preset: FinetunePreset,
+  task: string,
+): Promise<{ scores: Record<string, number>; perplexity?: number }> {
+  const columns = finetuneTask(task).paperColumns;
+  if (data.family === "instruction") {
+    return {
+      scores: {
+        [columns[0]!]: await scorer.choiceAccuracy(data.zeroShot),
+        [columns[1]!]: await scorer.choiceAccuracy(data.fiveShot),
+      },
+    };
+  }
+  if (data.family === "math") {
+    const extra = mathNewTokens(data, scorer.tokenizer);
+    const scores: Record<string, number> = {};
+    for (const [i, tier] of data.tiers.entries()) {
+      scores[columns[i]!] = await scorer.mathAccuracy(tier.items, extra);
+    }
+    return { scores };
+  }
+  return {
+    scores: { [columns[0]!]: await scorer.choiceAccuracy(data.cloze) },
+    perplexity: await scorer.perplexity(data.heldOut, preset.domainSeqLen, preset.perplexityBatches),
+  };
+}
+
+/** Endless training batches of a task. */
+function taskBatches(data: TaskData, preset: FinetunePreset, tokenizer: Tokenizer, seed: number) {
+  if (data.family === "domain") {
+    const seqLen = preset.domainSeqLen;
+    return {
+      seqLen,
+      batches: trainBatches(tokenStream(data.train, tokenizer), { batchSize: preset.batch, seqLen, seed }),
+    };
+  }
+  const seqLen = sftSeqLen(data, tokenizer);
+  const examples = data.train.map((e) => tokenizeExample(e, tokenizer));
+  return {
+    seqLen,
+    batches: sftBatches(examples, { batchSize: preset.batch, seqLen, seed, pad: tokenizer.eos }),
+  };
+}
+
+/** Options of {@link runFinetuneExperiment}. */
+export interface FinetuneRunOptions {
+  role: FinetuneRunRole;
+  log: (line: string) => void;
+  /** Save the trained adapters in PEFT format under this directory (one folder per run). */
+  saveAdaptersDir?: string;
+}
+
+/** A run id as a folder name. */
+export function adapterFolder(id: string): string {
+  return id.replace(/[^A-Za-z0-9._=-]+/g, "_");
+}
+
+/** Trains and (unless it is a search run) scores one run. */
+export async function runFinetuneExperiment(
+  gpu: Gpu,
+  preset: FinetunePreset,
+  spec: FinetuneRunSpec,
+  base: BaseModel,
+  data: TaskData,
+  options: FinetuneRunOptions,
+): Promise<Omit<FinetuneRunRecord, "provenance">> {
+  const tokenizer = base.tokenizer ?? getTokenizer(preset.tokenizer);
+  const steps = taskSteps(preset, data, tokenizer);
+  const family = preset.families[data.family];
+  const resolved = resolveFinetuneRun(preset, spec, steps);
+  const run = await setupMethod(gpu, base, resolved);
+  const { seqLen, batches } = taskBatches(data, preset, tokenizer, spec.seed);
+  let trainer: Trainer | undefined;
+  const record: Omit<FinetuneRunRecord, "provenance"> = {
+    id: finetuneRunId(spec),
+    spec,
+    role: options.role,
+    status: "ok",
+    trainableParams: run.trainableParams,
+    steps,
+    losses: [],
+    scores: {},
+    msPerStep: 0,
+  };
+  const scorer = new TaskScorer(run.model, tokenizer, preset.evalBatch);
+  try {
+    trainer = await Trainer.create(run.model, {
+      batch: preset.batch / preset.microBatches,
+      microBatches: preset.microBatches,
+      seqLen,
+      lr: spec.lr,
+      schedule: { kind: family.schedule, warmupSteps: family.warmup, totalSteps: steps },
+      adamw: { weightDecay: 0, groups: run.groups },
+      logEvery: Math.max(1, Math.round(steps / preset.lossPoints)),
+    });
+    run.attach(trainer);
+    let trainingMs = 0;
+    for (let step = 1; step <= steps; step++) {
+      const { inputIds, labels } = batches.next().value;
+      const start = performance.now();
+      const loss = await trainer.trainStep(inputIds, labels, step === steps);
+      trainingMs += performance.now() - start;
+      if (loss) record.losses.push({ step, loss: loss.loss });
+    }
+    record.msPerStep = trainingMs / steps;
+    const status = learningStatus(record.losses, tokenizer.vocabSize);
+    if (options.role === "reported") {
+      Object.assign(record, await scoreTask(scorer, data, preset, spec.task));
+      const shown = Object.entries(record.scores).map(([k, v]) => `${k} ${(100 * v).toFixed(1)}%`);
+      const ppl = record.perplexity === undefined ? [] : [`perplexity ${record.perplexity.toFixed(2)}`];
+      options.log(`  loss ${record.losses.at(-1)?.loss.toFixed(3)}: ${[...shown, ...ppl].join(", ")}`);
+      if (options.saveAdaptersDir && resolved.adapter) {
+        await saveAdapters(
+          join(options.saveAdaptersDir, adapterFolder(record.id)),
+          resolved.adapter,
+          run.adapters,
+        );
+      }
+    }
+    return { ...record, ...status };
+  } catch (error) {
+    if (!(error instanceof TrainingDivergedError)) throw error;
+    return { ...record, status: "diverged", failure: error.message };
+  } finally {
+    scorer.destroy();
+    trainer?.destroy();
+    run.destroy();
+  }
+}

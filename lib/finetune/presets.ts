@@ -1,0 +1,230 @@
+/**
+ * Presets of the fine-tuning suites (paper §5.2 Table 2, §6.1 Table 4).
+ *
+ * `paper`: the paper's Table 6 for a GPU with a real LLaMA (`--base DIR`) and the real datasets
+ * (`--data DIR`): batch 128; Tulu v2 2 epochs, cosine, 500 warmup steps; MetaMath 3 epochs, cosine, 300
+ * warmup; BioMed/Finance 1 epoch, linear, 150 warmup; ranks 8 and 256; the rate grids of Table 6 (FFT's
+ * single rate; MoRA at r = 256 its own, smaller grid).
+ *
+ * `quick`: the same matrix sized for 2 CPU cores and a software adapter, on the analogs. The base is the
+ * `reference` LLaMA (hidden 128, 2 layers, byte vocabulary) pretrained on the corpus without the Factbook's
+ * Economy sections (`lib/finetune/base.ts`). Ranks map the paper's by trainable fraction, as the UUID suite
+ * does: on LLaMA-2-7B r = 8 trains 0.3% of the block weights and r = 256 trains 9.5%; here r = 1 trains 1%
+ * (the least possible) and r = 8 trains 8%. Each task trains a fixed number of steps of 8 sequences.
+ *
+ * `smoke` (`deno task bench --quick`): the pipeline on a few steps of LoRA and MoRA at one rank, one rate, one
+ * seed, to see that it runs; its numbers are not a result.
+ *
+ * @module
+ */
+
+import type { ScheduleKind } from "../train/schedule.ts";
+import type { FinetuneBaseSpec } from "./base.ts";
+import type { TaskFamily } from "./tasks.ts";
+
+/** How long and how a family's task trains. */
+export interface FamilySettings {
+  /** Epochs over the training set (the paper's), or a fixed number of optimizer steps (the CPU presets). */
+  length: { epochs: number } | { steps: number };
+  warmup: number;
+  schedule: ScheduleKind;
+  /**
+   * Rate grid of the search by method name, `<method>:large` for a method's grid at the large rank (Table 6
+   * gives MoRA at r = 256 its own), and `default` for the rest.
+   */
+  lrGrid: Record<string, number[]>;
+}
+
+/** Sizes of the analogs' data. */
+export interface AnalogSizes {
+  instruction: { train: number; test: number };
+  /** Problems per tier. */
+  math: { train: number; test: number };
+  /** Held-out documents and cloze items of each domain. */
+  domain: { heldOut: number; cloze: number };
+}
+
+/** One preset. */
+export interface FinetunePreset {
+  name: string;
+  /** Methods of Table 2 (`--methods` overrides). */
+  methods: string[];
+  /** The small and large rank (the paper's 8 and 256). */
+  ranks: number[];
+  /** Table 2's variant of a method at the small and large rank (MoRA: rotation, Eq. 9; sharing, Eq. 6). */
+  variants: Record<string, [string, string]>;
+  /** Table 4's MoRA operators, in its row order. */
+  ablationVariants: string[];
+  /** Tasks of Table 2 (`--tasks` overrides). */
+  tasks: string[];
+  /** Sequences per optimizer step, and micro-batches it is split into. */
+  batch: number;
+  microBatches: number;
+  /** Longest training sequence; longer examples are refused before any training. */
+  maxSeqLen: number;
+  /** Context of the domains' training windows and perplexity. */
+  domainSeqLen: number;
+  /** Held-out perplexity windows are read in at most this many batches. */
+  perplexityBatches: number;
+  /** Sequences per scoring batch. */
+  evalBatch: number;
+  /** Loss read-backs over a run. */
+  lossPoints: number;
+  families: Record<TaskFamily, FamilySettings>;
+  sizes: AnalogSizes;
+  searchSeed: number;
+  seeds: number[];
+  adapterDropout: number;
+  tokenizer: string;
+  /** Base model when `--base` is not given; undefined means `--base` is required. */
+  base?: FinetuneBaseSpec;
+  /** Whether `--data` is required (the paper preset runs the real datasets only). */
+  needsData: boolean;
+}
+
+const TABLE2_METHODS = ["fft", "lora", "lora+", "relora", "asylora", "dora", "mora"];
+const OPERATORS = ["truncation", "sharing", "decouple", "rotation"];
+const TASKS = ["instruction", "math", "biomed", "finance"];
+const MORA_VARIANTS: Record<string, [string, string]> = { mora: ["rotation", "sharing"] };
+
+const QUICK_BASE: FinetuneBaseSpec = {
+  preset: "reference",
+  tokenizer: "byte",
+  steps: 400,
+  batch: 8,
+  seqLen: 256,
+  lr: 2e-3,
+  seed: 0,
+};
+
+/** The quick grid: FFT's, and every adapter's (one grid, so no method is favoured). */
+const QUICK_GRID = { fft: [1e-3, 3e-3], default: [3e-3, 1e-2, 3e-2] };
+
+/** Every preset. */
+export const FINETUNE_PRESETS: Readonly<Record<string, FinetunePreset>> = {
+  quick: {
+    name: "quick",
+    methods: TABLE2_METHODS,
+    ranks: [1, 8],
+    variants: MORA_VARIANTS,
+    ablationVariants: OPERATORS,
+    tasks: TASKS,
+    batch: 8,
+    microBatches: 1,
+    maxSeqLen: 224,
+    domainSeqLen: 128,
+    perplexityBatches: 4,
+    evalBatch: 16,
+    lossPoints: 16,
+    families: {
+      instruction: { length: { steps: 32 }, warmup: 3, schedule: "cosine", lrGrid: QUICK_GRID },
+      math: { length: { steps: 40 }, warmup: 4, schedule: "cosine", lrGrid: QUICK_GRID },
+      domain: { length: { steps: 32 }, warmup: 3, schedule: "linear", lrGrid: QUICK_GRID },
+    },
+    sizes: {
+      instruction: { train: 256, test: 48 },
+      math: { train: 160, test: 32 },
+      domain: { heldOut: 24, cloze: 48 },
+    },
+    searchSeed: 100,
+    seeds: [0, 1, 2],
+    adapterDropout: 0.05,
+    tokenizer: "byte",
+    base: QUICK_BASE,
+    needsData: false,
+  },
+  smoke: {
+    name: "smoke",
+    methods: ["lora", "mora"],
+    ranks: [1],
+    variants: MORA_VARIANTS,
+    ablationVariants: OPERATORS,
+    tasks: TASKS,
+    batch: 4,
+    microBatches: 1,
+    maxSeqLen: 224,
+    domainSeqLen: 64,
+    perplexityBatches: 1,
+    evalBatch: 8,
+    lossPoints: 4,
+    families: {
+      instruction: { length: { steps: 4 }, warmup: 1, schedule: "cosine", lrGrid: { default: [1e-2] } },
+      math: { length: { steps: 4 }, warmup: 1, schedule: "cosine", lrGrid: { default: [1e-2] } },
+      domain: { length: { steps: 4 }, warmup: 1, schedule: "linear", lrGrid: { default: [1e-2] } },
+    },
+    sizes: {
+      instruction: { train: 16, test: 8 },
+      math: { train: 8, test: 8 },
+      domain: { heldOut: 4, cloze: 8 },
+    },
+    searchSeed: 100,
+    seeds: [0],
+    adapterDropout: 0.05,
+    tokenizer: "byte",
+    base: { ...QUICK_BASE, steps: 30, batch: 4, seqLen: 64 },
+    needsData: false,
+  },
+  paper: {
+    name: "paper",
+    methods: TABLE2_METHODS,
+    ranks: [8, 256],
+    variants: MORA_VARIANTS,
+    ablationVariants: OPERATORS,
+    tasks: TASKS,
+    batch: 128,
+    microBatches: 16,
+    maxSeqLen: 1024,
+    domainSeqLen: 1024,
+    perplexityBatches: 64,
+    evalBatch: 16,
+    lossPoints: 100,
+    // Table 6.
+    families: {
+      instruction: {
+        length: { epochs: 2 },
+        warmup: 500,
+        schedule: "cosine",
+        lrGrid: { fft: [2e-5], "mora:large": [3e-5, 5e-5, 7e-5], default: [1e-4, 2e-4, 3e-4] },
+      },
+      math: {
+        length: { epochs: 3 },
+        warmup: 300,
+        schedule: "cosine",
+        lrGrid: { fft: [2e-5], "mora:large": [3e-5, 5e-5, 7e-5], default: [1e-4, 2e-4, 3e-4] },
+      },
+      domain: {
+        length: { epochs: 1 },
+        warmup: 150,
+        schedule: "linear",
+        lrGrid: { fft: [3e-5], "mora:large": [5e-5, 7e-5, 1e-4], default: [3e-4, 4e-4, 5e-4] },
+      },
+    },
+    sizes: {
+      instruction: { train: 0, test: 0 },
+      math: { train: 0, test: 0 },
+      domain: { heldOut: 0, cloze: 1000 },
+    },
+    searchSeed: 100,
+    seeds: [0],
+    adapterDropout: 0.05,
+    tokenizer: "llama-bytes",
+    needsData: true,
+  },
+};
+
+/** A preset by name, with a clear error listing the valid names. */
+export function finetunePreset(name: string): FinetunePreset {
+  const preset = FINETUNE_PRESETS[name];
+  if (!preset) {
+    throw new RangeError(
+      `Unknown fine-tuning preset "${name}": expected one of ${Object.keys(FINETUNE_PRESETS).join(", ")}`,
+    );
+  }
+  return preset;
+}
+
+/** The rate grid of a (method, rank) group on a family. */
+export function lrGrid(preset: FinetunePreset, family: TaskFamily, method: string, large: boolean): number[] {
+  const grid = preset.families[family].lrGrid;
+  return (large ? grid[`${method}:large`] : undefined) ?? grid[method] ?? grid.default!;
+}

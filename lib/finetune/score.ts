@@ -1,0 +1,206 @@
+/**
+ * Scoring the fine-tuning tasks, one scorer for the analogs and the real datasets:
+ *
+ * - multiple choice (MMLU, and the domains' cloze): each option's summed log-likelihood as a continuation of
+ *   the context; the highest wins (ties go to the first), as the MMLU harness scores the answer letters;
+ * - math: exact match of the final answer (`lib/finetune/format.ts` `finalAnswer`) of a greedy generation;
+ * - domain perplexity: `lib/train/evaluate.ts` on the held-out documents' token stream.
+ *
+ * Sequences are grouped into lengths rounded up to {@link LENGTH_BUCKET} tokens, so that few plans are built.
+ * A generation prompt shorter than its bucket is left-padded with newline tokens before its BOS (text before a
+ * BOS is what the base saw between pretraining documents), since the generator has no attention mask.
+ *
+ * @module
+ */
+
+import { tokenStream } from "../data/batches.ts";
+import type { Tokenizer } from "../data/tokenizer.ts";
+import { runDispatches } from "../gpu/kernel.ts";
+import { readTensor } from "../gpu/tensor.ts";
+import { buildGreedyGenerator, type GreedyGenerator } from "../model/generate.ts";
+import type { LlamaModel } from "../model/llama.ts";
+import { buildTrainPlan, type TrainPlan } from "../model/train_plan.ts";
+import { IGNORE_INDEX } from "../ops/cross_entropy.ts";
+import { evaluate } from "../train/evaluate.ts";
+import { finalAnswer } from "./format.ts";
+import type { ChoiceItem, DomainDocument, MathItem } from "./tasks.ts";
+
+/** Sequence lengths are rounded up to a multiple of this. */
+export const LENGTH_BUCKET = 32;
+
+/** `n` rounded up to the bucket. */
+export function bucket(n: number): number {
+  return Math.ceil(n / LENGTH_BUCKET) * LENGTH_BUCKET;
+}
+
+/** log softmax(row)[target], in float64 with a max shift. */
+export function logProb(logits: Float32Array, offset: number, vocab: number, target: number): number {
+  let max = -Infinity;
+  for (let v = 0; v < vocab; v++) max = Math.max(max, logits[offset + v]!);
+  let sum = 0;
+  for (let v = 0; v < vocab; v++) sum += Math.exp(logits[offset + v]! - max);
+  return logits[offset + target]! - max - Math.log(sum);
+}
+
+/** The index of the largest value (the first of equals). */
+export function argmax(values: readonly number[]): number {
+  let best = 0;
+  values.forEach((v, i) => {
+    if (v > values[best]!) best = i;
+  });
+  return best;
+}
+
+/** Fraction of generations whose final answer is exactly the expected one. */
+export function exactMatch(generated: readonly string[], expected: readonly string[]): number {
+  let right = 0;
+  generated.forEach((text, i) => {
+    if (finalAnswer(text) === expected[i]) right++;
+  });
+  return right / generated.length;
+}
+
+/** One scored sequence: ids, and the positions whose next token is an option token. */
+interface Row {
+  ids: number[];
+  /** Positions t whose logits score ids[t + 1] (the option's tokens). */
+  from: number;
+}
+
+/** Scores one model; builds its plans once per length and frees them with {@link TaskScorer.destroy}. */
+export class TaskScorer {
+  readonly #plans = new Map<number, TrainPlan>();
+  readonly #generators = new Map<string, GreedyGenerator>();
+
+  constructor(readonly model: LlamaModel, readonly tokenizer: Tokenizer, readonly batch: number) {}
+
+  /** The token rows of an item's options: BOS, the context, then the option. */
+  rows(item: ChoiceItem): Row[] {
+    const context = [this.tokenizer.bos, ...this.tokenizer.encode(item.context)];
+    return item.options.map((o) => ({
+      ids: [...context, ...this.tokenizer.encode(o)],
+      from: context.length - 1,
+    }));
+  }
+
+  /** The longest row of the items (to check them against the context before any work). */
+  longestRow(items: readonly ChoiceItem[]): number {
+    return Math.max(...items.flatMap((item) => this.rows(item).map((r) => r.ids.length)));
+  }
+
+  async #plan(seqLen: number): Promise<TrainPlan> {
+    let plan = this.#plans.get(seqLen);
+    if (!plan) {
+      plan = await buildTrainPlan(this.model, { batch: this.batch, seqLen });
+      this.#plans.set(seqLen, plan);
+    }
+    return plan;
+  }
+
+  /** Summed log-likelihood of each row's option tokens. */
+  async #logLikelihoods(rows: readonly Row[]): Promise<number[]> {
+    const out = new Array<number>(rows.length);
+    const byLength = new Map<number, number[]>();
+    rows.forEach((r, i) => {
+      const n = Math.min(bucket(r.ids.length), this.model.config.maxPositionEmbeddings);
+      byLength.set(n, [...byLength.get(n) ?? [], i]);
+    });
+    const vocab = this.model.config.vocabSize;
+    for (const [seqLen, indices] of byLength) {
+      const plan = await this.#plan(seqLen);
+      for (let at = 0; at < indices.length; at += this.batch) {
+        const chunk = indices.slice(at, at + this.batch);
+        const ids = new Uint32Array(this.batch * seqLen).fill(this.tokenizer.eos);
+        chunk.forEach((r, b) => ids.set(rows[r]!.ids, b * seqLen));
+        plan.writeBatch(ids, new Int32Array(ids.length).fill(IGNORE_INDEX));
+        await runDispatches(this.model.gpu, plan.forward);
+        const logits = await readTensor(plan.logits);
+        chunk.forEach((r, b) => {
+          const row = rows[r]!;
+          let sum = 0;
+          for (let t = row.from; t + 1 < row.ids.length; t++) {
+            sum += logProb(logits, (b * seqLen + t) * vocab, vocab, row.ids[t + 1]!);
+          }
+          out[r] = sum;
+        });
+      }
+    }
+    return out;
+  }
+
+  /** Accuracy on multiple-choice items: the option of highest log-likelihood against the answer. */
+  async choiceAccuracy(items: readonly ChoiceItem[]): Promise<number> {
+    const rows = items.flatMap((item) => this.rows(item));
+    const ll = await this.#logLikelihoods(rows);
+    let right = 0, at = 0;
+    for (const item of items) {
+      if (argmax(ll.slice(at, at + item.options.length)) === item.answer) right++;
+      at += item.options.length;
+    }
+    return right / items.length;
+  }
+
+  /** The prompt ids of a problem: BOS and the prompt. */
+  promptIds(item: MathItem): number[] {
+    return [this.tokenizer.bos, ...this.tokenizer.encode(item.prompt)];
+  }
+
+  /** Greedy generations of `maxNewTokens` after each prompt, cut at the first EOS, as text. */
+  async generate(items: readonly MathItem[], maxNewTokens: number): Promise<string[]> {
+    const pad = this.tokenizer.encode("\n")[0]!;
+    const byLength = new Map<number, number[]>();
+    items.forEach((item, i) => {
+      const n = bucket(this.promptIds(item).length);
+      byLength.set(n, [...byLength.get(n) ?? [], i]);
+    });
+    const out = new Array<string>(items.length);
+    for (const [promptLen, indices] of byLength) {
+      const key = `${promptLen}:${maxNewTokens}`;
+      let generator = this.#generators.get(key);
+      if (!generator) {
+        generator = await buildGreedyGenerator(this.model, { batch: this.batch, promptLen, maxNewTokens });
+        this.#generators.set(key, generator);
+      }
+      for (let at = 0; at < indices.length; at += this.batch) {
+        const chunk = indices.slice(at, at + this.batch);
+        const prompts = new Uint32Array(this.batch * promptLen).fill(pad);
+        chunk.forEach((i, b) => {
+          const ids = this.promptIds(items[i]!);
+          prompts.set(ids, b * promptLen + promptLen - ids.length);
+        });
+        const tokens = await generator.generate(prompts);
+        chunk.forEach((i, b) => {
+          const ids = [...tokens[b]!];
+          const end = ids.indexOf(this.tokenizer.eos);
+          out[i] = this.tokenizer.decode(end < 0 ? ids : ids.slice(0, end));
+        });
+      }
+    }
+    return out;
+  }
+
+  /** Exact-match accuracy of greedy generation on problems. */
+  async mathAccuracy(items: readonly MathItem[], maxNewTokens: number): Promise<number> {
+    const generated = await this.generate(items, maxNewTokens);
+    return exactMatch(generated, items.map((i) => i.answer));
+  }
+
+  /** Perplexity of held-out documents, in windows of `seqLen`, at most `maxBatches` batches. */
+  async perplexity(docs: readonly DomainDocument[], seqLen: number, maxBatches: number): Promise<number> {
+    const stream = tokenStream(docs, this.tokenizer);
+    const plan = await this.#plan(seqLen);
+    const result = await evaluate(this.model, stream, this.tokenizer, {
+      batch: this.batch,
+      seqLen,
+      maxBatches,
+      plan,
+    });
+    return result.perplexity;
+  }
+
+  /** Frees the plans. */
+  destroy(): void {
+    for (const p of this.#plans.values()) p.destroy();
+    for (const g of this.#generators.values()) g.destroy();
+  }
+}
