@@ -7,8 +7,21 @@
 
 import { parseArgs, type ParseArgsConfig } from "node:util";
 
-/** Runs `main(Deno.args)` and exits with its status. */
-export async function runCli(main: (args: string[]) => Promise<number>): Promise<never> {
+/** Whether `args` ask for help (`--help` or `-h`, before any `--`). */
+export function wantsHelp(args: readonly string[]): boolean {
+  const end = args.indexOf("--");
+  return (end < 0 ? args : args.slice(0, end)).some((arg) => arg === "--help" || arg === "-h");
+}
+
+/**
+ * Runs `main(Deno.args)` and exits with its status; with `usage`, `--help` or `-h` prints it and exits 0
+ * instead, before anything else runs.
+ */
+export async function runCli(main: (args: string[]) => Promise<number>, usage?: string): Promise<never> {
+  if (usage !== undefined && wantsHelp(Deno.args)) {
+    console.log(usage);
+    Deno.exit(0);
+  }
   try {
     Deno.exit(await main(Deno.args));
   } catch (error) {
@@ -76,6 +89,25 @@ export function parseCliArgs<T extends ParseArgsConfig>(config: T): ReturnType<t
     throw new RangeError(
       `Cannot read ${flag} "${value}": a value starting with "-" reads as a flag; write it with "=", as ` +
         `${flag}=${value}`,
+    );
+  }
+}
+
+/**
+ * Checks, before any work, that results can be saved to `dir`: a writable folder (created if absent).
+ *
+ * @throws {RangeError} naming the flag, when `dir` is a file or cannot be written.
+ */
+export async function checkWritableDir(flag: string, dir: string): Promise<void> {
+  try {
+    await Deno.mkdir(dir, { recursive: true });
+    await Deno.remove(await Deno.makeTempFile({ dir, prefix: ".write-check-" }));
+  } catch (error) {
+    const unwritable = [Deno.errors.AlreadyExists, Deno.errors.NotADirectory, Deno.errors.PermissionDenied];
+    if (!unwritable.some((kind) => error instanceof kind)) throw error;
+    throw new RangeError(
+      `Cannot save to --${flag} "${dir}": it is a file or a folder that cannot be written ` +
+        `(${(error as Error).message}); pick a writable folder`,
     );
   }
 }

@@ -19,7 +19,7 @@ import { parseLlamaConfig } from "../model/config.ts";
 import { modelPreset } from "../model/presets.ts";
 import { pretrain } from "../train/pretrain.ts";
 import type { ScheduleKind } from "../train/schedule.ts";
-import { numberFlag, parseCliArgs, runCli } from "./run_cli.ts";
+import { checkWritableDir, numberFlag, parseCliArgs, runCli } from "./run_cli.ts";
 
 const OPTIONS = {
   config: { type: "string", default: "reference" },
@@ -79,17 +79,7 @@ async function checkOut(out: string, initFrom: string | undefined, overwrite: bo
         `pass another --out, or --overwrite to replace it`,
     );
   }
-  try {
-    await Deno.mkdir(out, { recursive: true });
-    await Deno.remove(await Deno.makeTempFile({ dir: out, prefix: ".train-write-check-" }));
-  } catch (error) {
-    const unwritable = [Deno.errors.AlreadyExists, Deno.errors.NotADirectory, Deno.errors.PermissionDenied];
-    if (!unwritable.some((kind) => error instanceof kind)) throw error;
-    throw new RangeError(
-      `Cannot save to --out "${out}": it is a file or a folder that cannot be written ` +
-        `(${(error as Error).message}); pick a writable folder`,
-    );
-  }
+  await checkWritableDir("out", out);
 }
 
 async function main(args: string[]): Promise<number> {

@@ -8,7 +8,7 @@
 
 import type { Gpu } from "../gpu/device.ts";
 import type { Dispatch } from "../gpu/kernel.ts";
-import { collectScratch, createTensor, type Tensor, writeTensor } from "../gpu/tensor.ts";
+import { collectScratch, createTensor, readTensor, type Tensor, writeTensor } from "../gpu/tensor.ts";
 import type { TrainableTensor } from "../model/linear.ts";
 import { ADAMW_HYPER_SIZE, adamwHyper, adamwUpdate } from "../ops/adamw.ts";
 import { gradNorm } from "../ops/grad_norm.ts";
@@ -44,6 +44,17 @@ export const DEFAULT_ADAMW: AdamWConfig = {
   weightDecay: 0,
   maxGradNorm: 1,
 };
+
+/** One tensor's optimizer state, for a resumable training state. */
+export interface MomentState {
+  /** The trainable tensor's name. */
+  name: string;
+  /** First and second moments. */
+  m: Float32Array<ArrayBuffer>;
+  v: Float32Array<ArrayBuffer>;
+  /** Updates since its state was last reset. */
+  step: number;
+}
 
 interface Slot {
   param: TrainableTensor;
@@ -131,6 +142,39 @@ export class AdamW {
           step: stepOfGroup.get(group)!,
         }),
       );
+    }
+  }
+
+  /** Reads every tensor's moments and step count back (waits for the GPU). */
+  async readState(): Promise<MomentState[]> {
+    const out: MomentState[] = [];
+    for (const s of this.#slots) {
+      out.push({ name: s.param.name, m: await readTensor(s.m), v: await readTensor(s.v), step: s.step });
+    }
+    return out;
+  }
+
+  /**
+   * Restores what {@link readState} read, tensor by tensor by name.
+   *
+   * @throws {RangeError} naming a tensor the state lacks or holds with another size.
+   */
+  writeState(state: readonly MomentState[]): void {
+    const byName = new Map(state.map((s) => [s.name, s]));
+    for (const s of this.#slots) {
+      const saved = byName.get(s.param.name);
+      if (!saved || saved.m.length !== s.m.size || saved.v.length !== s.v.size) {
+        throw new RangeError(
+          `Cannot restore the optimizer state of "${s.param.name}": the saved state lacks it or has another ` +
+            `size; it was saved for another model or method`,
+        );
+      }
+    }
+    for (const s of this.#slots) {
+      const saved = byName.get(s.param.name)!;
+      writeTensor(s.m, saved.m);
+      writeTensor(s.v, saved.v);
+      s.step = saved.step;
     }
   }
 

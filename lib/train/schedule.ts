@@ -84,6 +84,15 @@ export function validateSchedule(s: ScheduleConfig): void {
   }
 }
 
+/** A {@link LearningRate}'s restart state: its current base, schedule and offset (plain JSON). */
+export interface LearningRateState {
+  base: number;
+  schedule: ScheduleConfig;
+  offset: number;
+  staleUpdate: number;
+  staleRate: number;
+}
+
 /**
  * The learning rate of every update under a base rate and a schedule, with restarts: after update
  * `restartAt` completes, the schedule becomes `kind` with `warmupSteps` over the remaining steps, re-warming
@@ -108,6 +117,27 @@ export class LearningRate {
   at(update: number): number {
     if (update === this.#staleUpdate) return this.#staleRate;
     return this.#base * scheduleMultiplier(this.#schedule, update - 1 - this.#offset);
+  }
+
+  /** What the rate depends on besides the update number (changed by {@link restart}), for a resumable state. */
+  get state(): LearningRateState {
+    return {
+      base: this.#base,
+      schedule: this.#schedule,
+      offset: this.#offset,
+      staleUpdate: this.#staleUpdate,
+      staleRate: this.#staleRate,
+    };
+  }
+
+  /** Restores a {@link state} read from a rate of the same run. */
+  set state(s: LearningRateState) {
+    validateSchedule(s.schedule);
+    this.#base = s.base;
+    this.#schedule = s.schedule;
+    this.#offset = s.offset;
+    this.#staleUpdate = s.staleUpdate;
+    this.#staleRate = s.staleRate;
   }
 
   /** Restarts after update `u` completed: re-warm over `warmupSteps` to the rate of update u+1. */
