@@ -1,0 +1,203 @@
+/**
+ * One run of the pretraining experiment (paper §5.3): a random-initialized LLaMA, set up for a registered
+ * method through the shared path (`lib/experiment/setup.ts`) with the embeddings, norms and LM head trainable
+ * next to the adapters, trained on the corpus's training documents with a cosine schedule (ReLoRA/ReMoRA
+ * merging and restarting through their own hooks), its step time and peak GPU memory measured in the same
+ * run, then scored on held-out documents (perplexity and bits per byte) and its ΔW spectrum taken (Figure 5).
+ * A run that diverges or does not learn is a record too, with its status. Learning-rate search runs skip the
+ * validation and the spectrum: the search reads training loss only.
+ *
+ * @module
+ */
+
+import type { MergeEvent } from "../adapters/restarts.ts";
+import { trainBatches } from "../data/batches.ts";
+import { getTokenizer } from "../data/tokenizer.ts";
+import { learningStatus, type MatrixRecord } from "../experiment/matrix.ts";
+import {
+  type MethodRun,
+  type MethodSpec,
+  type ResolvedMethod,
+  resolveMethod,
+  setupMethod,
+} from "../experiment/setup.ts";
+import type { Gpu } from "../gpu/device.ts";
+import { readTensor } from "../gpu/tensor.ts";
+import { llamaParameterShapes } from "../model/checkpoint.ts";
+import { initLlamaWeights } from "../model/init.ts";
+import { type EvalResult, evaluate } from "../train/evaluate.ts";
+import { Trainer, TrainingDivergedError } from "../train/trainer.ts";
+import { evenWindows, type PretrainData } from "./data.ts";
+import type { PretrainModel, PretrainPreset } from "./presets.ts";
+import { type MatrixDelta, moduleSpectra, type ModuleSpectrum } from "./spectrum.ts";
+
+/** What identifies a run (its record's `id` is made of these). */
+export interface PretrainRunSpec extends MethodSpec {
+  preset: string;
+  /** Model name of the preset ({@link PretrainModel}). */
+  model: string;
+  /** Seed of the initialization, the data order and the adapters. */
+  seed: number;
+  lr: number;
+}
+
+/** Why a run was made: a Table 3 run (also Figures 4–5) or a learning-rate search run. */
+export type PretrainRunRole = "table3" | "lr-search";
+
+/** The record of a finished run. */
+export interface PretrainRunRecord extends MatrixRecord {
+  spec: PretrainRunSpec;
+  role: PretrainRunRole;
+  /** Trainable values: adapters plus embeddings, norms and LM head (every weight for FFT). */
+  trainableParams: number;
+  /** Training loss at the steps it was read back. */
+  losses: { step: number; loss: number }[];
+  /** ReLoRA/ReMoRA merges: after which update, and how long each took. */
+  merges: MergeEvent[];
+  /** The merge period of the run, for methods that merge. */
+  mergeEvery?: number;
+  /** Mean wall time of a training step, merges excluded, ms. */
+  msPerStep: number;
+  /** Peak GPU bytes allocated while training (weights, optimizer state, activations, scratch). */
+  peakBytes: number;
+  /** Held-out documents (Table 3); absent for search runs and runs that diverged. */
+  validation?: EvalResult;
+  /** Figure 5's singular-value counts of ΔW per module type; absent like `validation`. */
+  spectrum?: ModuleSpectrum[];
+}
+
+/** The unique key of a spec. */
+export function runId(spec: PretrainRunSpec): string {
+  const rank = spec.rank === null ? "full" : `r${spec.rank}`;
+  const options = Object.entries(spec.options ?? {}).sort().map(([k, v]) => `${k}=${v}`).join(",");
+  return [
+    spec.preset,
+    spec.model,
+    spec.method,
+    rank,
+    spec.variant ?? "-",
+    ...options ? [options] : [],
+    `seed${spec.seed}`,
+    `lr${spec.lr}`,
+  ].join("|");
+}
+
+/** The preset's model of a spec (throws naming the valid ones). */
+export function modelOf(preset: PretrainPreset, name: string): PretrainModel {
+  const model = preset.models.find((m) => m.name === name);
+  if (!model) {
+    throw new RangeError(
+      `Unknown model "${name}" of preset ${preset.name}: expected ${
+        preset.models.map((m) => m.name).join(", ")
+      }`,
+    );
+  }
+  return model;
+}
+
+/** The spec resolved against its method's defaults, with the unadapted tensors trainable. */
+export function resolvePretrainRun(preset: PretrainPreset, spec: PretrainRunSpec): ResolvedMethod {
+  return resolveMethod(spec, { seed: spec.seed, totalSteps: preset.steps, trainUnadapted: true });
+}
+
+/**
+ * ΔW = W_final − W_init of every adapted (or, for FFT, trained) block projection, where W_final is the
+ * weight the model computes with: its base weight (merges included) plus the live adapter's ΔW.
+ */
+export async function accumulatedDeltas(
+  run: MethodRun,
+  initial: ReadonlyMap<string, Float32Array>,
+): Promise<MatrixDelta[]> {
+  const out: MatrixDelta[] = [];
+  for (const { name, shape } of llamaParameterShapes(run.model.config)) {
+    if (!name.startsWith("model.layers.") || !name.endsWith("_proj.weight")) continue;
+    const path = name.slice(0, -".weight".length);
+    const final = await readTensor(run.model.weight(name));
+    const live = await run.adapters.get(path)?.deltaWeight();
+    const init = initial.get(name)!;
+    const delta = new Float64Array(final.length);
+    for (let i = 0; i < delta.length; i++) delta[i] = final[i]! + (live?.[i] ?? 0) - init[i]!;
+    out.push({ path, rows: shape[0]!, cols: shape[1]!, delta });
+  }
+  return out;
+}
+
+/** Trains one run and, for a Table 3 run, scores it. */
+export async function runPretrainExperiment(
+  gpu: Gpu,
+  preset: PretrainPreset,
+  spec: PretrainRunSpec,
+  data: PretrainData,
+  options: { role: PretrainRunRole; log: (line: string) => void },
+): Promise<Omit<PretrainRunRecord, "provenance">> {
+  const { config } = modelOf(preset, spec.model);
+  const tokenizer = getTokenizer(preset.tokenizer);
+  const resolved = resolvePretrainRun(preset, spec);
+  const initial = initLlamaWeights(config, spec.seed);
+  gpu.memory.resetPeak();
+  const run = await setupMethod(gpu, { config, weights: initial }, resolved);
+  const record: Omit<PretrainRunRecord, "provenance"> = {
+    id: runId(spec),
+    spec,
+    role: options.role,
+    status: "ok",
+    trainableParams: run.trainableParams,
+    losses: [],
+    merges: [],
+    ...resolved.adapter?.mergeEvery !== undefined ? { mergeEvery: resolved.adapter.mergeEvery } : {},
+    msPerStep: 0,
+    peakBytes: 0,
+  };
+  let trainer: Trainer | undefined;
+  try {
+    trainer = await Trainer.create(run.model, {
+      batch: preset.batch,
+      microBatches: preset.microBatches,
+      seqLen: preset.seqLen,
+      lr: spec.lr,
+      schedule: { kind: "cosine", warmupSteps: preset.warmup, totalSteps: preset.steps },
+      adamw: { weightDecay: preset.weightDecay, groups: run.groups },
+      logEvery: Math.max(1, Math.round(preset.steps / preset.lossPoints)),
+    });
+    record.merges = run.attach(trainer);
+    const batches = trainBatches(data.train, {
+      batchSize: preset.batch * preset.microBatches,
+      seqLen: preset.seqLen,
+      seed: spec.seed,
+    });
+    const start = performance.now();
+    for (let step = 1; step <= preset.steps; step++) {
+      const { inputIds, labels } = batches.next().value;
+      const loss = await trainer.trainStep(inputIds, labels, step === preset.steps);
+      if (loss) record.losses.push({ step, loss: loss.loss });
+    }
+    await gpu.device.queue.onSubmittedWorkDone();
+    const mergeMs = record.merges.reduce((a, m) => a + m.ms, 0);
+    record.msPerStep = (performance.now() - start - mergeMs) / preset.steps;
+    record.peakBytes = gpu.memory.peak;
+    const status = learningStatus(record.losses, tokenizer.vocabSize);
+    options.log(
+      `  loss ${record.losses[0]?.loss.toFixed(3)} → ${record.losses.at(-1)?.loss.toFixed(3)}, ` +
+        `${record.msPerStep.toFixed(0)} ms/step, ${record.merges.length} merges`,
+    );
+    if (options.role === "lr-search" || status.status !== "ok") return { ...record, ...status };
+    record.validation = await evaluate(
+      run.model,
+      evenWindows(data.validation, preset.seqLen, preset.evalWindows),
+      tokenizer,
+      { batch: preset.batch, seqLen: preset.seqLen },
+    );
+    record.spectrum = moduleSpectra(await accumulatedDeltas(run, initial));
+    options.log(
+      `  validation: perplexity ${record.validation.perplexity.toFixed(3)}, ` +
+        `${record.validation.bitsPerByte.toFixed(4)} bits/byte`,
+    );
+    return record;
+  } catch (error) {
+    if (!(error instanceof TrainingDivergedError)) throw error;
+    return { ...record, status: "diverged", failure: error.message };
+  } finally {
+    trainer?.destroy();
+    run.destroy();
+  }
+}
