@@ -31,7 +31,13 @@ const USAGE = `Usage: deno task report [--out DIR]
   --rebuild              first rebuilds DIR/results.json (a lost or corrupt one is kept as results.json.bak)
                          from DIR/results.jsonl, DIR/uuid-<preset>.jsonl and DIR/lr-search-uuid-<preset>.json
   --preset NAME          with --rebuild, the UUID preset whose journal to read (default: the preset of the
-                         latest UUID records of results.jsonl, or the only uuid-<preset>.jsonl there is)`;
+                         latest UUID records of results.jsonl, or the only uuid-<preset>.jsonl there is)
+  --help                 show this text
+
+Examples:
+  deno task report                                  # re-render reports/index.html from reports/results.json
+  deno task report --merge shard-0 shard-1 --out reports
+  deno task report --rebuild --out reports --preset quick`;
 
 async function readResults(path: string, outDir: string): Promise<ResultsFile> {
   try {

@@ -48,8 +48,10 @@ Trains an adapter (any registered method) on your own text and saves it in Huggi
   --help              show this text
 
 Examples:
-  deno task finetune --base reports/cache/base-reference-byte-steps400-b8x128-lr0.002-seed0-uuid100000x20 \\
-    --method mora --rank 8 --data notes.txt --steps 200 --lr 3e-3 --out runs/mora-notes --merge
+  # the bundled 2-layer LLaMA in the Hub's layout (sharded BF16/F16, its own tokenizer.json), in seconds
+  deno task finetune --base testdata/hf-llama-tiny --method mora --rank 4 --data notes.txt --steps 20 \\
+    --lr 1e-2 --seq 64 --out runs/try-mora --merge
+  # a real LLaMA-2 on prompt/response pairs; stop after 100 updates, then continue
   deno task finetune --base ~/models/Llama-2-7b-hf --method lora --rank 8 --data pairs.jsonl --epochs 3 \\
     --seq 256 --out runs/lora-pairs --stop-after 100
   deno task finetune --resume runs/lora-pairs --merge

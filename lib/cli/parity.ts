@@ -18,7 +18,22 @@ import { llamaParity } from "../parity/llama_parity.ts";
 import { moraParity } from "../parity/mora_parity.ts";
 import { runCli } from "./run_cli.ts";
 
-const USAGE = "Usage: deno task parity <model-dir | vectors.json>";
+/** The `--help` text. */
+export const USAGE = `Usage: deno task parity <model-dir | vectors.json>
+
+Compares this project's WebGPU results with a float64 PyTorch reference and prints one line per quantity
+with its max abs and rel error; exits 1 when one is past its tolerance.
+
+  <model-dir>     a Hugging Face LLaMA folder (config.json, model.safetensors) with case.safetensors (logits,
+                  loss, every gradient, a 5-step AdamW trajectory); each <model-dir>/adapters/<case>/ with a
+                  PEFT adapter and its own case.safetensors is checked too
+  <vectors.json>  MoRA operator vectors in the testdata/golden/mora.json layout
+  --help          show this text
+
+Examples:
+  deno task parity testdata/golden/llama-tiny
+  deno task parity testdata/golden/mora.json
+`;
 
 async function main(args: string[]): Promise<number> {
   const { positionals } = parseArgs({ args, allowPositionals: true, options: {} });
@@ -48,4 +63,4 @@ async function main(args: string[]): Promise<number> {
   return failed === 0 ? 0 : 1;
 }
 
-if (import.meta.main) await runCli(main);
+if (import.meta.main) await runCli(main, USAGE);

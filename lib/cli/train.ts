@@ -16,10 +16,41 @@ import { getTokenizer } from "../data/tokenizer.ts";
 import { requestGpu } from "../gpu/device.ts";
 import { loadCheckpoint, saveCheckpoint } from "../model/checkpoint.ts";
 import { parseLlamaConfig } from "../model/config.ts";
-import { modelPreset } from "../model/presets.ts";
+import { MODEL_PRESETS, modelPreset } from "../model/presets.ts";
 import { pretrain } from "../train/pretrain.ts";
 import type { ScheduleKind } from "../train/schedule.ts";
 import { checkWritableDir, numberFlag, parseCliArgs, runCli } from "./run_cli.ts";
+
+/** The `--help` text. */
+export const USAGE =
+  `Usage: deno task train [--config PRESET|FILE.json | --init-from DIR] [options] [--out DIR]
+
+Pretrains a LLaMA from scratch (or continues a checkpoint) on the general-text corpus with full training,
+prints loss, tokens/s and GPU memory, evaluates validation perplexity and bits per byte, and saves a Hugging
+Face model folder (config.json with the tokenizer's BOS/EOS ids, model.safetensors, generation_config.json,
+the tokenizer files).
+
+  --config PRESET|FILE  a model preset (\${Object.keys(MODEL_PRESETS).join(", ")}) or a HF config.json (reference)
+  --init-from DIR       continue from this checkpoint instead (its config is used)
+  --tokenizer NAME      byte, llama-bytes or gpt2 (byte)
+  --sources A,B         corpus sources to train on (all)
+  --steps N             optimizer updates (200)
+  --batch B, --seq L    sequences per update and tokens per sequence (8, 64)
+  --lr RATE             peak learning rate (1e-3)
+  --warmup N            warmup updates (20)
+  --schedule KIND       constant, linear or cosine (cosine)
+  --weight-decay W      AdamW decoupled weight decay (0.1)
+  --seed S              initialization and data order (0)
+  --log-every N         loss line every N updates (20)
+  --eval-batches N      validation batches (8)
+  --out DIR             where to save the model (not --init-from, unless --overwrite)
+  --overwrite           allow --out to be the --init-from checkpoint
+  --help                show this text
+
+Examples:
+  deno task train --config reference --steps 200 --out reports/cache/reference
+  deno task train --init-from reports/cache/reference --steps 100 --lr 3e-4 --out reports/cache/reference-2
+`;
 
 const OPTIONS = {
   config: { type: "string", default: "reference" },
@@ -107,4 +138,4 @@ async function main(args: string[]): Promise<number> {
   return 0;
 }
 
-if (import.meta.main) await runCli(main);
+if (import.meta.main) await runCli(main, USAGE);
