@@ -31,6 +31,7 @@ import { numberList, parseCliArgs, runCli } from "../lib/cli/run_cli.ts";
 import { kernelSuite } from "./kernels.ts";
 import { makeTrainingSuite } from "./training.ts";
 import { makeUuidSuite, type UuidBenchOptions } from "./uuid.ts";
+import { makePretrainSuite } from "./pretrain.ts";
 
 /** Every suite the bench runs, in order; `benchmarks/report.ts` renders results with the same list. */
 export function benchSuites(uuid: UuidBenchOptions): readonly BenchSuite[] {
@@ -38,6 +39,14 @@ export function benchSuites(uuid: UuidBenchOptions): readonly BenchSuite[] {
     kernelSuite,
     makeTrainingSuite({ preset: typeof uuid.preset === "string" ? uuid.preset : undefined, base: uuid.base }),
     makeUuidSuite(uuid),
+    // --preset, --methods, --seeds and --lr-search apply to the pretraining suite too.
+    makePretrainSuite({
+      preset: typeof uuid.preset === "string" ? uuid.preset : "quick",
+      methods: uuid.methods,
+      seeds: uuid.seeds,
+      lrSearch: uuid.lrSearch,
+      outDir: uuid.outDir,
+    }),
   ] as BenchSuite[];
 }
 
@@ -57,7 +66,7 @@ export function benchReport(results: ResultsFile, suites: readonly BenchSuite[])
 const USAGE = `Usage: deno task bench [--out DIR] [--suite NAME]... [--quick] [UUID options]
 
   --out DIR        where results and the report go (default: reports)
-  --suite NAME     run only this suite (repeatable): kernels, training, uuid
+  --suite NAME     run only this suite (repeatable): kernels, training, uuid, pretrain
   --quick          smaller kernel/training sizes, shorter timing and the UUID smoke preset, for a smoke run
   --shard I/N      run shard I of N: each run of a run matrix (by its id) and each other suite (whole) belongs
                    to one shard; writes DIR/shard.json; merge the shards with deno task report --merge
@@ -73,7 +82,12 @@ UUID memorization (suite uuid; finished runs are journaled in DIR/uuid-<preset>.
   --lr-search      search every method's learning rate again (default: reuse DIR/lr-search-uuid-<preset>.json
                    and search only the rates it lacks)
   --lrs LIST       fixed learning rates for every method instead of the searched ones (a grid study)
-  --base DIR       a Hugging Face LLaMA directory as the frozen base model`;
+  --base DIR       a Hugging Face LLaMA directory as the frozen base model
+
+Pretraining from scratch (suite pretrain; runs journaled in DIR/pretrain-<preset>.jsonl, never re-run):
+  --preset, --seeds and --lr-search as above (the search is DIR/lr-search-pretrain-<preset>.json); presets
+  quick (default; 2 CPU cores, about 15 minutes), smoke (default with --quick; seconds, not a result) and paper
+  (the paper's 250M and 1.3B shapes, a GPU); --methods picks among fft,lora,mora,relora,remora (default all)`;
 
 function parseFlags() {
   const { values } = parseCliArgs({
