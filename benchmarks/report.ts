@@ -19,6 +19,7 @@ import { writeReport } from "../lib/report/write.ts";
 import type { UuidRunRecord } from "../lib/uuid/experiment.ts";
 import { benchReport, benchSuites } from "./run.ts";
 import { readLrSearch, saveLrSearch } from "./uuid.ts";
+import { rebuildPretrainRecords } from "./pretrain.ts";
 
 const USAGE = `Usage: deno task report [--out DIR]
        deno task report --merge DIR... [--out DIR] [--allow-mixed-presets]
@@ -30,6 +31,7 @@ const USAGE = `Usage: deno task report [--out DIR]
   --allow-mixed-presets  merge a suite whose records come from different presets
   --rebuild              first rebuilds DIR/results.json (a lost or corrupt one is kept as results.json.bak)
                          from DIR/results.jsonl, DIR/uuid-<preset>.jsonl and DIR/lr-search-uuid-<preset>.json
+                         (and every DIR/pretrain-<preset>.jsonl with DIR/lr-search-pretrain-<preset>.json)
   --preset NAME          with --rebuild, the UUID preset whose journal to read (default: the preset of the
                          latest UUID records of results.jsonl, or the only uuid-<preset>.jsonl there is)
   --help                 show this text
@@ -121,6 +123,8 @@ async function rebuild(outDir: string, asked?: string): Promise<ResultsFile> {
     );
     if (uuid.length > 0) suites.uuid = uuid;
   }
+  const pretrain = await rebuildPretrainRecords(outDir, suites.pretrain ?? []);
+  if (pretrain.length > 0) suites.pretrain = pretrain;
   const results = rebuiltResults(suites, journal);
   const path = join(outDir, "results.json");
   await Deno.copyFile(path, `${path}.bak`).catch((error) => {
