@@ -72,7 +72,22 @@ export interface MatmulTiling {
 
 // CPU-adapter tiles, largest first. Measured on llvmpipe (2 cores, 256-bit, CPU-time estimates): 1024³
 // "nt" reaches about 35 GFLOP/s with 32×32 against 18 with 8×16 (loads per FLOP fall as 1/TM + 1/TN).
-const CPU_TILES = [[32, 32], [16, 32], [16, 16], [8, 16], [8, 8], [4, 8], [4, 4]] as const;
+// Skinny outputs (LoRA's rank-r products, n = r) get tall tiles: with TM ≤ 8 and a power-of-two m ≥ 512,
+// llvmpipe runs the same kernel 20–30× slower (512×8, k = 128: 4.6 ms at 8×8 against 0.16 ms at 16×8,
+// measured interleaved; 384×8 or 1168×8 show no such cliff), so TM = 16 or 32 comes first wherever it fits.
+const CPU_TILES = [
+  [32, 32],
+  [16, 32],
+  [16, 16],
+  [32, 8],
+  [16, 8],
+  [32, 4],
+  [16, 4],
+  [8, 16],
+  [8, 8],
+  [4, 8],
+  [4, 4],
+] as const;
 // Threads wanted on a CPU adapter: 8 SIMD lanes × 2 cores × 2 workgroups each, to balance the cores.
 const CPU_MIN_THREADS = 32;
 

@@ -100,6 +100,24 @@ Deno.test({
 });
 
 Deno.test({
+  name: "skinny outputs (LoRA's rank-r products) take the tall CPU tiles and match the CPU reference",
+  ...gpuTest,
+  async fn() {
+    const gpu = await testGpu();
+    const rng = new Rng(11);
+    // n = 8 and 4 pick 16×8 / 16×4 tiles on a software adapter; an unaligned one takes the scalar kernel.
+    for (const [m, n, k] of [[512, 8, 12], [516, 4, 8], [257, 3, 9]]) {
+      for (const layout of LAYOUTS) {
+        const a = rng.floats(m! * k!);
+        const b = rng.floats(n! * k!);
+        const got = await gpuMatmul(gpu, a, b, layout, [m!, n!, k!]);
+        assertAllClose(got, matmulCpu(a, b, layout, m!, n!, k!), tolerance(k!), `${layout} ${m}×${n}×${k}`);
+      }
+    }
+  },
+});
+
+Deno.test({
   name: "matmul multiplies every batch item with its own matrices",
   ...gpuTest,
   async fn() {
