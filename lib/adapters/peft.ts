@@ -9,7 +9,7 @@
  */
 
 import { join } from "node:path";
-import { readTensor, writeTensor } from "../gpu/tensor.ts";
+import { readTensor, type Tensor, writeTensor } from "../gpu/tensor.ts";
 import { readSafetensors, type TensorToWrite, writeFileAtomic, writeSafetensors } from "../io/safetensors.ts";
 import type { LlamaModel } from "../model/llama.ts";
 import { MoraLayer } from "./mora.ts";
@@ -203,6 +203,7 @@ export async function loadAdapters(
   const adapters = await applyAdapters(model, config);
   const unread = new Set(file.names());
   for (const [path, adapter] of adapters) {
+    const written = new Map<Tensor, { name: string; values: Float32Array<ArrayBuffer> }>();
     for (const [suffix, tensor] of Object.entries(adapter.peftTensors())) {
       const name = `${PREFIX}${path}.${suffix}`;
       unread.delete(name);
@@ -214,11 +215,30 @@ export async function loadAdapters(
             `the adapter was made for another model or rank`,
         );
       }
-      writeTensor(tensor, file.f32(name));
+      const values = file.f32(name);
+      checkSameCopy(written.get(tensor), name, values, file.source);
+      written.set(tensor, { name, values });
+      writeTensor(tensor, values);
     }
   }
   checkAllRead(file.source, unread, configPath);
   return { config, adapters };
+}
+
+/** Throws when a tensor saved under two names (MoRA's M as lora_A and lora_B) holds different values. */
+function checkSameCopy(
+  first: { name: string; values: Float32Array } | undefined,
+  name: string,
+  values: Float32Array,
+  source: string,
+): void {
+  if (!first) return;
+  const at = values.findIndex((v, i) => !Object.is(v, first.values[i]));
+  if (at < 0) return;
+  throw new RangeError(
+    `Adapter "${source}" holds different values under "${first.name}" and "${name}" (first at index ${at}), ` +
+      `which store one tensor (peft-mora saves M under both); the file was altered, re-save it`,
+  );
 }
 
 function checkAllRead(source: string, unread: ReadonlySet<string>, configPath: string): void {
