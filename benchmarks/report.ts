@@ -12,7 +12,8 @@ import { join, resolve } from "node:path";
 import { parseCliArgs, runCli } from "../lib/cli/run_cli.ts";
 import { readJournal } from "../lib/experiment/matrix.ts";
 import { mergeBenchOutputs, readBenchOutput } from "../lib/harness/merge.ts";
-import { latestSuiteRecords, mergeById, rebuiltResults } from "../lib/harness/rebuild.ts";
+import { lockOutputFolder } from "../lib/harness/lock.ts";
+import { keepBackup, latestSuiteRecords, mergeById, rebuiltResults } from "../lib/harness/rebuild.ts";
 import { writeResultsFile } from "../lib/harness/runner.ts";
 import { parseResultsFile, type ResultsFile } from "../lib/harness/suite.ts";
 import { writeReport } from "../lib/report/write.ts";
@@ -127,9 +128,7 @@ async function rebuild(outDir: string, asked?: string): Promise<ResultsFile> {
   if (pretrain.length > 0) suites.pretrain = pretrain;
   const results = rebuiltResults(suites, journal);
   const path = join(outDir, "results.json");
-  await Deno.copyFile(path, `${path}.bak`).catch((error) => {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
-  });
+  await keepBackup(path);
   await writeResultsFile(path, results);
   for (const [name, records] of Object.entries(suites)) {
     console.log(`Rebuilt ${records.length} "${name}" records into ${path}`);
@@ -166,15 +165,25 @@ async function main(args: string[]): Promise<number> {
     throw new RangeError(`Cannot run the report: --preset goes with --rebuild\n${USAGE}`);
   }
   const path = join(values.out, "results.json");
-  const { results, complete } = values.merge
-    ? await merge(positionals, values.out, values["allow-mixed-presets"])
-    : values.rebuild
-    ? { results: await rebuild(values.out, values.preset), complete: true }
-    : { results: await readResults(path, values.out), complete: true };
-  const suites = benchSuites({ preset: "quick", outDir: values.out });
-  const written = await writeReport(values.out, benchReport(results, suites));
-  console.log(`Wrote ${written.html} and ${written.specs.length} specs from ${path}`);
-  return complete ? 0 : 1;
+  // --merge and --rebuild write results.json: they take the bench's lock on --out.
+  const mode = values.merge ? "merge" : values.rebuild ? "rebuild" : undefined;
+  const lock = mode &&
+    await lockOutputFolder(values.out, { task: `deno task report --${mode}`, action: `${mode} into` });
+  try {
+    const { results, complete } = values.merge
+      ? await merge(positionals, values.out, values["allow-mixed-presets"])
+      : values.rebuild
+      ? { results: await rebuild(values.out, values.preset), complete: true }
+      : { results: await readResults(path, values.out), complete: true };
+    const suites = benchSuites({ preset: "quick", outDir: values.out });
+    const written = await writeReport(values.out, benchReport(results, suites));
+    console.log(
+      `Wrote ${written.html}, ${written.specs.length} specs and ${written.tables.length} CSV tables from ${path}`,
+    );
+    return complete ? 0 : 1;
+  } finally {
+    await lock?.release();
+  }
 }
 
 if (import.meta.main) await runCli(main);

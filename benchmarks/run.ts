@@ -19,7 +19,7 @@
 import { join } from "node:path";
 import { requestGpu } from "../lib/gpu/device.ts";
 import { adapterName, describeAdapter, recordEnvironment } from "../lib/harness/env.ts";
-import { acquireBenchLock } from "../lib/harness/lock.ts";
+import { lockOutputFolder } from "../lib/harness/lock.ts";
 import { runSuites, writeResultsFile } from "../lib/harness/runner.ts";
 import { parseShard, ShardManifestWriter } from "../lib/harness/shard.ts";
 import { type BenchSuite, parseResultsFile, type ResultsFile, sectionsOf } from "../lib/harness/suite.ts";
@@ -210,8 +210,7 @@ async function main(): Promise<void> {
   const flags = parseFlags();
   if (flags.help) return console.log(USAGE);
   const all = benchSuites(uuidOptions(flags));
-  await Deno.mkdir(flags.out, { recursive: true });
-  const lock = await acquireBenchLock(flags.out);
+  const lock = await lockOutputFolder(flags.out);
   try {
     await bench(flags, all);
   } finally {

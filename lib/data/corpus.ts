@@ -61,7 +61,7 @@ function checkSources(sources: readonly string[]): void {
   for (const source of sources) {
     if (!CORPUS_SOURCES.includes(source)) {
       const valid = CORPUS_SOURCES.map((s) => `"${s}"`).join(", ");
-      throw new Error(`Unknown corpus source "${source}": use any of ${valid}`);
+      throw new RangeError(`Unknown corpus source "${source}": use any of ${valid}`);
     }
   }
 }
@@ -74,7 +74,7 @@ export async function loadCorpus(options: LoadCorpusOptions = {}): Promise<Corpu
   const { sources = CORPUS_SOURCES, maxDocuments = Infinity } = options;
   checkSources(sources);
   if (!(maxDocuments > 0)) {
-    throw new Error(`maxDocuments must be positive, got "${maxDocuments}": omit it to load every document`);
+    throw new RangeError(`maxDocuments must be positive, got "${maxDocuments}": omit it to load every document`);
   }
   const docs: CorpusDocument[] = [];
   for (const source of sources) {
@@ -113,7 +113,7 @@ export function splitCorpus(
   validationFraction = DEFAULT_VALIDATION_FRACTION,
 ): CorpusSplit {
   if (!(validationFraction >= 0 && validationFraction < 1)) {
-    throw new Error(`Validation fraction must be in [0, 1), got "${validationFraction}": use e.g. 0.05`);
+    throw new RangeError(`Validation fraction must be in [0, 1), got "${validationFraction}": use e.g. 0.05`);
   }
   const split: CorpusSplit = { train: [], validation: [] };
   for (const doc of docs) {

@@ -71,6 +71,23 @@ const REQUESTED_LIMITS = [
   "maxUniformBufferBindingSize",
 ] as const;
 
+/**
+ * Gives the process a private `XDG_RUNTIME_DIR` (a fresh temporary folder of mode 0700, removed at exit)
+ * when none is set, so the Vulkan loader's Wayland probe does not print "XDG_RUNTIME_DIR is invalid or not
+ * set in the environment" to every command's output. It must run before the first adapter request. Without
+ * the permissions to read the variable and create the folder it leaves the environment as it is.
+ */
+export function ensureRuntimeDir(): void {
+  const granted = (descriptor: Deno.PermissionDescriptor) =>
+    Deno.permissions.querySync(descriptor).state === "granted";
+  if (!granted({ name: "env", variable: "XDG_RUNTIME_DIR" }) || Deno.env.get("XDG_RUNTIME_DIR")) return;
+  if (!granted({ name: "write" })) return;
+  const dir = Deno.makeTempDirSync({ prefix: "mora-runtime-" });
+  Deno.chmodSync(dir, 0o700);
+  Deno.env.set("XDG_RUNTIME_DIR", dir);
+  globalThis.addEventListener("unload", () => Deno.removeSync(dir, { recursive: true }));
+}
+
 /** Options of {@link requestGpu}. */
 export interface RequestGpuOptions {
   /** `"high-performance"` (default) or `"low-power"`. */
@@ -89,6 +106,7 @@ export interface RequestGpuOptions {
  * ```
  */
 export async function requestGpu(options: RequestGpuOptions = {}): Promise<Gpu> {
+  ensureRuntimeDir();
   if (typeof navigator === "undefined" || !("gpu" in navigator) || !navigator.gpu) {
     throw new GpuUnavailableError(`Cannot use WebGPU: navigator.gpu is not available. ${NO_ADAPTER_HINT}`);
   }

@@ -10,7 +10,7 @@
 
 import type { Provenance } from "../experiment/matrix.ts";
 import type { Environment } from "./env.ts";
-import { readResults } from "./results.ts";
+import { readResults, writeOutputFile } from "./results.ts";
 import { RESULTS_SCHEMA_VERSION, type ResultsFile } from "./suite.ts";
 
 /** One line of `results.jsonl`. */
@@ -89,4 +89,18 @@ export function environmentOfRecords(suites: Record<string, unknown[]>, source: 
 /** A results file of `suites`, with the environment rebuilt from their records. */
 export function rebuiltResults(suites: Record<string, unknown[]>, source: string): ResultsFile {
   return { schemaVersion: RESULTS_SCHEMA_VERSION, environment: environmentOfRecords(suites, source), suites };
+}
+
+/**
+ * Copies `path` to `<path>.bak` (atomically) before a rebuild replaces it; nothing to keep when it does not
+ * exist.
+ *
+ * @throws {OutputWriteError} when the copy cannot be written (disk full, read-only folder).
+ */
+export async function keepBackup(path: string): Promise<void> {
+  const bytes = await Deno.readFile(path).catch((error) => {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw error;
+  });
+  if (bytes !== undefined) await writeOutputFile(`${path}.bak`, bytes);
 }

@@ -37,13 +37,21 @@ const OS_REASONS: Record<string, string> = {
   EISDIR: "it is a folder (EISDIR)",
 };
 
-/** Runs `write`, turning an OS error (one with a `code`) into an {@link OutputWriteError} naming `path`. */
+/**
+ * `error` as an {@link OutputWriteError} naming `path` when it is an OS error (one with a `code`, such as
+ * ENOSPC); any other error unchanged. `kept` says what survives and what to do.
+ */
+export function asOutputWriteError(path: string, error: unknown, kept: string): unknown {
+  if (!(error instanceof Error) || typeof (error as { code?: unknown }).code !== "string") return error;
+  return new OutputWriteError(path, error, kept);
+}
+
+/** Runs `write`, turning an OS error into an {@link OutputWriteError} naming `path`. */
 async function explainingOsErrors<T>(path: string, kept: string, write: () => Promise<T>): Promise<T> {
   try {
     return await write();
   } catch (error) {
-    if (!(error instanceof Error) || typeof (error as { code?: unknown }).code !== "string") throw error;
-    throw new OutputWriteError(path, error, kept);
+    throw asOutputWriteError(path, error, kept);
   }
 }
 

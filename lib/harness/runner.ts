@@ -8,10 +8,9 @@
 
 import { provenanceOf } from "../experiment/matrix.ts";
 import type { Gpu } from "../gpu/device.ts";
-import { writeFileAtomic } from "../io/safetensors.ts";
 import { formatTextSection } from "../report/text.ts";
 import type { Environment } from "./env.ts";
-import { appendResult } from "./results.ts";
+import { appendResult, writeOutputFile } from "./results.ts";
 import { type ShardManifestWriter, shardOf } from "./shard.ts";
 import { type BenchSuite, RESULTS_SCHEMA_VERSION, type ResultsFile } from "./suite.ts";
 import type { TimingOptions } from "./timing.ts";
@@ -104,5 +103,5 @@ function hasProvenance(record: unknown): boolean {
 
 /** Writes `results` as pretty JSON to `path`, atomically (the previous file survives a failed write). */
 export async function writeResultsFile(path: string, results: ResultsFile): Promise<void> {
-  await writeFileAtomic(path, new TextEncoder().encode(`${JSON.stringify(results, null, 2)}\n`));
+  await writeOutputFile(path, new TextEncoder().encode(`${JSON.stringify(results, null, 2)}\n`));
 }

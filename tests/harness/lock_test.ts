@@ -21,7 +21,8 @@ Deno.test("the bench lock holds the owner's pid, refuses a second taker by name,
     await assert.rejects(
       acquireBenchLock(dir),
       new RegExp(
-        `Cannot bench into "${dir}": process ${Deno.pid} \\(started ${owner.started}\\) is benching`,
+        `Cannot bench into "${dir}": process ${Deno.pid} \\(started ${owner.started}\\) is running ` +
+          "`deno task bench` into it",
       ),
     );
     await lock.release();
