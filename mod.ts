@@ -27,32 +27,82 @@
  * @module
  */
 
-export { type Gpu, GpuUnavailableError, requestGpu } from "./lib/gpu/device.ts";
-export { createTensor, readTensor, type Tensor, TensorTooLargeError, writeTensor } from "./lib/gpu/tensor.ts";
+export {
+  type AdapterDescription,
+  type Gpu,
+  type GpuLimits,
+  GpuUnavailableError,
+  requestGpu,
+  type RequestGpuOptions,
+} from "./lib/gpu/device.ts";
+export type { MemoryCounter } from "./lib/gpu/memory.ts";
+export type { ScratchPool } from "./lib/gpu/scratch.ts";
+export type { Dispatch } from "./lib/gpu/kernel.ts";
+export type { Environment } from "./lib/harness/env.ts";
+export type { Shard, ShardContext } from "./lib/harness/shard.ts";
+export {
+  createTensor,
+  readTensor,
+  type Tensor,
+  type TensorData,
+  TensorTooLargeError,
+  writeTensor,
+} from "./lib/gpu/tensor.ts";
 export { type LlamaConfig, parseLlamaConfig } from "./lib/model/config.ts";
-export { llamaParameterShapes, loadCheckpoint, saveCheckpoint } from "./lib/model/checkpoint.ts";
+export {
+  llamaParameterShapes,
+  loadCheckpoint,
+  type LoadedCheckpoint,
+  type ParameterShape,
+  saveCheckpoint,
+} from "./lib/model/checkpoint.ts";
 export { initLlamaWeights } from "./lib/model/init.ts";
 export { LlamaModel } from "./lib/model/llama.ts";
+export type {
+  DenseLinear,
+  LinearBackwardArgs,
+  LinearForwardArgs,
+  LinearLayer,
+  TrainableTensor,
+} from "./lib/model/linear.ts";
 export { MODEL_PRESETS, modelPreset } from "./lib/model/presets.ts";
-export { buildTrainPlan } from "./lib/model/train_plan.ts";
-export { buildGreedyGenerator } from "./lib/model/generate.ts";
-export { type LossRecord, Trainer, TrainingDivergedError } from "./lib/train/trainer.ts";
-export { evaluate } from "./lib/train/evaluate.ts";
-export { pretrain } from "./lib/train/pretrain.ts";
+export { buildTrainPlan, type TrainPlan, type TrainPlanOptions } from "./lib/model/train_plan.ts";
+export { buildGreedyGenerator, type GeneratorShape, type GreedyGenerator } from "./lib/model/generate.ts";
+export {
+  type BatchShape,
+  computeLogits,
+  generateText,
+  type GenerateTextOptions,
+} from "./lib/model/inference.ts";
+export { type AfterStepHook, type LossRecord, Trainer, TrainingDivergedError } from "./lib/train/trainer.ts";
+export type { AdamW, AdamWConfig, GroupConfig, MomentState } from "./lib/train/optimizer.ts";
+export type { GradientAccumulator } from "./lib/train/accumulate.ts";
+export type { LearningRate, LearningRateState, ScheduleConfig, ScheduleKind } from "./lib/train/schedule.ts";
+export { type EvalResult, evaluate } from "./lib/train/evaluate.ts";
+export { pretrain, type PretrainOptions } from "./lib/train/pretrain.ts";
 export { ADAPTER_METHODS, ALL_LINEAR_TARGETS, applyAdapters } from "./lib/adapters/registry.ts";
-export type { AdapterConfig, AdapterLayer, AdapterMethod } from "./lib/adapters/types.ts";
+export type { AdapterConfig, AdapterLayer, AdapterMethod, MethodContext } from "./lib/adapters/types.ts";
 export { mergeAndUnload, mergeIntoBase } from "./lib/adapters/merge.ts";
 export { loadAdapters, saveAdapters } from "./lib/adapters/peft.ts";
-export { installMergeRestarts } from "./lib/adapters/restarts.ts";
+export { installMergeRestarts, type MergeEvent, type MergeRestartOptions } from "./lib/adapters/restarts.ts";
 export { MORA_VARIANTS, moraRank, type MoraVariant } from "./lib/adapters/mora_variants.ts";
 export { getTokenizer, type Tokenizer } from "./lib/data/tokenizer.ts";
-export { loadCorpus, splitCorpus } from "./lib/data/corpus.ts";
+export {
+  type CorpusDocument,
+  type CorpusSplit,
+  loadCorpus,
+  type LoadCorpusOptions,
+  splitCorpus,
+} from "./lib/data/corpus.ts";
 export { llamaParity } from "./lib/parity/llama_parity.ts";
+export type { ParityLine } from "./lib/parity/compare.ts";
 export { adapterParity } from "./lib/parity/adapter_parity.ts";
 export {
   checkFits,
+  type MethodOptions,
   type MethodRun,
   type MethodSpec,
+  type ResolvedMethod,
   resolveMethod,
   type RunSettings,
   setupMethod,
@@ -61,9 +111,19 @@ export {
   learningStatus,
   type MatrixRecord,
   type MatrixRun,
+  type Provenance,
   readJournal,
   runMatrix,
+  type RunMatrixOptions,
+  type RunStatus,
 } from "./lib/experiment/matrix.ts";
-export { chooseRate, finalTrainingLoss, SELECTION_RULE } from "./lib/experiment/lr_search.ts";
-export { runUuidExperiment } from "./lib/uuid/experiment.ts";
-export { UUID_PRESETS } from "./lib/uuid/presets.ts";
+export { chooseRate, finalTrainingLoss, type GridPoint, SELECTION_RULE } from "./lib/experiment/lr_search.ts";
+export {
+  runUuidExperiment,
+  type UuidRunRecord,
+  type UuidRunRole,
+  type UuidRunSpec,
+} from "./lib/uuid/experiment.ts";
+export type { BaseModel, BaseSpec } from "./lib/uuid/base.ts";
+export type { UuidScore } from "./lib/uuid/score.ts";
+export { UUID_PRESETS, type UuidPreset } from "./lib/uuid/presets.ts";

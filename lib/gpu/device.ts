@@ -53,6 +53,7 @@ export interface Gpu {
 
 /** Thrown when no WebGPU adapter can be had; the message says how to get one. */
 export class GpuUnavailableError extends Error {
+  /** `"GpuUnavailableError"`, which the command-line wrapper prints as one `error:` line. */
   override name = "GpuUnavailableError";
 }
 
