@@ -108,8 +108,8 @@ export function checkTaskFits(
   data: TaskData,
   preset: FinetunePreset,
   config: LlamaConfig,
+  tokenizer: Tokenizer,
 ): void {
-  const tokenizer = getTokenizer(preset.tokenizer);
   const context = config.maxPositionEmbeddings;
   const limit = Math.min(preset.maxSeqLen, context);
   const refuse = (what: string, n: number, max: number) => {
