@@ -32,9 +32,29 @@ import { kernelSuite } from "./kernels.ts";
 import { makeTrainingSuite } from "./training.ts";
 import { makeUuidSuite, type UuidBenchOptions } from "./uuid.ts";
 import { makePretrainSuite } from "./pretrain.ts";
+import { makeFinetuneSuite } from "./finetune.ts";
+
+/** The fine-tuning suites' own flags (`--tasks`, `--data`, `--save-adapters`). */
+export interface FinetuneFlags {
+  tasks?: string[];
+  data?: string;
+  saveAdapters?: string;
+}
 
 /** Every suite the bench runs, in order; `benchmarks/report.ts` renders results with the same list. */
-export function benchSuites(uuid: UuidBenchOptions): readonly BenchSuite[] {
+export function benchSuites(uuid: UuidBenchOptions, finetune: FinetuneFlags = {}): readonly BenchSuite[] {
+  // --preset, --methods (default: the preset's Table 2 methods), --ranks, --seeds, --lr-search and --base
+  // apply to the fine-tuning suites too.
+  const finetuneOptions = {
+    preset: typeof uuid.preset === "string" ? uuid.preset : "quick",
+    methods: uuid.methods,
+    ranks: uuid.ranks,
+    seeds: uuid.seeds,
+    lrSearch: uuid.lrSearch,
+    base: uuid.base,
+    outDir: uuid.outDir,
+    ...finetune,
+  };
   return [
     kernelSuite,
     makeTrainingSuite({ preset: typeof uuid.preset === "string" ? uuid.preset : undefined, base: uuid.base }),
@@ -47,6 +67,8 @@ export function benchSuites(uuid: UuidBenchOptions): readonly BenchSuite[] {
       lrSearch: uuid.lrSearch,
       outDir: uuid.outDir,
     }),
+    makeFinetuneSuite("table2", finetuneOptions),
+    makeFinetuneSuite("table4", finetuneOptions),
   ] as BenchSuite[];
 }
 
@@ -66,7 +88,7 @@ export function benchReport(results: ResultsFile, suites: readonly BenchSuite[])
 const USAGE = `Usage: deno task bench [--out DIR] [--suite NAME]... [--quick] [UUID options]
 
   --out DIR        where results and the report go (default: reports)
-  --suite NAME     run only this suite (repeatable): kernels, training, uuid, pretrain
+  --suite NAME     run only this suite (repeatable): kernels, training, uuid, pretrain, finetune, ablation
   --quick          smaller kernel/training sizes, shorter timing and the UUID smoke preset, for a smoke run
   --shard I/N      run shard I of N: each run of a run matrix (by its id) and each other suite (whole) belongs
                    to one shard; writes DIR/shard.json; merge the shards with deno task report --merge
@@ -87,7 +109,15 @@ UUID memorization (suite uuid; finished runs are journaled in DIR/uuid-<preset>.
 Pretraining from scratch (suite pretrain; runs journaled in DIR/pretrain-<preset>.jsonl, never re-run):
   --preset, --seeds and --lr-search as above (the search is DIR/lr-search-pretrain-<preset>.json); presets
   quick (default; 2 CPU cores, about 15 minutes), smoke (default with --quick; seconds, not a result) and paper
-  (the paper's 250M and 1.3B shapes, a GPU); --methods picks among fft,lora,mora,relora,remora (default all)`;
+  (the paper's 250M and 1.3B shapes, a GPU); --methods picks among fft,lora,mora,relora,remora (default all)
+
+Fine-tuning (suites finetune, Table 2, and ablation, Table 4; both journal to DIR/finetune-<preset>.jsonl and
+share the search DIR/lr-search-finetune-<preset>.json): --preset quick (default; CPU analogs), smoke (default
+with --quick; seconds, not a result) or paper (Table 6 settings; needs --base and --data); --methods (default
+fft,lora,lora+,relora,asylora,dora,mora), --ranks, --seeds, --lr-search and --base as above, and
+  --tasks LIST     Table 2 tasks, comma-separated: instruction, math, biomed, finance (default all)
+  --data DIR       the real datasets instead of the analogs (layout: lib/finetune/readers.ts, README)
+  --save-adapters DIR  save each reported adapter run's adapters there in PEFT format (one folder per run)`;
 
 function parseFlags() {
   const { values } = parseCliArgs({
@@ -106,6 +136,9 @@ function parseFlags() {
       lrs: { type: "string" },
       "lr-search": { type: "boolean", default: false },
       base: { type: "string" },
+      tasks: { type: "string" },
+      data: { type: "string" },
+      "save-adapters": { type: "string" },
     },
   });
   return values;
@@ -209,7 +242,11 @@ async function bench(flags: ReturnType<typeof parseFlags>, all: readonly BenchSu
 async function main(): Promise<void> {
   const flags = parseFlags();
   if (flags.help) return console.log(USAGE);
-  const all = benchSuites(uuidOptions(flags));
+  const all = benchSuites(uuidOptions(flags), {
+    tasks: flags.tasks?.split(","),
+    data: flags.data,
+    saveAdapters: flags["save-adapters"],
+  });
   const lock = await lockOutputFolder(flags.out);
   try {
     await bench(flags, all);
