@@ -40,7 +40,7 @@ Trains an adapter (any registered method) on your own text and saves it in Huggi
   --dropout P         adapter input dropout, for methods that apply it (default 0)
   --seed S            adapter initialization, dropout and data order (default 0)
   --tokenizer NAME    byte, llama-bytes or gpt2, for a base without tokenizer.json (default byte)
-  --log-every N       progress line and loss read-back every N updates when stdout is not a terminal (10)
+  --log-every N       read the loss back every N updates (and, off a terminal, print a progress line) (10)
   --merge             at the end, also write DIR/merged: the base with the adapter merged in
   --stop-after K      stop after update K and save the state (continue later with --resume)
   --resume DIR        continue the run saved in DIR/state, bit for bit as if it had not stopped; the run's

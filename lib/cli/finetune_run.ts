@@ -38,19 +38,27 @@ import { trainingProgress } from "./progress.ts";
 export interface FinetuneSettings {
   /** A Hugging Face LLaMA folder, or a model preset name (initialized from `seed`). */
   base: string;
+  /** A registered method name. */
   method: string;
   /** Null for a method without a rank (full fine-tuning). */
   rank: number | null;
+  /** MoRA's variant; the method's default when omitted. */
   variant?: string;
+  /** Peak learning rate (linear warmup and decay). */
   lr: number;
   /** Optimizer updates of the whole run. */
   totalSteps: number;
-  /** The data file and the SHA-256 of its bytes (a resumed run refuses changed data). */
+  /** The data file (a resumed run refuses it if changed). */
   data: string;
+  /** SHA-256 of the data file's bytes. */
   dataSha256: string;
+  /** Sequences per update. */
   batch: number;
+  /** Tokens per sequence. */
   seq: number;
+  /** Warmup updates. */
   warmup: number;
+  /** Seed of the adapter initialization, dropout masks, data order (and a preset base's weights). */
   seed: number;
   /** Adapter input dropout, for methods that apply it. */
   dropout: number;
@@ -62,6 +70,7 @@ export interface FinetuneSettings {
 
 /** Where a run writes, and how much of it runs now. */
 export interface FinetuneTarget {
+  /** The output folder. */
   out: string;
   /** Also write `out/merged`, the base with the adapters merged in (at the end of the run). */
   merge: boolean;
@@ -156,10 +165,22 @@ async function saveOutputs(
   log(`saved the training state after step ${trainer.step}/${settings.totalSteps} to ${state}`);
 }
 
+/** Merges the adapters into the base and saves `out/merged`; a method that trains the base has nothing to merge. */
+async function saveMerged(out: string, run: MethodRun, tokenizer: Tokenizer, log: (line: string) => void) {
+  if (run.adapters.size === 0) {
+    log(`--merge: this method trains the base itself, so ${out} already is the model; nothing to merge`);
+    return;
+  }
+  await mergeAndUnload(run.model, run.adapters);
+  await saveCheckpoint(join(out, "merged"), run.model.config, await run.model.readWeights(), tokenizer, log);
+  log(`saved the merged model to ${join(out, "merged")}`);
+}
+
 /** The outcome of {@link finetune}. */
 export interface FinetuneResult {
   /** Updates applied (the run's end, or `stopAfter`). */
   step: number;
+  /** Updates of the whole run. */
   totalSteps: number;
   /** The last loss read back. */
   loss?: number;
@@ -215,16 +236,8 @@ export async function finetune(
       );
       const loss = await trainSteps(trainer, examples, settings, target, tokenizer.eos, log);
       await saveOutputs(target, settings, resolved, run, trainer, tokenizer, log);
-      if (target.merge && trainer.step === settings.totalSteps && run.adapters.size > 0) {
-        await mergeAndUnload(run.model, run.adapters);
-        await saveCheckpoint(
-          join(target.out, "merged"),
-          base.config,
-          await run.model.readWeights(),
-          tokenizer,
-          log,
-        );
-        log(`saved the merged model to ${join(target.out, "merged")}`);
+      if (target.merge && trainer.step === settings.totalSteps) {
+        await saveMerged(target.out, run, tokenizer, log);
       }
       return { step: trainer.step, totalSteps: settings.totalSteps, loss };
     } finally {

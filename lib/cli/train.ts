@@ -30,7 +30,9 @@ prints loss, tokens/s and GPU memory, evaluates validation perplexity and bits p
 Face model folder (config.json with the tokenizer's BOS/EOS ids, model.safetensors, generation_config.json,
 the tokenizer files).
 
-  --config PRESET|FILE  a model preset (\${Object.keys(MODEL_PRESETS).join(", ")}) or a HF config.json (reference)
+  --config PRESET|FILE  a model preset (${
+    Object.keys(MODEL_PRESETS).join(", ")
+  }) or a HF config.json (reference)
   --init-from DIR       continue from this checkpoint instead (its config is used)
   --tokenizer NAME      byte, llama-bytes or gpt2 (byte)
   --sources A,B         corpus sources to train on (all)

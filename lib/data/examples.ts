@@ -20,6 +20,7 @@ import type { Tokenizer } from "./tokenizer.ts";
 
 /** One training example: token ids and labels of the same length, at most the sequence length. */
 export interface Example {
+  /** Token ids. */
   ids: number[];
   /** Equal to `ids`, or {@link IGNORE_INDEX} where no loss is taken (a prompt). */
   labels: number[];

@@ -146,7 +146,9 @@ function checkNoExtraTensors(config: LlamaConfig, names: readonly string[], sour
 
 /** A loaded checkpoint: its config, float32 weights, and the tokenizer of its `tokenizer.json`, if any. */
 export interface LoadedCheckpoint {
+  /** The model's `config.json`. */
   config: LlamaConfig;
+  /** Every parameter by Hugging Face name, as float32. */
   weights: Map<string, Float32Array<ArrayBuffer>>;
   /** The folder's own tokenizer (`tokenizer.json`); undefined when it has none. */
   tokenizer?: Tokenizer;

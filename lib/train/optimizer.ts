@@ -49,8 +49,9 @@ export const DEFAULT_ADAMW: AdamWConfig = {
 export interface MomentState {
   /** The trainable tensor's name. */
   name: string;
-  /** First and second moments. */
+  /** First moment. */
   m: Float32Array<ArrayBuffer>;
+  /** Second moment. */
   v: Float32Array<ArrayBuffer>;
   /** Updates since its state was last reset. */
   step: number;

@@ -86,10 +86,15 @@ export function validateSchedule(s: ScheduleConfig): void {
 
 /** A {@link LearningRate}'s restart state: its current base, schedule and offset (plain JSON). */
 export interface LearningRateState {
+  /** The rate the schedule scales (the rate at the last restart). */
   base: number;
+  /** The schedule since the last restart. */
   schedule: ScheduleConfig;
+  /** The update of the last restart (0 without one). */
   offset: number;
+  /** The update that keeps the rate of the one before it (the restart's stale first update), or −1. */
   staleUpdate: number;
+  /** That update's rate. */
   staleRate: number;
 }
 

@@ -23,6 +23,7 @@ const FORMAT = 1;
 
 /** The JSON part of a state; `run` is the caller's description of the run (its flags). */
 export interface TrainingStateInfo<Run> {
+  /** Version of this layout. */
   format: number;
   /** Updates applied. */
   step: number;
@@ -30,7 +31,9 @@ export interface TrainingStateInfo<Run> {
   dataPosition: number;
   /** Each trainable tensor's optimizer step count, by name. */
   momentSteps: Record<string, number>;
+  /** The learning rate's restart state. */
   learningRate: LearningRateState;
+  /** The caller's settings of the run. */
   run: Run;
 }
 
