@@ -21,14 +21,12 @@ import { loadCheckpoint } from "../model/checkpoint.ts";
 import { LlamaModel } from "../model/llama.ts";
 import { buildTrainPlan } from "../model/train_plan.ts";
 import { Trainer } from "../train/trainer.ts";
-import { compareValues, type ParityLine, type ParityTolerance } from "./compare.ts";
+import { compareTrajectory, compareValues, type ParityLine, type ParityTolerance } from "./compare.ts";
 
 /** Logits and loss. */
 export const LOGITS_TOL: ParityTolerance = { atol: 1e-5, rtol: 1e-5 };
 /** Gradients. */
 export const GRAD_TOL: ParityTolerance = { atol: 2e-5, rtol: 1e-4 };
-/** Tensors after the AdamW trajectory. */
-export const TRAJECTORY_TOL: ParityTolerance = { atol: 1e-4, rtol: 1e-4 };
 
 /** AdamW hyperparameters as the reference case's metadata records them. */
 export interface CaseAdamW {
@@ -101,7 +99,8 @@ export async function llamaParity(gpu: Gpu, dir: string): Promise<ParityLine[]> 
 
 /**
  * Trains the model's trainable tensors for the case's AdamW steps on its batch (constant learning rate, no
- * clipping, as the reference) and compares the loss trajectory and the tensors after the last step.
+ * clipping, as the reference) and compares the loss trajectory and, by the trajectory rule
+ * (`compareTrajectory`), the tensors after the last step.
  */
 export async function trajectoryParity(
   model: LlamaModel,
@@ -125,6 +124,8 @@ export async function trajectoryParity(
     },
   });
   try {
+    const initial = new Map<string, Float32Array>();
+    for (const t of model.trainable()) initial.set(t.name, await readTensor(t.value));
     const losses: number[] = [];
     for (let s = 0; s < h.steps; s++) {
       losses.push((await trainer.trainStep(data.inputIds, data.labels, true))!.loss);
@@ -134,7 +135,8 @@ export async function trajectoryParity(
     ];
     for (const t of model.trainable()) {
       const name = `${afterPrefix}${refName(t.name)}`;
-      lines.push(compareValues(name, await readTensor(t.value), ref.f64(name), TRAJECTORY_TOL));
+      const trajectory = { initial: initial.get(t.name)!, lr: h.lr, steps: h.steps };
+      lines.push(compareTrajectory(name, await readTensor(t.value), ref.f64(name), trajectory));
     }
     return lines;
   } finally {
