@@ -43,7 +43,19 @@ export function caseAdamW(file: SafetensorsFile): CaseAdamW {
   if (!raw) {
     throw new SyntaxError(`Case "${file.source}" has no "adamw" metadata; re-export it with the trajectory`);
   }
-  const h = JSON.parse(raw) as CaseAdamW;
+  let h: CaseAdamW;
+  try {
+    h = JSON.parse(raw);
+  } catch (error) {
+    throw new SyntaxError(
+      `Case "${file.source}": its "adamw" metadata is not valid JSON (${
+        (error as Error).message
+      }); re-export it`,
+    );
+  }
+  if (typeof h !== "object" || h === null) {
+    throw new SyntaxError(`Case "${file.source}": its "adamw" metadata is not an object; re-export it`);
+  }
   for (const key of ["lr", "eps", "weight_decay", "steps"] as const) {
     if (typeof h[key] !== "number") {
       throw new SyntaxError(

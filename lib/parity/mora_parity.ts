@@ -62,13 +62,22 @@ const flat = (nested: number[][]) => Float64Array.from(nested.flat());
 
 /** Reads and checks the vectors file. */
 export async function readMoraVectors(path: string): Promise<VectorsCase[]> {
-  const json = JSON.parse(await Deno.readTextFile(path)) as { cases?: VectorsCase[] };
-  if (!Array.isArray(json.cases) || json.cases.length === 0) {
+  let json: { cases?: VectorsCase[] } | null;
+  try {
+    json = JSON.parse(await Deno.readTextFile(path));
+  } catch (error) {
+    if (!(error instanceof SyntaxError)) throw error;
+    throw new SyntaxError(
+      `MoRA vectors "${path}" are not valid JSON (${error.message}); expected the layout of ` +
+        `testdata/golden/mora.json`,
+    );
+  }
+  if (!Array.isArray(json?.cases) || json.cases.length === 0) {
     throw new SyntaxError(
       `MoRA vectors "${path}" have no "cases"; expected the layout of testdata/golden/mora.json`,
     );
   }
-  return json.cases;
+  return json!.cases!;
 }
 
 /** Merges several lines into one: ok when all are, the worst errors, the total count. */

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { formatParityLine } from "../../lib/parity/compare.ts";
-import { moraParity, variantOfKey } from "../../lib/parity/mora_parity.ts";
+import { moraParity, readMoraVectors, variantOfKey } from "../../lib/parity/mora_parity.ts";
 import { gpuTest, testGpu } from "../_gpu.ts";
 
 Deno.test("reference variant keys map to our variant names", () => {
@@ -20,4 +20,17 @@ Deno.test({
     assert.equal(lines.length, 4 * 8);
     assert.deepEqual(lines.filter((l) => !l.ok).map(formatParityLine), []);
   },
+});
+
+Deno.test("a MoRA vectors file that is not JSON, or has no cases, is named in the error", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const broken = `${dir}/broken.json`, empty = `${dir}/empty.json`;
+    await Deno.writeTextFile(broken, '{"cases": [');
+    await Deno.writeTextFile(empty, "null");
+    await assert.rejects(readMoraVectors(broken), new RegExp(`MoRA vectors "${broken}" are not valid JSON`));
+    await assert.rejects(readMoraVectors(empty), new RegExp(`MoRA vectors "${empty}" have no "cases"`));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
