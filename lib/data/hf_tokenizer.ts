@@ -1,13 +1,14 @@
 /**
  * Hugging Face tokenizer files (`tokenizer.json`, `tokenizer_config.json`) in and out. A checkpoint folder with
  * a `tokenizer.json` is tokenized by it, through `@huggingface/tokenizers` (so a LLaMA base uses its own
- * sentencepiece-BPE ids); the built-in byte tokenizers are written as equivalent `tokenizer.json` files, marked
+ * sentencepiece-BPE ids); the built-in tokenizers are written as equivalent `tokenizer.json` files, marked
  * in `tokenizer_config.json` so that reading them back gives the built-in tokenizer itself.
  *
  * @module
  */
 
 import { Tokenizer as HfTokenizer } from "@huggingface/tokenizers";
+import gpt2Ranks from "gpt-tokenizer/bpeRanks/r50k_base";
 import { join } from "node:path";
 import { getTokenizer, type Tokenizer, TOKENIZER_NAMES } from "./tokenizer.ts";
 
@@ -69,26 +70,81 @@ function builtinTokenizerJson(name: string): Record<string, unknown> {
   };
 }
 
+/** GPT-2's `<|endoftext|>`. */
+const GPT2_END_OF_TEXT = "<|endoftext|>";
+
+/** GPT-2's tokens (rank = id) in the ByteLevel alphabet. */
+function gpt2Tokens(): string[] {
+  const chars = byteLevelChars();
+  const encoder = new TextEncoder();
+  return gpt2Ranks.map((token) =>
+    Array.from(typeof token === "string" ? encoder.encode(token) : token, (b) => chars[b]).join("")
+  );
+}
+
+/**
+ * GPT-2's BPE as `tokenizer.json`: the ranks of `gpt-tokenizer` as the vocabulary, and as merges every split of
+ * a token into two tokens, ordered by the merged token's rank (how transformers converts tiktoken ranks), with
+ * the ByteLevel pre-tokenizer's GPT-2 regex. `<|endoftext|>` is a vocabulary entry, not an added token, so it
+ * stays text inside text, as in the built-in tokenizer.
+ */
+function gpt2TokenizerJson(): Record<string, unknown> {
+  const tokens = gpt2Tokens();
+  const vocab = new Map(tokens.map((t, id) => [t, id]));
+  const merges: [string, string][] = [];
+  tokens.forEach((token, rank) => {
+    const chars = [...token];
+    const splits: [string, string, number, number][] = [];
+    for (let i = 1; i < chars.length; i++) {
+      const left = chars.slice(0, i).join(""), right = chars.slice(i).join("");
+      const l = vocab.get(left), r = vocab.get(right);
+      if (l !== undefined && r !== undefined && l < rank && r < rank) splits.push([left, right, l, r]);
+    }
+    splits.sort((a, b) => a[2] - b[2] || a[3] - b[3]);
+    for (const [left, right] of splits) merges.push([left, right]);
+  });
+  const byteLevel = { add_prefix_space: false, trim_offsets: true, use_regex: true };
+  return {
+    version: "1.0",
+    truncation: null,
+    padding: null,
+    added_tokens: [],
+    normalizer: null,
+    pre_tokenizer: { type: "ByteLevel", ...byteLevel },
+    post_processor: null,
+    decoder: { type: "ByteLevel", ...byteLevel },
+    model: {
+      type: "BPE",
+      dropout: null,
+      unk_token: null,
+      continuing_subword_prefix: "",
+      end_of_word_suffix: "",
+      fuse_unk: false,
+      byte_fallback: false,
+      vocab: Object.fromEntries([...vocab, [GPT2_END_OF_TEXT, tokens.length]]),
+      merges: merges.map(([a, b]) => `${a} ${b}`),
+    },
+  };
+}
+
 /** The token string of id `id` in a built-in tokenizer's `tokenizer.json`. */
 function builtinToken(name: string, id: number): string {
   if (name === "byte") return byteLevelChars()[id]!;
+  if (name === "gpt2") return GPT2_END_OF_TEXT; // its only special token, BOS and EOS alike
   return ["<unk>", "<s>", "</s>"][id] ?? `<0x${(id - 3).toString(16).toUpperCase().padStart(2, "0")}>`;
 }
 
 /**
- * The Hugging Face files of `tokenizer`: those it was read from, or, for the byte tokenizers, an equivalent
+ * The Hugging Face files of `tokenizer`: those it was read from, or, for a built-in tokenizer, an equivalent
  * `tokenizer.json` (the same ids for every text) with its `tokenizer_config.json`.
  *
- * @throws {RangeError} for a built-in tokenizer without such a file (GPT-2's: use its published files).
+ * @throws {RangeError} for a tokenizer that is neither built in nor read from files.
  */
 export function tokenizerFiles(tokenizer: Tokenizer): TokenizerFiles {
   const loaded = filesOfLoaded.get(tokenizer);
   if (loaded) return loaded;
-  if (tokenizer.name !== "byte" && tokenizer.name !== "llama-bytes") {
-    throw new RangeError(
-      `Cannot write tokenizer files for the "${tokenizer.name}" tokenizer; copy its published tokenizer.json ` +
-        `next to the checkpoint`,
-    );
+  if (!(TOKENIZER_NAMES as readonly string[]).includes(tokenizer.name)) {
+    throw new RangeError(`Cannot write tokenizer files for the "${tokenizer.name}" tokenizer: it has none`);
   }
   const config = {
     tokenizer_class: "PreTrainedTokenizerFast",
@@ -100,7 +156,9 @@ export function tokenizerFiles(tokenizer: Tokenizer): TokenizerFiles {
     [BUILTIN_KEY]: tokenizer.name,
   };
   return {
-    [TOKENIZER_FILE]: JSON.stringify(builtinTokenizerJson(tokenizer.name)) + "\n",
+    [TOKENIZER_FILE]: JSON.stringify(
+      tokenizer.name === "gpt2" ? gpt2TokenizerJson() : builtinTokenizerJson(tokenizer.name),
+    ) + "\n",
     [TOKENIZER_CONFIG_FILE]: JSON.stringify(config, null, 2) + "\n",
   };
 }

@@ -230,9 +230,9 @@ function specialTokenIds(tokenizer: Tokenizer): Record<string, number> {
 /**
  * Saves a float32 checkpoint `LlamaForCausalLM.from_pretrained(dir)` loads: `model.safetensors`
  * (metadata `format: pt`, as transformers requires), the tokenizer's files (`tokenizer.json`,
- * `tokenizer_config.json`; GPT-2's are not written, which `log` says), `generation_config.json` and then
- * `config.json`, both with the tokenizer's BOS/EOS ids; each written atomically, the folder created if needed.
- * Everything is validated before anything is written.
+ * `tokenizer_config.json`), `generation_config.json` and then
+ * `config.json`, both with the tokenizer's BOS/EOS ids; each written atomically, the folder created if needed,
+ * and one `log` line names the tokenizer files. Everything is validated before anything is written.
  */
 export async function saveCheckpoint(
   dir: string,
@@ -250,13 +250,7 @@ export async function saveCheckpoint(
     );
   }
   const tensors = orderedTensors(config, weights);
-  let files: Record<string, string> = {};
-  try {
-    files = tokenizerFiles(tokenizer);
-  } catch (e) {
-    if (!(e instanceof RangeError)) throw e;
-    log(`checkpoint ${dir}: ${e.message}`);
-  }
+  const files = tokenizerFiles(tokenizer);
   const generation = { _from_model_config: true, ...specialTokenIds(tokenizer) };
   const encoder = new TextEncoder();
   const asJson = (value: unknown) => encoder.encode(JSON.stringify(value, null, 2) + "\n");
@@ -267,4 +261,5 @@ export async function saveCheckpoint(
   }
   await writeFileAtomic(join(dir, GENERATION_CONFIG_FILE), asJson(generation));
   await writeFileAtomic(join(dir, CONFIG_FILE), asJson(hf));
+  log(`checkpoint ${dir}: the "${tokenizer.name}" tokenizer as ${Object.keys(files).join(" and ")}`);
 }
