@@ -15,7 +15,7 @@ import { acquireBenchLock } from "../../lib/harness/lock.ts";
 import { writeResultsFile } from "../../lib/harness/runner.ts";
 import { rebuiltResults } from "../../lib/harness/rebuild.ts";
 import type { KernelRecord } from "../../lib/harness/kernel_records.ts";
-import { BENCH_RUN, deno, REPORT_RUN } from "../_cli.ts";
+import { BENCH_RUN, deno, REPORT_RUN, TRAIN_RUN } from "../_cli.ts";
 
 const DATE = "2026-02-01T00:00:00.000Z";
 
@@ -234,3 +234,13 @@ Deno.test("report --rebuild and --merge take the bench's lock on --out and name 
     assert.equal(rebuild.code, 0, rebuild.stderr);
     await assert.rejects(Deno.stat(join(dir, ".bench.lock")), Deno.errors.NotFound, "released at the end");
   }));
+
+Deno.test("train with an unknown corpus source ends with one error line naming it", async () => {
+  const out = await Deno.makeTempDir();
+  try {
+    const train = await deno([...TRAIN_RUN, "--sources", "nope", "--steps", "1", "--out", out]);
+    assertUserError(train, /error: Unknown corpus source "nope": use any of "sotu", "brown"/);
+  } finally {
+    await Deno.remove(out, { recursive: true });
+  }
+});
