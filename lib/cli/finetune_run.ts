@@ -21,10 +21,15 @@ import {
 } from "../experiment/setup.ts";
 import type { Gpu } from "../gpu/device.ts";
 import { checkTensorFits } from "../gpu/tensor.ts";
-import { llamaParameterShapes, loadCheckpoint, saveCheckpoint } from "../model/checkpoint.ts";
+import {
+  llamaParameterShapes,
+  loadCheckpoint,
+  loadCheckpointConfig,
+  saveCheckpoint,
+} from "../model/checkpoint.ts";
 import type { LlamaConfig } from "../model/config.ts";
 import { initLlamaWeights } from "../model/init.ts";
-import { modelPreset } from "../model/presets.ts";
+import { MODEL_PRESETS, modelPreset } from "../model/presets.ts";
 import { Trainer } from "../train/trainer.ts";
 import {
   readTrainingStateInfo,
@@ -88,10 +93,36 @@ export async function fileSha256(path: string): Promise<string> {
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
+function isFolder(path: string): Promise<boolean> {
+  return Deno.stat(path).then((s) => s.isDirectory, () => false);
+}
+
+/**
+ * Checks, before any work, that `base` is a checkpoint folder with a valid `config.json` or a model preset, and
+ * that `data` is a file.
+ *
+ * @throws {RangeError} or {Deno.errors.NotFound} saying which and what to pass instead.
+ */
+export async function checkBaseAndData(base: string, data: string): Promise<void> {
+  if (await isFolder(base)) {
+    await loadCheckpointConfig(base);
+  } else if (MODEL_PRESETS[base] === undefined) {
+    throw new RangeError(
+      `Cannot use --base "${base}": it is neither a folder nor a model preset (${
+        Object.keys(MODEL_PRESETS).join(", ")
+      }); pass a Hugging Face LLaMA folder or a preset`,
+    );
+  }
+  if (!await Deno.stat(data).then((s) => s.isFile, () => false)) {
+    throw new Deno.errors.NotFound(
+      `Cannot read --data "${data}": there is no such file; pass your data file`,
+    );
+  }
+}
+
 /** The base: a checkpoint folder (with its own tokenizer when it has one) or a preset at the run's seed. */
 async function loadBase(settings: Pick<FinetuneSettings, "base" | "seed">, log: (line: string) => void) {
-  const isDir = await Deno.stat(settings.base).then((s) => s.isDirectory, () => false);
-  if (isDir) return await loadCheckpoint(settings.base, log);
+  if (await isFolder(settings.base)) return await loadCheckpoint(settings.base, log);
   const config = modelPreset(settings.base);
   log(
     `base: model preset "${settings.base}", randomly initialized from seed ${settings.seed} (not pretrained)`,

@@ -175,6 +175,15 @@ Deno.test("finetune refuses bad flags, naming them, before asking for the GPU", 
       ["--resume", "/tmp/never", "--lr", "1e-3"],
       /error: Cannot pass --lr with --resume: a resumed run keeps/,
     ],
+    [
+      ["--resume", "/tmp/never-saved"],
+      /error: No training state "\/tmp\/never-saved\/state\/state.json": resume from/,
+    ],
+    [[...base, "--steps", "2"], /error: Cannot read --data "x.jsonl": there is no such file/],
+    [
+      [...base, "--steps", "2", "--base", "/tmp/typo"],
+      /error: Cannot use --base "\/tmp\/typo": it is neither a folder/,
+    ],
   ];
   for (const [args, message] of cases) {
     const run = await deno([...FINETUNE_RUN, ...args]);
