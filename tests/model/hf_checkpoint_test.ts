@@ -2,7 +2,9 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { llamaParameterShapes, loadCheckpoint } from "../../lib/model/checkpoint.ts";
+import type { Gpu } from "../../lib/gpu/device.ts";
 import { initLlamaWeights } from "../../lib/model/init.ts";
+import { obtainBase } from "../../lib/uuid/base.ts";
 
 /** testdata/hf-llama-tiny, written by testdata/make_hf_llama_tiny.ts in the Hub's LLaMA-2 layout. */
 const fixtureDir = fileURLToPath(new URL("../../testdata/hf-llama-tiny", import.meta.url));
@@ -64,4 +66,11 @@ Deno.test("a sharded checkpoint with a missing shard names the shard to download
       /Shard ".*model-00002-of-00002.safetensors" named by ".*" does not exist; download every shard/,
     );
   });
+});
+
+Deno.test("the UUID suite's --base DIR brings the folder's own tokenizer, which its runs use", async () => {
+  const noGpu = undefined as unknown as Gpu; // a base folder is only read
+  const base = await obtainBase(noGpu, { kind: "dir", dir: fixtureDir }, "unused-cache", () => {});
+  assert.deepEqual(base.tokenizer?.encode("hello world"), [271, 276]);
+  assert.equal(base.tokenizer?.bos, 1);
 });
