@@ -16,7 +16,7 @@ import { join } from "node:path";
 import { ADAPTER_METHODS } from "../lib/adapters/registry.ts";
 import { getTokenizer } from "../lib/data/tokenizer.ts";
 import { chooseRate, finalTrainingLoss, type GridPoint } from "../lib/experiment/lr_search.ts";
-import { type MatrixRun, runMatrix } from "../lib/experiment/matrix.ts";
+import { type MatrixRun, readJournal, runMatrix } from "../lib/experiment/matrix.ts";
 import { checkFits, methodLabel, type MethodSpec } from "../lib/experiment/setup.ts";
 import { readTextIfExists } from "../lib/harness/results.ts";
 import type { BenchContext, BenchSuite } from "../lib/harness/suite.ts";
@@ -32,7 +32,7 @@ import {
   resolveFinetuneRun,
   runFinetuneExperiment,
 } from "../lib/finetune/experiment.ts";
-import { type FinetunePreset, finetunePreset, lrGrid } from "../lib/finetune/presets.ts";
+import { FINETUNE_PRESETS, type FinetunePreset, finetunePreset, lrGrid } from "../lib/finetune/presets.ts";
 import { finetuneTask, type TaskData } from "../lib/finetune/tasks.ts";
 import { ablationSection, finetuneSection } from "../lib/report/finetune_section.ts";
 import type { BaseModel } from "../lib/uuid/base.ts";
@@ -337,4 +337,44 @@ export function makeFinetuneSuite(
     section: (records, environment) =>
       table2 ? finetuneSection(records, environment) : ablationSection(records, environment),
   };
+}
+
+/**
+ * Whether a record is a row of the suite's table: Table 4 holds MoRA on the math task at every operator;
+ * Table 2 every record but MoRA at an operator other than its preset's for that rank (rotation at the small
+ * rank, sharing at the large one). `smallRank` is the smaller rank of the records' preset.
+ */
+export function inTable(table: FinetuneTable, r: FinetuneRunRecord, smallRank: number): boolean {
+  if (table === "table4") return r.spec.task === ABLATION_TASK && r.spec.method === "mora";
+  const variants = FINETUNE_PRESETS[r.spec.preset]?.variants ?? FINETUNE_PRESETS.quick!.variants;
+  const expected = r.spec.rank === null
+    ? undefined
+    : variants[r.spec.method]?.[r.spec.rank <= smallRank ? 0 : 1];
+  return expected === undefined || r.spec.variant === expected;
+}
+
+/**
+ * The records of both suites rebuilt from every `finetune-<preset>.jsonl` journal and saved search in
+ * `outDir`, for `deno task report --rebuild`; `latest` (the suites' records of `results.jsonl`) win by id.
+ */
+export async function rebuildFinetuneRecords(
+  outDir: string,
+  latest: { finetune: readonly unknown[]; ablation: readonly unknown[] },
+): Promise<{ finetune: unknown[]; ablation: unknown[] }> {
+  const all: FinetuneRunRecord[] = [];
+  for await (const entry of Deno.readDir(outDir)) {
+    const preset = /^finetune-(.+)\.jsonl$/.exec(entry.name)?.[1];
+    if (!entry.isFile || preset === undefined) continue;
+    all.push(...await readLrSearch(outDir, preset));
+    all.push(...(await readJournal<FinetuneRunRecord>(join(outDir, entry.name))).values());
+  }
+  const small = (preset: string) =>
+    Math.min(...all.filter((r) => r.spec.preset === preset).flatMap((r) => r.spec.rank ?? []));
+  const of = (table: FinetuneTable, newest: readonly unknown[]) => {
+    const byId = new Map<string, unknown>();
+    for (const r of all) if (inTable(table, r, small(r.spec.preset))) byId.set(r.id, r);
+    for (const r of newest) byId.set((r as { id: string }).id, r);
+    return [...byId.values()];
+  };
+  return { finetune: of("table2", latest.finetune), ablation: of("table4", latest.ablation) };
 }

@@ -21,6 +21,7 @@ import type { UuidRunRecord } from "../lib/uuid/experiment.ts";
 import { benchReport, benchSuites } from "./run.ts";
 import { readLrSearch, saveLrSearch } from "./uuid.ts";
 import { rebuildPretrainRecords } from "./pretrain.ts";
+import { rebuildFinetuneRecords } from "./finetune.ts";
 
 const USAGE = `Usage: deno task report [--out DIR]
        deno task report --merge DIR... [--out DIR] [--allow-mixed-presets]
@@ -33,6 +34,7 @@ const USAGE = `Usage: deno task report [--out DIR]
   --rebuild              first rebuilds DIR/results.json (a lost or corrupt one is kept as results.json.bak)
                          from DIR/results.jsonl, DIR/uuid-<preset>.jsonl and DIR/lr-search-uuid-<preset>.json
                          (and every DIR/pretrain-<preset>.jsonl with DIR/lr-search-pretrain-<preset>.json)
+                         (and every DIR/finetune-<preset>.jsonl with DIR/lr-search-finetune-<preset>.json)
   --preset NAME          with --rebuild, the UUID preset whose journal to read (default: the preset of the
                          latest UUID records of results.jsonl, or the only uuid-<preset>.jsonl there is)
   --help                 show this text
@@ -126,6 +128,12 @@ async function rebuild(outDir: string, asked?: string): Promise<ResultsFile> {
   }
   const pretrain = await rebuildPretrainRecords(outDir, suites.pretrain ?? []);
   if (pretrain.length > 0) suites.pretrain = pretrain;
+  const tuned = await rebuildFinetuneRecords(outDir, {
+    finetune: suites.finetune ?? [],
+    ablation: suites.ablation ?? [],
+  });
+  if (tuned.finetune.length > 0) suites.finetune = tuned.finetune;
+  if (tuned.ablation.length > 0) suites.ablation = tuned.ablation;
   const results = rebuiltResults(suites, journal);
   const path = join(outDir, "results.json");
   await keepBackup(path);

@@ -1,7 +1,7 @@
 /**
  * The mathematical-reasoning analog (paper Table 2, GSM8K and MATH columns): generated word problems whose
  * worked solutions carry a quantity through a chain of operations, one equation per step, ending in GSM8K's
- * `#### answer` line. The GSM8K-like tier has 2 steps on numbers below 20; the MATH-like tier has 4 steps on
+ * `#### answer` line. The GSM8K-like tier has 2 steps on numbers below 20; the MATH-like tier has 3 steps on
  * larger numbers. Training problems and held-out problems come from different random streams and no
  * held-out question is also a training question.
  *
@@ -28,7 +28,7 @@ export interface MathTier {
 /** The two tiers: the GSM8K-like and the harder MATH-like one. */
 export const MATH_TIERS: readonly MathTier[] = [
   { name: "gsm8k-like", steps: 2, start: [2, 19], addend: [1, 9], factor: [2, 3] },
-  { name: "math-like", steps: 4, start: [10, 99], addend: [10, 99], factor: [2, 9] },
+  { name: "math-like", steps: 3, start: [10, 99], addend: [10, 99], factor: [2, 9] },
 ];
 
 const NAMES = ["Ann", "Bob", "Cal", "Dee", "Eve", "Fay", "Gus", "Hal", "Ida", "Jo"];

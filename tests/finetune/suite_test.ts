@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { groupKey, lrSearchPath, makeFinetuneSuite, plannedGroups } from "../../benchmarks/finetune.ts";
+import {
+  groupKey,
+  lrSearchPath,
+  makeFinetuneSuite,
+  plannedGroups,
+  rebuildFinetuneRecords,
+} from "../../benchmarks/finetune.ts";
 import { loadAdapters } from "../../lib/adapters/peft.ts";
 import { adapterFolder, type FinetuneRunRecord } from "../../lib/finetune/experiment.ts";
 import { finetunePreset } from "../../lib/finetune/presets.ts";
@@ -96,7 +102,7 @@ Deno.test({
     const ablation = await makeFinetuneSuite("table4", o).run(await context(ablationLog));
     const operators = ablation.filter((r) => r.role === "reported").map((r) => r.spec.variant);
     const untrained = ablationLog.filter((l) => l.includes("no rate of the grid trained")).length;
-    assert.equal(operators.length + untrained, 4);
+    assert.equal(operators.length + untrained, TINY_PRESET.ablationVariants.length);
     assert.ok(operators.includes("rotation"));
     // Its search comes from the saved file (not planned again); its reported run from the journal.
     assert.equal(ablationLog.filter((l) => l.includes("recorded earlier")).length, 1);
@@ -125,8 +131,13 @@ Deno.test({
     assert.match(t2.tables[0]!.columns.join("|"), /GSM8K ours \(generated word problems.*\)\|GSM8K paper/);
     assert.ok(t2.tables[0]!.rows.some((row) => row[0] === "FFT" && row[6] === 66.6));
     const t4 = makeFinetuneSuite("table4", o).section(ablation as FinetuneRunRecord[], env);
-    assert.equal(t4.tables[0]!.rows.length, 4);
+    assert.equal(t4.tables[0]!.rows.length, TINY_PRESET.ablationVariants.length);
     assert.equal(t4.tables[0]!.columns[1], "r=1 ours (GSM8K-like analog)");
+    // report --rebuild: both suites' records come back from the journal and the saved search.
+    const rebuilt = await rebuildFinetuneRecords(outDir, { finetune: [], ablation: [] });
+    const ids = (rs: readonly unknown[]) => rs.map((r) => (r as FinetuneRunRecord).id).sort();
+    assert.deepEqual(ids(rebuilt.finetune), ids(first));
+    assert.deepEqual(ids(rebuilt.ablation), ids(ablation));
     await Deno.remove(outDir, { recursive: true });
   },
 });
