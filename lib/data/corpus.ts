@@ -74,7 +74,9 @@ export async function loadCorpus(options: LoadCorpusOptions = {}): Promise<Corpu
   const { sources = CORPUS_SOURCES, maxDocuments = Infinity } = options;
   checkSources(sources);
   if (!(maxDocuments > 0)) {
-    throw new RangeError(`maxDocuments must be positive, got "${maxDocuments}": omit it to load every document`);
+    throw new RangeError(
+      `maxDocuments must be positive, got "${maxDocuments}": omit it to load every document`,
+    );
   }
   const docs: CorpusDocument[] = [];
   for (const source of sources) {
