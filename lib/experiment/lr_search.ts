@@ -9,7 +9,7 @@
 import type { RunStatus } from "./matrix.ts";
 
 /** The rule, in words, as the report prints it. */
-export const SELECTION_RULE =
+export const SELECTION_RULE: string =
   "the lowest final training loss (mean of the last 10% of logged points) on the search seed; runs that " +
   "diverged or did not learn are never chosen; a tie goes to the smaller rate";
 
@@ -22,7 +22,9 @@ export function finalTrainingLoss(losses: readonly { loss: number }[]): number {
 
 /** One rate of a grid, as the search ran it. */
 export interface GridPoint {
+  /** The learning rate. */
   lr: number;
+  /** How the run ended. */
   status: RunStatus;
   /** {@link finalTrainingLoss}; NaN for a run that diverged. */
   criterion: number;

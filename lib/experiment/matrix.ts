@@ -49,15 +49,19 @@ export type RunStatus = "ok" | "diverged" | "not-learning";
 export interface MatrixRecord {
   /** Stable id of the run (the same spec gives the same id on every machine). */
   id: string;
+  /** How the run ended: `ok`, `diverged` or `not-learning`. */
   status: RunStatus;
   /** What happened, for a run that did not end `ok`. */
   failure?: string;
+  /** Where and when the run was measured (stamped by the runner). */
   provenance: Provenance;
 }
 
 /** One run of the matrix: its id, a progress label, and how to run it. */
 export interface MatrixRun<R extends MatrixRecord> {
+  /** Stable id of the run. */
   id: string;
+  /** What progress lines call it. */
   label: string;
   /** Trains and scores the run; the record's provenance is filled in by the runner. */
   execute(): Promise<Omit<R, "provenance">>;
@@ -67,7 +71,9 @@ export interface MatrixRun<R extends MatrixRecord> {
 export interface RunMatrixOptions {
   /** The journal (JSON lines). */
   journal: string;
+  /** The environment the provenance of each record is stamped from. */
   environment: Environment;
+  /** The preset name stamped into each record's provenance. */
   preset: string;
   /** Progress lines. */
   log: (line: string) => void;

@@ -13,7 +13,11 @@ import { createTensor, type Tensor } from "./tensor.ts";
 export class ScratchPool {
   readonly #buffers = new Map<string, Tensor>();
 
-  /** @param gpu the device the buffers live on */
+  /**
+   * An empty pool.
+   *
+   * @param gpu the device the buffers live on
+   */
   constructor(readonly gpu: Gpu) {}
 
   /** The buffer for `role` with exactly this shape (allocated once, contents undefined on entry). */

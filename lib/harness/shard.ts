@@ -15,7 +15,9 @@ import { nameSeed } from "../random.ts";
 
 /** Shard `index` (1-based) of `count`. */
 export interface Shard {
+  /** This shard, from 1. */
   index: number;
+  /** How many shards there are. */
   count: number;
 }
 
@@ -39,6 +41,7 @@ export interface ShardManifest {
 
 /** What a run-matrix suite tells its shard's manifest. */
 export interface ShardContext {
+  /** Which shard this is. */
   shard: Shard;
   /** Records every run id of a plan, in order, before this shard's runs start. */
   plan(ids: readonly string[]): Promise<void>;

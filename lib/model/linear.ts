@@ -76,6 +76,8 @@ export interface LinearLayer {
 /** A plain linear layer: the base weight, trainable (full fine-tuning) when `weightGrad` is given. */
 export class DenseLinear implements LinearLayer {
   /**
+   * A layer on `weight`.
+   *
    * @param name module path
    * @param weight base weight (outFeatures, inFeatures)
    * @param weightGrad gradient buffer when the weight trains; undefined when frozen

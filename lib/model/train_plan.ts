@@ -29,8 +29,9 @@ import type { LinearBackwardArgs } from "./linear.ts";
 
 /** A built training step. */
 export interface TrainPlan {
-  /** Sequences per batch and tokens per sequence. */
+  /** Sequences per batch. */
   batch: number;
+  /** Tokens per sequence. */
   seqLen: number;
   /** Logits (batch·seqLen, vocab) of the last forward. */
   logits: Tensor;
@@ -74,8 +75,9 @@ export async function buildTrainPlan(model: LlamaModel, options: TrainPlanOption
 
 /** Options of {@link buildTrainPlan}. */
 export interface TrainPlanOptions {
-  /** Sequences per step and tokens per sequence. */
+  /** Sequences per step. */
   batch: number;
+  /** Tokens per sequence. */
   seqLen: number;
   /** Also build the backward pass (training; adapters then apply input dropout). */
   withBackward?: boolean;

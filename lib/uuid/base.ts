@@ -37,7 +37,9 @@ export type BaseSpec =
 
 /** A base model's weights on the CPU. */
 export interface BaseModel {
+  /** The model's configuration. */
   config: LlamaConfig;
+  /** Weights by Hugging Face name. */
   weights: Map<string, Float32Array>;
   /** Where it was loaded from or cached to. */
   dir: string;

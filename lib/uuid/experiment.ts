@@ -21,8 +21,11 @@ import { type UuidScore, UuidScorer } from "./score.ts";
 
 /** What identifies a run (its record's `id` is made of these). */
 export interface UuidRunSpec extends MethodSpec {
+  /** The UUID preset's name. */
   preset: string;
+  /** Data and initialization seed. */
   seed: number;
+  /** Peak learning rate. */
   lr: number;
   /** Where the base came from (its directory). */
   base: string;
@@ -36,8 +39,11 @@ export type UuidRunRole = "table1" | "sweep" | "lr-search";
 
 /** The record of a finished run. */
 export interface UuidRunRecord extends MatrixRecord {
+  /** What identifies the run. */
   spec: UuidRunSpec;
+  /** Why it was made. */
   role: UuidRunRole;
+  /** Trainable parameters of the method at its rank. */
   trainableParams: number;
   /** Loss at the steps it was read back. */
   losses: { step: number; loss: number }[];

@@ -32,6 +32,7 @@ import type { BaseSpec } from "./base.ts";
 
 /** One preset: data, budget, methods and ranks. */
 export interface UuidPreset {
+  /** The preset's name (`--preset NAME`). */
   name: string;
   /** Pairs to memorize. */
   pairs: number;
