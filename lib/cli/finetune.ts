@@ -11,7 +11,7 @@ import { requestGpu } from "../gpu/device.ts";
 import { MODEL_PRESETS } from "../model/presets.ts";
 import { join } from "node:path";
 import { readTrainingStateInfo } from "../train/training_state.ts";
-import { checkBaseAndData, finetune, type FinetuneRequest } from "./finetune_run.ts";
+import { checkBaseAndData, finetune, type FinetuneRequest, resolveRun } from "./finetune_run.ts";
 import { checkWritableDir, numberFlag, parseCliArgs, runCli } from "./run_cli.ts";
 
 /** The `--help` text. */
@@ -146,8 +146,10 @@ export async function main(args: string[]): Promise<number> {
   const stopAfter = v["stop-after"] === undefined
     ? undefined
     : numberFlag("stop-after", v["stop-after"], count);
-  if (given) await checkBaseAndData(given.base, given.data);
-  else await readTrainingStateInfo(join(v.resume!, "state")); // a clear error when there is no state
+  if (given) {
+    resolveRun(given, given.steps ?? 1); // the method, rank and variant, checked now (the length is not yet known)
+    await checkBaseAndData(given.base, given.data);
+  } else await readTrainingStateInfo(join(v.resume!, "state")); // a clear error when there is no state
   await checkWritableDir("out", out);
   const gpu = await requestGpu();
   console.log(`adapter: ${gpu.adapter.description}${gpu.adapter.isFallbackAdapter ? " (software)" : ""}`);

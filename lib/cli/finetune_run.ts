@@ -172,6 +172,18 @@ async function newSettings(request: FinetuneRequest, examples: number): Promise<
   return { ...rest, totalSteps, dataSha256: await fileSha256(request.data) };
 }
 
+/** The run's method resolved against its defaults (throws naming a bad method, rank or variant). */
+export function resolveRun(
+  settings: Pick<FinetuneSettings, "method" | "rank" | "variant" | "seed" | "dropout">,
+  totalSteps: number,
+): ResolvedMethod {
+  const variant = settings.variant !== undefined ? { variant: settings.variant } : {};
+  return resolveMethod(
+    { method: settings.method, rank: settings.rank, ...variant },
+    { seed: settings.seed, dropout: settings.dropout, totalSteps },
+  );
+}
+
 /** Saves what the run has: the adapter (or checkpoint), and its state. */
 async function saveOutputs(
   target: FinetuneTarget,
@@ -238,14 +250,7 @@ export async function finetune(
   const examples = await readExamples(known.data, tokenizer, known.seq);
   const settings = resumed?.settings ?? await newSettings(request!, examples.length);
   const state = resumed?.state;
-  const resolved = resolveMethod(
-    {
-      method: settings.method,
-      rank: settings.rank,
-      ...settings.variant !== undefined ? { variant: settings.variant } : {},
-    },
-    { seed: settings.seed, dropout: settings.dropout, totalSteps: settings.totalSteps },
-  );
+  const resolved = resolveRun(settings, settings.totalSteps);
   checkFits(resolved, base.config);
   const run = await setupMethod(gpu, base, resolved);
   try {

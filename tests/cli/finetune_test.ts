@@ -181,6 +181,11 @@ Deno.test("finetune refuses bad flags, naming them, before asking for the GPU", 
     ],
     [[...base, "--steps", "2"], /error: Cannot read --data "x.jsonl": there is no such file/],
     [
+      [...base, "--steps", "2", "--method", "nope"],
+      /error: Cannot run method "nope": not registered; expected one of/,
+    ],
+    [[...base, "--steps", "2", "--method", "fft"], /error: Cannot run fft with a rank, variant or options/],
+    [
       [...base, "--steps", "2", "--base", "/tmp/typo"],
       /error: Cannot use --base "\/tmp\/typo": it is neither a folder/,
     ],
