@@ -220,7 +220,15 @@ export function parseTokenizerFiles(files: TokenizerFiles, source: string): Toke
   if (typeof builtin === "string" && (TOKENIZER_NAMES as readonly string[]).includes(builtin)) {
     return getTokenizer(builtin);
   }
-  const hf = new HfTokenizer(json, config);
+  let hf: HfTokenizer;
+  try {
+    hf = new HfTokenizer(json, config);
+  } catch (e) {
+    throw new SyntaxError(
+      `Tokenizer "${source}/${TOKENIZER_FILE}" cannot be read by @huggingface/tokenizers ` +
+        `(${(e as Error).message}); check that it is a Hugging Face tokenizer.json`,
+    );
+  }
   const vocabSize = Math.max(...hf.get_vocab(true).values()) + 1;
   const byteLevel = JSON.stringify(json.pre_tokenizer ?? null).includes('"ByteLevel"');
   const bytes = tokenByteCounts(hf, vocabSize, byteLevel);

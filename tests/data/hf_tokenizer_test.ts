@@ -61,3 +61,12 @@ Deno.test("a tokenizer without a BOS token in its vocabulary is refused, naming 
     /Tokenizer "broken" has no bos_token \(<nope> is not in its vocabulary\); set "bos_token"/,
   );
 });
+
+Deno.test("a tokenizer.json the library cannot read is named, not a stack trace", () => {
+  const files = { "tokenizer.json": JSON.stringify({ model: { type: "NoSuchModel" } }) };
+  assert.throws(
+    () => parseTokenizerFiles(files, "odd"),
+    (e: Error) =>
+      e instanceof SyntaxError && /Tokenizer "odd\/tokenizer.json" cannot be read/.test(e.message),
+  );
+});
