@@ -35,6 +35,7 @@ const OS_REASONS: Record<string, string> = {
   EPERM: "permission denied (EPERM)",
   ENOTDIR: "a part of the path is a file, not a folder (ENOTDIR)",
   EISDIR: "it is a folder (EISDIR)",
+  EEXIST: "a file of that name is in the way of the folder (EEXIST)",
 };
 
 /**
