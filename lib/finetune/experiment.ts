@@ -19,7 +19,7 @@ import { Trainer, TrainingDivergedError } from "../train/trainer.ts";
 import type { BaseModel } from "../uuid/base.ts";
 import { sftBatches, tokenizeExample } from "./batches.ts";
 import type { FinetunePreset } from "./presets.ts";
-import { bucket, TaskScorer } from "./score.ts";
+import { bucket, choiceRows, promptIds, TaskScorer } from "./score.ts";
 import { finetuneTask, type TaskData } from "./tasks.ts";
 
 /** What identifies a run. */
@@ -128,14 +128,13 @@ export function checkTaskFits(
       if (n > limit) refuse(`training example ${e.source ?? i + 1}`, n, limit);
     });
   }
-  const scorer = new TaskScorer(undefined as never, tokenizer, preset.evalBatch);
   const choices = data.family === "instruction"
     ? [...data.zeroShot, ...data.fiveShot]
     : data.family === "domain"
     ? data.cloze
     : [];
   for (const item of choices) {
-    const n = scorer.longestRow([item]);
+    const n = Math.max(...choiceRows(item, tokenizer).map((r) => r.ids.length));
     if (n > context) refuse(`scored item ${item.source ?? item.context.slice(0, 40)}`, n, context);
   }
   if (data.family === "math") {
@@ -145,7 +144,7 @@ export function checkTaskFits(
         throw new RangeError(`Cannot run task "${task}": tier ${tier.name} is empty`);
       }
       for (const item of tier.items) {
-        const n = bucket(scorer.promptIds(item).length) + extra;
+        const n = bucket(promptIds(item, tokenizer).length) + extra;
         if (n > context) {
           refuse(`problem ${item.source ?? item.prompt.slice(0, 40)} with its answer`, n, context);
         }

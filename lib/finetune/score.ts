@@ -61,10 +61,21 @@ export function exactMatch(generated: readonly string[], expected: readonly stri
 }
 
 /** One scored sequence: ids, and the positions whose next token is an option token. */
-interface Row {
+export interface Row {
   ids: number[];
   /** Positions t whose logits score ids[t + 1] (the option's tokens). */
   from: number;
+}
+
+/** The token rows of an item's options: BOS, the context, then the option. */
+export function choiceRows(item: ChoiceItem, tokenizer: Tokenizer): Row[] {
+  const context = [tokenizer.bos, ...tokenizer.encode(item.context)];
+  return item.options.map((o) => ({ ids: [...context, ...tokenizer.encode(o)], from: context.length - 1 }));
+}
+
+/** The prompt ids of a problem: BOS and the prompt. */
+export function promptIds(item: MathItem, tokenizer: Tokenizer): number[] {
+  return [tokenizer.bos, ...tokenizer.encode(item.prompt)];
 }
 
 /** Scores one model; builds its plans once per length and frees them with {@link TaskScorer.destroy}. */
@@ -73,20 +84,6 @@ export class TaskScorer {
   readonly #generators = new Map<string, GreedyGenerator>();
 
   constructor(readonly model: LlamaModel, readonly tokenizer: Tokenizer, readonly batch: number) {}
-
-  /** The token rows of an item's options: BOS, the context, then the option. */
-  rows(item: ChoiceItem): Row[] {
-    const context = [this.tokenizer.bos, ...this.tokenizer.encode(item.context)];
-    return item.options.map((o) => ({
-      ids: [...context, ...this.tokenizer.encode(o)],
-      from: context.length - 1,
-    }));
-  }
-
-  /** The longest row of the items (to check them against the context before any work). */
-  longestRow(items: readonly ChoiceItem[]): number {
-    return Math.max(...items.flatMap((item) => this.rows(item).map((r) => r.ids.length)));
-  }
 
   async #plan(seqLen: number): Promise<TrainPlan> {
     let plan = this.#plans.get(seqLen);
@@ -98,7 +95,7 @@ export class TaskScorer {
   }
 
   /** Summed log-likelihood of each row's option tokens. */
-  async #logLikelihoods(rows: readonly Row[]): Promise<number[]> {
+  async logLikelihoods(rows: readonly Row[]): Promise<number[]> {
     const out = new Array<number>(rows.length);
     const byLength = new Map<number, number[]>();
     rows.forEach((r, i) => {
@@ -130,8 +127,8 @@ export class TaskScorer {
 
   /** Accuracy on multiple-choice items: the option of highest log-likelihood against the answer. */
   async choiceAccuracy(items: readonly ChoiceItem[]): Promise<number> {
-    const rows = items.flatMap((item) => this.rows(item));
-    const ll = await this.#logLikelihoods(rows);
+    const rows = items.flatMap((item) => choiceRows(item, this.tokenizer));
+    const ll = await this.logLikelihoods(rows);
     let right = 0, at = 0;
     for (const item of items) {
       if (argmax(ll.slice(at, at + item.options.length)) === item.answer) right++;
@@ -140,17 +137,12 @@ export class TaskScorer {
     return right / items.length;
   }
 
-  /** The prompt ids of a problem: BOS and the prompt. */
-  promptIds(item: MathItem): number[] {
-    return [this.tokenizer.bos, ...this.tokenizer.encode(item.prompt)];
-  }
-
   /** Greedy generations of `maxNewTokens` after each prompt, cut at the first EOS, as text. */
   async generate(items: readonly MathItem[], maxNewTokens: number): Promise<string[]> {
     const pad = this.tokenizer.encode("\n")[0]!;
     const byLength = new Map<number, number[]>();
     items.forEach((item, i) => {
-      const n = bucket(this.promptIds(item).length);
+      const n = bucket(promptIds(item, this.tokenizer).length);
       byLength.set(n, [...byLength.get(n) ?? [], i]);
     });
     const out = new Array<string>(items.length);
@@ -165,7 +157,7 @@ export class TaskScorer {
         const chunk = indices.slice(at, at + this.batch);
         const prompts = new Uint32Array(this.batch * promptLen).fill(pad);
         chunk.forEach((i, b) => {
-          const ids = this.promptIds(items[i]!);
+          const ids = promptIds(items[i]!, this.tokenizer);
           prompts.set(ids, b * promptLen + promptLen - ids.length);
         });
         const tokens = await generator.generate(prompts);

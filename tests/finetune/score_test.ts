@@ -1,0 +1,47 @@
+import assert from "node:assert/strict";
+import { getTokenizer } from "../../lib/data/tokenizer.ts";
+import { choiceRows, TaskScorer } from "../../lib/finetune/score.ts";
+import { runDispatches } from "../../lib/gpu/kernel.ts";
+import { readTensor } from "../../lib/gpu/tensor.ts";
+import { initLlamaWeights } from "../../lib/model/init.ts";
+import { LlamaModel } from "../../lib/model/llama.ts";
+import { buildTrainPlan } from "../../lib/model/train_plan.ts";
+import { IGNORE_INDEX } from "../../lib/ops/cross_entropy.ts";
+import { gpuTest, testGpu } from "../_gpu.ts";
+import { TINY_CONFIG } from "./_tiny.ts";
+
+Deno.test({
+  name:
+    "option log-likelihoods equal the model's own loss on the option tokens, whatever the batch and padding",
+  ...gpuTest,
+  async fn() {
+    const gpu = await testGpu();
+    const model = LlamaModel.create(gpu, TINY_CONFIG, initLlamaWeights(TINY_CONFIG, 3), { trainBase: false });
+    const tokenizer = getTokenizer("byte");
+    const item = {
+      context: "Word for: burnt sugar\nA. caramel\nB. spot\nAnswer:",
+      options: [" A", " B", " spot on"],
+      answer: 0,
+    };
+    const rows = choiceRows(item, tokenizer);
+    const scorer = new TaskScorer(model, tokenizer, 2);
+    const ll = await scorer.logLikelihoods(rows);
+    for (const [i, row] of rows.entries()) {
+      const plan = await buildTrainPlan(model, { batch: 1, seqLen: row.ids.length });
+      const labels = new Int32Array(row.ids.length).fill(IGNORE_INDEX);
+      for (let t = row.from + 1; t < row.ids.length; t++) labels[t] = row.ids[t]!;
+      plan.writeBatch(Uint32Array.from(row.ids), labels);
+      await runDispatches(gpu, plan.forward);
+      const [mean, count] = await readTensor(plan.stats);
+      assert.equal(count, row.ids.length - row.from - 1);
+      assert.ok(Math.abs(ll[i]! + mean! * count!) < 1e-3, `${ll[i]} vs ${-mean! * count!}`);
+      plan.destroy();
+    }
+    // The right option is the one of highest likelihood.
+    const best = ll.indexOf(Math.max(...ll));
+    assert.equal(await scorer.choiceAccuracy([{ ...item, answer: best }]), 1);
+    assert.equal(await scorer.choiceAccuracy([{ ...item, answer: (best + 1) % 3 }]), 0);
+    scorer.destroy();
+    model.destroy();
+  },
+});
