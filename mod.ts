@@ -85,7 +85,7 @@ export type { AdapterConfig, AdapterLayer, AdapterMethod, MethodContext } from "
 export { mergeAndUnload, mergeIntoBase } from "./lib/adapters/merge.ts";
 export { loadAdapters, saveAdapters } from "./lib/adapters/peft.ts";
 export { installMergeRestarts, type MergeEvent, type MergeRestartOptions } from "./lib/adapters/restarts.ts";
-export { MORA_VARIANTS, moraRank, type MoraVariant } from "./lib/adapters/mora_variants.ts";
+export { MORA_VARIANTS, moraRank, type MoraVariant } from "./lib/ops/mora/variants.ts";
 export { getTokenizer, type Tokenizer } from "./lib/data/tokenizer.ts";
 export {
   type CorpusDocument,

@@ -5,7 +5,7 @@
 //   wrap-padded chunks (Eq. 8):     c[b, s] = x[b, s mod in]              (slots = needed chunks·R)
 // x is (rows, in); c is (rows·chunks, P) row-major, overwritten: slot s = j·R + k (chunk j, k < R) sits
 // at column j·P + k of its row, P = R rounded up to a multiple of 4, and the columns k ≥ R are zeros (so
-// the square matmuls take their vec4 path, see lib/ops/mora.ts).
+// the square matmuls take their vec4 path, see lib/ops/mora/operators.ts).
 // Bindings: 0 params, 1 x, 2 c.
 //
 // Thread = one column q of c's row (width = chunks·P); a workgroup covers 64 columns and ROWS rows, so

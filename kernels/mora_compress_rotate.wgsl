@@ -4,7 +4,7 @@
 //   u[b, p] = cos[p]·xp[p] − sin[p]·xp[p + R/2]   if p mod R < R/2
 //   u[b, p] = cos[p]·xp[p] + sin[p]·xp[p − R/2]   otherwise
 // x is (rows, in); cos, sin are (chunks, R) = (L); u is (rows·n′, P), overwritten, for the n′ needed
-// chunks (later ones never reach the output, see lib/ops/mora.ts): position p = j·R + k sits at column
+// chunks (later ones never reach the output, see lib/ops/mora/operators.ts): position p = j·R + k sits at column
 // j·P + k of its row, P = R rounded up to a multiple of 4, and the columns k ≥ R are zeros.
 // Bindings: 0 params, 1 x, 2 cos, 3 sin, 4 u.
 //

@@ -2,7 +2,7 @@
 // in one gather-add pass:
 //   zero pad (Eq. 4):          out[b, o] += z[b, o]                  for o < min(R, out) (columns)
 //   tile (Eq. 6, types 1, 3; and Eq. 8/9 concat + truncate/repeat, slots = needed chunks·R, see
-//   lib/ops/mora.ts: o mod slots = o mod chunks·R for every o < out):
+//   lib/ops/mora/operators.ts: o mod slots = o mod chunks·R for every o < out):
 //                              out[b, o] += z[b, o mod slots]
 //   contiguous repeat (types 2, 4): out[b, o] += z[b, G_out(o)]
 // z is (rows·n′, P) in the layout of mora_compress.wgsl (slot s = j·R + k at column j·P + k of its row);

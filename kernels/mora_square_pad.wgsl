@@ -1,5 +1,5 @@
 // MoRA's square matrix M between its (R, R) shape and the zero-padded (P, P) copy the square matmuls use
-// (P = R rounded up to a multiple of 4, the row length of the compressed layout, see lib/ops/mora.ts):
+// (P = R rounded up to a multiple of 4, the row length of the compressed layout, see lib/ops/mora/operators.ts):
 //   pad  (CROP = 0): dst[a, k] = src[a, k] for a, k < R, else 0     src (R, R), dst (P, P)
 //   crop (CROP = 1): dst[a, k] = src[a, k]                           src (P, P), dst (R, R)
 // dst is overwritten.

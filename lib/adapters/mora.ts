@@ -3,12 +3,12 @@
  * of the input and decompression to the output: `y = x·W0ᵀ + f_decomp(M·f_comp(x))` (paper Eq. 3), with
  * r̂ from r as the reference code computes it, M initialized to zero, no scaling factor. The variants
  * (truncation Eq. 4, sharing Eq. 6, decouple Eq. 8, rotation Eq. 9, and ReMoRA's extra groupings) are in
- * `mora_variants.ts`; the kernels in `lib/ops/mora.ts` and `lib/ops/mora_adapter.ts`. ΔW is never
+ * `lib/ops/mora/variants.ts`, with the op's CPU reference, kernels and launchers beside it in `lib/ops/mora/`. ΔW is never
  * materialized in training, and no activation is kept per layer: two scratch buffers shared by all layers.
  *
  * Backward: recompute c = f_comp(x), fold ∂y through the decompression (`dz`), `∂M = dzᵀ·c`, `dc = dz·M`,
  * scatter `dc` back through the compression into ∂x (added to the base layer's `G·W0`). Only the chunks
- * that reach the output are computed (exact; derivation in `lib/ops/mora.ts`).
+ * that reach the output are computed (exact; derivation in `lib/ops/mora/operators.ts`).
  *
  * ReMoRA (`remora`): every `mergeEvery` updates, M is merged into W0, reset to zero, and the grouping moves
  * one step along {@link REMORA_CYCLE} (reference types 1→2→3→4→1); the optimizer state of M is reset.
@@ -23,16 +23,16 @@ import { createTensor, readTensor, type Tensor, writeTensor } from "../gpu/tenso
 import type { DenseLinear, LinearBackwardArgs, LinearForwardArgs, TrainableTensor } from "../model/linear.ts";
 import { applyDropout, type DropoutMask } from "../ops/dropout.ts";
 import { fillTensor } from "../ops/elementwise.ts";
-import type { MoraDims } from "../ops/mora.ts";
-import { moraBackward, moraForward, type MoraScratch, moraScratch } from "../ops/mora_adapter.ts";
-import { moraDeltaWeightCpu } from "./mora_operators.ts";
+import type { MoraDims } from "../ops/mora/operators.ts";
+import { moraBackward, moraForward, type MoraScratch, moraScratch } from "../ops/mora/adapter_path.ts";
+import { moraDeltaWeightCpu } from "../ops/mora/reference.ts";
 import {
   MORA_VARIANTS,
   moraRank,
   type MoraSharingVariant,
   type MoraVariant,
   REMORA_CYCLE,
-} from "./mora_variants.ts";
+} from "../ops/mora/variants.ts";
 import { type AdapterConfig, adapterDropout, type AdapterLayer, type AdapterMethod } from "./types.ts";
 import { mergeRestartDefaults, mergeRestartHooks, validateMergeRestart } from "./restarts.ts";
 import { WrappedLinear } from "./wrapped_linear.ts";

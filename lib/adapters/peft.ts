@@ -13,7 +13,7 @@ import { readTensor, type Tensor, writeTensor } from "../gpu/tensor.ts";
 import { readSafetensors, type TensorToWrite, writeFileAtomic, writeSafetensors } from "../io/safetensors.ts";
 import type { LlamaModel } from "../model/llama.ts";
 import { MoraLayer } from "./mora.ts";
-import { MORA_REFERENCE_TYPE, MORA_VARIANTS, type MoraVariant } from "./mora_variants.ts";
+import { MORA_REFERENCE_TYPE, MORA_VARIANTS, type MoraVariant } from "../ops/mora/variants.ts";
 import { ALL_LINEAR_TARGETS, applyAdapters } from "./registry.ts";
 import type { AdapterConfig, AdapterLayer } from "./types.ts";
 

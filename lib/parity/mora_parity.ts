@@ -12,8 +12,8 @@
  */
 
 import { MoraLayer } from "../adapters/mora.ts";
-import { moraDeltaWeightCpu } from "../adapters/mora_operators.ts";
-import { MORA_REFERENCE_TYPE, MORA_VARIANTS, moraRank, type MoraVariant } from "../adapters/mora_variants.ts";
+import { moraDeltaWeightCpu } from "../ops/mora/reference.ts";
+import { MORA_REFERENCE_TYPE, MORA_VARIANTS, moraRank, type MoraVariant } from "../ops/mora/variants.ts";
 import type { Gpu } from "../gpu/device.ts";
 import { runDispatches } from "../gpu/kernel.ts";
 import { ScratchPool } from "../gpu/scratch.ts";

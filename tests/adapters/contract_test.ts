@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { mergeAndUnload } from "../../lib/adapters/merge.ts";
-import { MORA_VARIANTS } from "../../lib/adapters/mora_variants.ts";
+import { MORA_VARIANTS } from "../../lib/ops/mora/variants.ts";
 import type { LoraLayer } from "../../lib/adapters/lora.ts";
 import { loadAdapters, parsePeftConfig, peftConfigJson, saveAdapters } from "../../lib/adapters/peft.ts";
 import { ADAPTER_METHODS, ALL_LINEAR_TARGETS, applyAdapters } from "../../lib/adapters/registry.ts";

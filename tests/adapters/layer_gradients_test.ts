@@ -1,8 +1,8 @@
 import { doraBackwardCpu, doraForwardCpu, DoraLayer, doraNormCpu } from "../../lib/adapters/dora.ts";
 import { loraBackwardCpu, type LoraCpuArgs, loraForwardCpu, LoraLayer } from "../../lib/adapters/lora.ts";
 import { MoraLayer } from "../../lib/adapters/mora.ts";
-import { moraBackwardCpu, moraForwardCpu } from "../../lib/adapters/mora_operators.ts";
-import { MORA_VARIANTS } from "../../lib/adapters/mora_variants.ts";
+import { moraBackwardCpu, moraForwardCpu } from "../../lib/ops/mora/reference.ts";
+import { MORA_VARIANTS } from "../../lib/ops/mora/variants.ts";
 import { ScratchPool } from "../../lib/gpu/scratch.ts";
 import { addScaledCpu } from "../../lib/ops/elementwise.ts";
 import { assertAllClose, dot, numericGradient, randomF64, Rng } from "../_numeric.ts";

@@ -1,5 +1,5 @@
 import { MoraLayer } from "../../lib/adapters/mora.ts";
-import { moraBackwardCpu, moraForwardCpu } from "../../lib/adapters/mora_operators.ts";
+import { moraBackwardCpu, moraForwardCpu } from "../../lib/ops/mora/reference.ts";
 import { ScratchPool } from "../../lib/gpu/scratch.ts";
 import { linearBackwardCpu, linearForwardCpu } from "../../lib/ops/matmul.ts";
 import { assertAllClose, Rng } from "../_numeric.ts";

@@ -8,8 +8,8 @@ import {
   moraRank,
   type MoraVariant,
   REMORA_CYCLE,
-} from "../../lib/adapters/mora_operators.ts";
-import type { MoraSharingVariant } from "../../lib/adapters/mora_variants.ts";
+} from "../../lib/ops/mora/reference.ts";
+import type { MoraSharingVariant } from "../../lib/ops/mora/variants.ts";
 import type { AdapterLayer } from "../../lib/adapters/types.ts";
 import { resolveMethod, setupMethod } from "../../lib/experiment/setup.ts";
 import { runDispatches } from "../../lib/gpu/kernel.ts";

@@ -7,8 +7,8 @@ import {
   moraForwardCpu,
   moraRank,
   type MoraVariant,
-} from "../../lib/adapters/mora_operators.ts";
-import { isChunked } from "../../lib/adapters/mora_variants.ts";
+} from "../../lib/ops/mora/reference.ts";
+import { isChunked } from "../../lib/ops/mora/variants.ts";
 import type { Gpu } from "../../lib/gpu/device.ts";
 import { runDispatches } from "../../lib/gpu/kernel.ts";
 import { createTensor, readTensor, type Tensor } from "../../lib/gpu/tensor.ts";
@@ -20,8 +20,8 @@ import {
   moraDecompressForward,
   moraDecompressionIsIdentity,
   type MoraDims,
-} from "../../lib/ops/mora.ts";
-import { moraBackward, moraForward, moraScratch } from "../../lib/ops/mora_adapter.ts";
+} from "../../lib/ops/mora/operators.ts";
+import { moraBackward, moraForward, moraScratch } from "../../lib/ops/mora/adapter_path.ts";
 import { assertAllClose, Rng } from "../_numeric.ts";
 import { gpuTest, testGpu } from "../_gpu.ts";
 

@@ -5,7 +5,7 @@
 //   contiguous sum:       dx[b, i] += dc[b, G_in(i)]
 //   wrap-padded chunks:   dx[b, i] += Σ_{p = i + t·in < positions} dc[b, p]        (positions = slots)
 // dc is (rows·n′, P) in the layout of mora_compress.wgsl (slot p = j·R + k at column j·P + k of its row;
-// slots = n′·R, the needed chunks for the chunked compression, see lib/ops/mora.ts); dx is
+// slots = n′·R, the needed chunks for the chunked compression, see lib/ops/mora/operators.ts); dx is
 // (rows, in_features), read and written.
 // Bindings: 0 params, 1 dc, 2 dx.
 //

@@ -1,7 +1,7 @@
 /**
  * MoRA's variants and the index maps of their compression and decompression operators (paper §4,
- * spec/mora.md §1–3), shared by the float64 CPU reference (`mora_operators.ts`) and the WGSL kernels
- * (`lib/ops/mora.ts`).
+ * spec/mora.md §1–3), shared by the float64 CPU reference (`reference.ts`) and the WGSL kernels
+ * (`operators.ts`).
  *
  * Every variant is `ΔW = D · blockdiag(M, …, M) · C`, with `C` (slots × in) the compression, `M` (R × R)
  * applied to each of the `n` chunks of R slots, and `D` (out × slots) a 0/1 decompression:
@@ -122,7 +122,7 @@ export interface MoraLayout {
   /**
    * Chunks that reach the output: `ceil(min(out, slots)/R)` for the chunked variants, whose tile
    * decompression reads `Z[o mod slots]` for o < out only, and 1 otherwise. The chunks past it change
-   * neither y, ∂M nor ∂x (see `lib/ops/mora.ts`), so the kernels compute only these.
+   * neither y, ∂M nor ∂x (see `operators.ts`), so the kernels compute only these.
    */
   neededChunks: number;
   /** neededChunks·R: the compressed values per row the kernels compute. */

@@ -10,7 +10,7 @@ import {
   type MoraVariant,
   REMORA_CYCLE,
   type RotationTables,
-} from "../../lib/adapters/mora_operators.ts";
+} from "../../lib/ops/mora/reference.ts";
 import type { VectorsCase } from "../../lib/parity/mora_parity.ts";
 import { assertAllClose, dot, numericGradient, randomF64, Rng, type Tolerance } from "../_numeric.ts";
 

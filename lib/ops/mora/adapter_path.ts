@@ -1,12 +1,12 @@
 /**
- * MoRA's adapter path on the GPU (paper Eq. 2; spec/mora.md §2.5): the operators of `mora.ts` chained with
- * the square step `z = c·Mᵀ` and its gradients (matmuls), on the needed chunks only (see `mora.ts`).
+ * MoRA's adapter path on the GPU (paper Eq. 2; spec/mora.md §2.5): the operators of `operators.ts` chained with
+ * the square step `z = c·Mᵀ` and its gradients (matmuls), on the needed chunks only (see `operators.ts`).
  *
  * - {@link moraForward}: compress, matmul, decompress-add: 3 dispatches, or 2 when f_decomp is the
  *   identity ({@link moraDecompressionIsIdentity}: the matmul accumulates into the layer output).
  * - {@link moraBackward}: recompute the compression (a gather, cheaper than keeping it per layer), fold,
  *   ∂M, and with ∂x the matmul `dc = dz·M` and the scatter-add: 5 dispatches, 4 with the identity.
- * - When R is not a multiple of 4, the matmuls take M zero-padded to (P, P) (see `mora.ts`): one small
+ * - When R is not a multiple of 4, the matmuls take M zero-padded to (P, P) (see `operators.ts`): one small
  *   pad dispatch each way, and a crop of ∂M.
  *
  * The caller owns the scratch tensors ({@link moraScratchShapes}; a `ScratchPool` shares them between
@@ -15,12 +15,12 @@
  * @module
  */
 
-import padCode from "../../kernels/mora_square_pad.wgsl" with { type: "text" };
-import type { Gpu } from "../gpu/device.ts";
-import { type Dispatch, grid, makeDispatch } from "../gpu/kernel.ts";
-import type { ScratchPool } from "../gpu/scratch.ts";
-import type { Tensor } from "../gpu/tensor.ts";
-import { matmul } from "./matmul.ts";
+import padCode from "../../../kernels/mora_square_pad.wgsl" with { type: "text" };
+import type { Gpu } from "../../gpu/device.ts";
+import { type Dispatch, grid, makeDispatch } from "../../gpu/kernel.ts";
+import type { ScratchPool } from "../../gpu/scratch.ts";
+import type { Tensor } from "../../gpu/tensor.ts";
+import { matmul } from "../matmul.ts";
 import {
   moraCompressBackward,
   moraCompressedShape,
@@ -30,7 +30,7 @@ import {
   moraDecompressionIsIdentity,
   type MoraDims,
   moraPaddedRank,
-} from "./mora.ts";
+} from "./operators.ts";
 
 const padKernel = { name: "mora_square_pad", code: padCode };
 

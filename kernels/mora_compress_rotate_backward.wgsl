@@ -4,7 +4,7 @@
 //   dv[p] = cos[p]·dc[p] − sin[p − R/2]·dc[p − R/2]   otherwise
 //   dx[b, i] += Σ_{p = i + t·in < slots} dv[b, p]
 // dc is (rows·n′, P) in the layout of mora_compress_rotate.wgsl (p = j·R + k at column j·P + k of its row;
-// slots = L′ = n′·R ≤ L, the needed chunks, see lib/ops/mora.ts); cos, sin are (chunks, R) = (L); dx is
+// slots = L′ = n′·R ≤ L, the needed chunks, see lib/ops/mora/operators.ts); cos, sin are (chunks, R) = (L); dx is
 // (rows, in), read and written.
 // Bindings: 0 params, 1 dc, 2 cos, 3 sin, 4 dx.
 //

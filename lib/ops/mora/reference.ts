@@ -1,6 +1,6 @@
 /**
  * Float64 CPU reference of MoRA's adapter path `y = f_decomp(M · f_comp(x))` (paper Eq. 2), its gradients,
- * and the merged `ΔW` (paper Eq. 3: `y = ΔW·x`), for every variant of `mora_variants.ts`, whose module
+ * and the merged `ΔW` (paper Eq. 3: `y = ΔW·x`), for every variant of `variants.ts`, whose module
  * comment defines the operators, the wrap padding and how the shapes the reference code crashes on are
  * handled.
  *
@@ -23,7 +23,7 @@ import {
   moraRotationTables,
   type MoraVariant,
   type RotationTables,
-} from "./mora_variants.ts";
+} from "./variants.ts";
 
 export {
   MORA_REFERENCE_TYPE,
@@ -33,7 +33,7 @@ export {
   type MoraVariant,
   REMORA_CYCLE,
   type RotationTables,
-} from "./mora_variants.ts";
+} from "./variants.ts";
 
 /** The compression `C` as a list of terms `c[slot] += coef · x[col]`. */
 export interface CompressionTerms {

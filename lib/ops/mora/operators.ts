@@ -1,6 +1,6 @@
 /**
  * MoRA's compress and decompress operators on the GPU (paper §4, Eq. 2–11; spec/mora.md §2–3), forward
- * and backward, for every variant of `lib/adapters/mora_variants.ts`. Each builds one dispatch that makes
+ * and backward, for every variant of `variants.ts`. Each builds one dispatch that makes
  * one pass over its largest tensor and never materialises ΔW:
  *
  * - {@link moraCompressForward}: x (rows, in) → compressed, overwritten;
@@ -11,11 +11,11 @@
  * compressed, z, dz and dcompressed are (rows·n′, P) ({@link moraCompressedShape}): row b·n′ + j holds
  * chunk j of row b, its R slots in columns k < R and zeros in the columns R ≤ k < P, where
  * P = {@link moraPaddedRank}(R) is R rounded up to a multiple of 4. The zeros change no sum (padded rows
- * and columns of the square matrix are zero too, see `mora_adapter.ts`) and give the square matmuls rows
+ * and columns of the square matrix are zero too, see `adapter_path.ts`) and give the square matmuls rows
  * of whole vec4s: their vec4 path (the three square matmuls of 512 rows took 1.4–1.8× less time on
  * llvmpipe at r̂ = 91 → 92 and 143 → 144 than the scalar path).
  *
- * `moraForward` and `moraBackward` (`mora_adapter.ts`) chain them with the square step `z = c·Mᵀ` and its
+ * `moraForward` and `moraBackward` (`adapter_path.ts`) chain them with the square step `z = c·Mᵀ` and its
  * gradients (matmuls).
  *
  * **Needed chunks only.** n′ = `neededChunks` of {@link moraLayout} and slots′ = n′·R. For `truncation`
@@ -39,12 +39,14 @@
  * @module
  */
 
-import compressCode from "../../kernels/mora_compress.wgsl" with { type: "text" };
-import compressRotateCode from "../../kernels/mora_compress_rotate.wgsl" with { type: "text" };
-import decompressCode from "../../kernels/mora_decompress.wgsl" with { type: "text" };
-import foldCode from "../../kernels/mora_fold.wgsl" with { type: "text" };
-import scatterCode from "../../kernels/mora_scatter.wgsl" with { type: "text" };
-import scatterRotateCode from "../../kernels/mora_scatter_rotate.wgsl" with { type: "text" };
+import compressCode from "../../../kernels/mora_compress.wgsl" with { type: "text" };
+import compressRotateCode from "../../../kernels/mora_compress_rotate.wgsl" with { type: "text" };
+import decompressCode from "../../../kernels/mora_decompress.wgsl" with { type: "text" };
+import decompressBackwardCode from "../../../kernels/mora_decompress_backward.wgsl" with { type: "text" };
+import compressBackwardCode from "../../../kernels/mora_compress_backward.wgsl" with { type: "text" };
+import compressRotateBackwardCode from "../../../kernels/mora_compress_rotate_backward.wgsl" with {
+  type: "text",
+};
 import {
   contiguousGroups,
   MORA_OPERATORS,
@@ -52,28 +54,31 @@ import {
   moraLayout,
   moraRotationTables,
   type MoraVariant,
-} from "../adapters/mora_variants.ts";
-import type { Gpu } from "../gpu/device.ts";
-import { type Dispatch, grid, makeDispatch } from "../gpu/kernel.ts";
-import { createTensor, type Tensor } from "../gpu/tensor.ts";
+} from "./variants.ts";
+import type { Gpu } from "../../gpu/device.ts";
+import { type Dispatch, grid, makeDispatch } from "../../gpu/kernel.ts";
+import { createTensor, type Tensor } from "../../gpu/tensor.ts";
 
 const kernels = {
   compress: { name: "mora_compress", code: compressCode },
   compressRotate: { name: "mora_compress_rotate", code: compressRotateCode },
   decompress: { name: "mora_decompress", code: decompressCode },
-  fold: { name: "mora_fold", code: foldCode },
-  scatter: { name: "mora_scatter", code: scatterCode },
-  scatterRotate: { name: "mora_scatter_rotate", code: scatterRotateCode },
+  decompressBackward: { name: "mora_decompress_backward", code: decompressBackwardCode },
+  compressBackward: { name: "mora_compress_backward", code: compressBackwardCode },
+  compressRotateBackward: {
+    name: "mora_compress_rotate_backward",
+    code: compressRotateBackwardCode,
+  },
 };
 
 /** Threads per workgroup along the columns (fixed in the kernels), and rows each thread loops over (its
- * index arithmetic is done once and reused on every row; at most 32, see mora_scatter_rotate.wgsl). */
+ * index arithmetic is done once and reused on every row; at most 32, see mora_compress_rotate_backward.wgsl). */
 const COLUMNS_PER_GROUP = 64;
 const ROWS_PER_GROUP = 8;
 
-/** `KIND` constant of mora_compress.wgsl and mora_scatter.wgsl. */
+/** `KIND` constant of mora_compress.wgsl and mora_compress_backward.wgsl. */
 const COMPRESSION_KIND = { truncate: 0, moduloSum: 1, contiguousSum: 2, chunks: 3 } as const;
-/** `KIND` constant of mora_decompress.wgsl and mora_fold.wgsl. */
+/** `KIND` constant of mora_decompress.wgsl and mora_decompress_backward.wgsl. */
 const DECOMPRESSION_KIND = { zeroPad: 0, tile: 1, contiguousRepeat: 2 } as const;
 
 /** The sizes every MoRA op takes. */
@@ -281,7 +286,7 @@ export async function moraDecompressBackward(
   const groups = contiguousGroups(outF, R);
   const decompression = MORA_OPERATORS[args.variant].decompression;
   return [
-    await makeDispatch(gpu, kernels.fold, {
+    await makeDispatch(gpu, kernels.decompressBackward, {
       params: { u32: [rows, outF, slots, width, R, stride, colTiles, groups.small, groups.large] },
       tensors: [args.dout, args.dz],
       workgroups,
@@ -312,7 +317,7 @@ export async function moraCompressBackward(gpu: Gpu, args: MoraCompressBackwardA
     const { cos, sin } = rotationTablesOn(gpu, layout.chunks, R);
     const { colTiles, workgroups } = tiles(gpu, Math.min(inF, slots), rows);
     return [
-      await makeDispatch(gpu, kernels.scatterRotate, {
+      await makeDispatch(gpu, kernels.compressRotateBackward, {
         params: { u32: [rows, inF, slots, width, R, stride, colTiles] },
         tensors: [args.dcompressed, cos, sin, args.dx],
         workgroups,
@@ -326,7 +331,7 @@ export async function moraCompressBackward(gpu: Gpu, args: MoraCompressBackwardA
   // The chunked sum runs over the wrap-padded positions below slots′ (= padded for the modulo sum).
   const positions = chunked ? slots : layout.padded;
   return [
-    await makeDispatch(gpu, kernels.scatter, {
+    await makeDispatch(gpu, kernels.compressBackward, {
       params: {
         u32: [rows, inF, width, R, stride, positions, columns, colTiles, groups.small, groups.large],
       },
@@ -341,7 +346,7 @@ export async function moraCompressBackward(gpu: Gpu, args: MoraCompressBackwardA
  * Whether f_decomp is the identity on the needed slots (slots′ = outF, with R a multiple of 4 so that no
  * padding columns sit in between: `rotation`/`decouple` when out is a multiple of R no larger than
  * chunks·R, as on square layers with R dividing in; R = outF for the others).
- * Then z is `out`'s own layout, so `moraForward` (`mora_adapter.ts`) accumulates the matmul straight into
+ * Then z is `out`'s own layout, so `moraForward` (`adapter_path.ts`) accumulates the matmul straight into
  * `out` and `moraBackward` reads `dout` as dz: one dispatch and one scratch tensor fewer each way.
  */
 export function moraDecompressionIsIdentity(dims: MoraDims): boolean {

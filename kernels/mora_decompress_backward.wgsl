@@ -4,7 +4,7 @@
 //   contiguous repeat:    dz[b, s] = Σ_{o in group s of out} dout[b, o]
 // dout is (rows, out_features); dz is (rows·n′, P) in the layout of mora_compress.wgsl (slot s = j·R + k at
 // column j·P + k, zeros at k ≥ R), overwritten. For the chunked variants slots = n′·R, the needed chunks,
-// a period that folds like chunks·R since o mod L = o mod L′ for every o < out (lib/ops/mora.ts).
+// a period that folds like chunks·R since o mod L = o mod L′ for every o < out (lib/ops/mora/operators.ts).
 // Bindings: 0 params, 1 dout, 2 dz.
 //
 // Thread = one column q of dz's row, looping over ROWS rows; linear workgroup grid as in mora_compress.wgsl.
