@@ -73,23 +73,35 @@ function isCount(v: unknown): v is number {
   return typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
 }
 
-/** Reads the header length and JSON header; returns the header object and where data starts. */
-function readHeader(bytes: Uint8Array, source: string): { header: Record<string, unknown>; start: number } {
-  if (bytes.length < 8) {
+/** The header length a file declares in its first 8 bytes, checked against the file's `size`. */
+function headerLength(first: Uint8Array, size: number, source: string): number {
+  if (size < 8) {
     throw new RangeError(
-      `Safetensors file "${source}" is ${bytes.length} bytes, shorter than its 8-byte header length; ` +
+      `Safetensors file "${source}" is ${size} bytes, shorter than its 8-byte header length; ` +
         `re-create the file`,
     );
   }
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const length = view.getBigUint64(0, true);
-  if (length > BigInt(bytes.length - 8)) {
+  const length = new DataView(first.buffer, first.byteOffset, 8).getBigUint64(0, true);
+  if (length > BigInt(size - 8)) {
     throw new RangeError(
       `Safetensors file "${source}" declares a header of ${length} bytes but has only ` +
-        `${bytes.length - 8} after the length; the file is truncated or not safetensors, re-create it`,
+        `${size - 8} after the length; the file is truncated or not safetensors, re-create it`,
     );
   }
-  const start = 8 + Number(length);
+  return Number(length);
+}
+
+/**
+ * Reads the header length and JSON header from `bytes` (the file's first bytes, at least through the header,
+ * of a file of `size` bytes); returns the header object and where data starts.
+ */
+function readHeader(
+  bytes: Uint8Array,
+  source: string,
+  size = bytes.length,
+): { header: Record<string, unknown>; start: number } {
+  const length = headerLength(bytes, size, source);
+  const start = 8 + length;
   let header: unknown;
   try {
     header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(8, start)));
@@ -243,10 +255,23 @@ function integerView(dtype: string, buffer: ArrayBuffer): ArrayLike<number | big
 export function parseSafetensors(bytes: Uint8Array, source: string): SafetensorsFile {
   const { header, start } = readHeader(bytes, source);
   const data = bytes.subarray(start);
+  return safetensorsView(header, data.length, source, (begin, end) => data.slice(begin, end).buffer);
+}
+
+/**
+ * A file's tensors from its validated header; `read(begin, end)` gives a private copy of the data section's
+ * bytes in that range (from memory, or from disk).
+ */
+function safetensorsView(
+  header: Record<string, unknown>,
+  dataLength: number,
+  source: string,
+  read: (begin: number, end: number) => ArrayBuffer,
+): SafetensorsFile {
   const metadata = parseMetadata(header[METADATA_KEY], source);
   const entries = new Map<string, Entry>();
   for (const [name, value] of Object.entries(header)) {
-    if (name !== METADATA_KEY) entries.set(name, parseEntry(name, value, data.length, source));
+    if (name !== METADATA_KEY) entries.set(name, parseEntry(name, value, dataLength, source));
   }
   checkNoOverlap(entries, source);
 
@@ -259,7 +284,7 @@ export function parseSafetensors(bytes: Uint8Array, source: string): Safetensors
       `Tensor "${name}" is not in "${source}"; it has ${known.length} tensors (${list}), check the name`,
     );
   };
-  const copy = (e: Entry): ArrayBuffer => data.slice(e.begin, e.end).buffer;
+  const copy = (e: Entry): ArrayBuffer => read(e.begin, e.end);
   const floatEntry = (name: string): Entry => {
     const e = entry(name);
     if (!FLOAT_DTYPES.has(e.dtype)) {
@@ -313,9 +338,49 @@ function toInt32(values: ArrayLike<number | bigint>, name: string, source: strin
   return out;
 }
 
-/** Reads and opens a safetensors file. */
+/** Reads `length` bytes at `offset` of an open file. */
+function readAt(file: Deno.FsFile, offset: number, length: number): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(length);
+  file.seekSync(offset, Deno.SeekMode.Start);
+  for (let at = 0; at < length;) {
+    const n = file.readSync(out.subarray(at));
+    if (n === null) {
+      throw new RangeError(`File ended after ${offset + at} bytes; it changed while being read`);
+    }
+    at += n;
+  }
+  return out;
+}
+
+/** Reads and opens a safetensors file (the whole file is read into memory). */
 export async function readSafetensors(path: string): Promise<SafetensorsFile> {
   return parseSafetensors(await Deno.readFile(path), path);
+}
+
+/**
+ * Opens a safetensors file whose header is read and validated now, and each tensor's bytes read from disk
+ * when asked for, so the file is never held in memory whole (a 7B checkpoint's shards are several GB each).
+ * The view reads the file as it is then: it is for reading a checkpoint through, not across a rewrite of it.
+ */
+async function openSafetensorsOnDisk(path: string): Promise<SafetensorsFile> {
+  const { size } = await Deno.stat(path);
+  const file = await Deno.open(path);
+  let header: Record<string, unknown>, start: number;
+  try {
+    const first = readAt(file, 0, Math.min(8, size));
+    const length = headerLength(first, size, path);
+    ({ header, start } = readHeader(readAt(file, 0, 8 + length), path, size));
+  } finally {
+    file.close();
+  }
+  return safetensorsView(header, size - start, path, (begin, end) => {
+    const data = Deno.openSync(path);
+    try {
+      return readAt(data, start + begin, end - begin).buffer;
+    } finally {
+      data.close();
+    }
+  });
 }
 
 /** Reads a shard index's `weight_map` (tensor name → shard file name), naming what is wrong with it. */
@@ -374,8 +439,9 @@ function checkShardContents(
 
 /**
  * Opens a sharded safetensors checkpoint from its index (`model.safetensors.index.json`: `{"metadata": …,
- * "weight_map": {tensor: shard file}}`, as `save_pretrained` writes it), as one file: every shard is read and
- * validated now, and each tensor must be in exactly the shard the index names.
+ * "weight_map": {tensor: shard file}}`, as `save_pretrained` writes it), as one file: every shard's header is
+ * read and validated now, and each tensor must be in exactly the shard the index names; tensors are read from
+ * disk one at a time when asked for, so the shards are never in memory whole.
  */
 export async function readShardedSafetensors(indexPath: string): Promise<SafetensorsFile> {
   const weightMap = parseWeightMap(await Deno.readTextFile(indexPath), indexPath);
@@ -383,7 +449,7 @@ export async function readShardedSafetensors(indexPath: string): Promise<Safeten
   const shards = new Map<string, SafetensorsFile>();
   for (const file of new Set(weightMap.values())) {
     try {
-      shards.set(file, await readSafetensors(folder + file));
+      shards.set(file, await openSafetensorsOnDisk(folder + file));
     } catch (e) {
       if (!(e instanceof Deno.errors.NotFound)) throw e;
       throw new Deno.errors.NotFound(

@@ -77,3 +77,20 @@ Deno.test("F16 decoding agrees with Float16Array on all 65536 bit patterns", () 
   // Element-wise with Object.is (NaN payloads may differ in bits, which typed-array deepEqual compares).
   assert.deepEqual(Array.from(decoded), Array.from(reference));
 });
+
+Deno.test("a truncated shard is refused on open, naming it, before any tensor is read", async () => {
+  await withTempDir(async (dir) => {
+    const index = await writeShards(dir, GOOD_MAP);
+    const shard = join(dir, "model-00002-of-00002.safetensors");
+    const bytes = await Deno.readFile(shard);
+    await Deno.writeFile(shard, bytes.subarray(0, bytes.length - 4));
+    await assert.rejects(
+      readShardedSafetensors(index),
+      /Tensor "c" in ".*model-00002-of-00002.safetensors" has data_offsets \[0, 12\] outside the data section/,
+    );
+    await Deno.writeFile(shard, bytes.subarray(0, 20));
+    await assert.rejects(readShardedSafetensors(index), /declares a header of \d+ bytes but has only 12/);
+    await Deno.writeFile(shard, bytes.subarray(0, 5));
+    await assert.rejects(readShardedSafetensors(index), /is 5 bytes, shorter than its 8-byte header length/);
+  });
+});
