@@ -233,6 +233,15 @@ function compare(a: readonly number[], b: readonly number[]): "above" | "below" 
   return gap > noise ? "above" : gap < -noise ? "below" : "within";
 }
 
+/** Whether every score is 0: the analog is at its floor and cannot rank anything. */
+function atFloor(values: readonly number[]): boolean {
+  return values.length > 0 && values.every((v) => v === 0);
+}
+
+const FLOOR =
+  "<b>Every one of these runs scores 0%: at this scale the analog is at its floor and cannot test " +
+  "the claim (neither agreement nor disagreement).</b>";
+
 const pct = (v: readonly number[]) => (100 * meanSd(v).mean).toFixed(1);
 
 /** Plain statements of each Table 2 claim, from our numbers. */
@@ -281,7 +290,12 @@ function claims(reported: readonly FinetuneRunRecord[]): string {
               .join(", ")
           }` +
           `${fft(column).length ? `; FFT ${pct(fft(column))}` : ""}). ` +
-          (closes.length > both.length / 2
+          (atFloor([
+              ...both.flatMap((m) => [...of(m, small, column), ...of(m, large, column)]),
+              ...fft(column),
+            ])
+            ? FLOOR
+            : closes.length > both.length / 2
             ? "This agrees with the paper's claim."
             : "<b>This disagrees with the paper's claim.</b>"),
       );
@@ -374,7 +388,10 @@ export function ablationSection(records: readonly FinetuneRunRecord[], env: Envi
     : [...variants].sort((a, b) => meanSd(of(b, small, "GSM8K")).mean - meanSd(of(a, small, "GSM8K")).mean);
   const agrees = order.join(" > ") === "rotation > decouple > sharing > truncation" ||
     order.join(" > ") === "decouple > rotation > sharing > truncation";
-  const claim = order.length === 4
+  const floor = small !== undefined && atFloor(variants.flatMap((v) => of(v, small, "GSM8K")));
+  const claim = floor
+    ? `<p>The paper ranks the operators at r = 8 as rotation ≥ decouple > sharing ≫ truncation. ${FLOOR}</p>`
+    : order.length === 4
     ? `<p>The paper ranks the operators at r = 8 as rotation ≥ decouple > sharing ≫ truncation. On our ` +
       `GSM8K-like analog at r = ${small} the means order as ${
         order.map((v) => `${v} ${pct(of(v, small!, "GSM8K"))}%`).join(" > ")
