@@ -21,6 +21,7 @@ import code from "../../kernels/adamw.wgsl" with { type: "text" };
 import type { Gpu } from "../gpu/device.ts";
 import { type Dispatch, grid, makeDispatch } from "../gpu/kernel.ts";
 import { createTensor, type Tensor } from "../gpu/tensor.ts";
+import { checkSizes } from "./check_sizes.ts";
 
 const kernel = { name: "adamw", code };
 
@@ -93,16 +94,6 @@ function unitClip(gpu: Gpu): Tensor {
   return clip;
 }
 
-/** Throws a RangeError naming `tensor` when its size is not `expected`. */
-function checkSize(tensor: Tensor, expected: number, what: string): void {
-  if (tensor.size !== expected) {
-    throw new RangeError(
-      `Cannot use tensor "${tensor.name}" as AdamW ${what}: it has ${tensor.size} values, expected ${expected}; ` +
-        `allocate it with the shape of the parameter`,
-    );
-  }
-}
-
 /**
  * Builds the one dispatch of the AdamW update of `param`, `m` and `v` (all in place). The gradient is
  * not modified.
@@ -114,13 +105,10 @@ export async function adamwUpdate(gpu: Gpu, args: AdamwUpdateArgs): Promise<Disp
   if (!Number.isInteger(n) || n < 0) {
     throw new RangeError(`Cannot update "${param.name}" with AdamW: n ${n} is not a size`);
   }
-  checkSize(param, n, "param");
-  checkSize(m, n, "m");
-  checkSize(v, n, "v");
-  checkSize(grad, n, "grad");
-  checkSize(hyper, ADAMW_HYPER_SIZE, "hyper");
+  const shape = `param, m, v, grad (n ${n}), hyper (${ADAMW_HYPER_SIZE}) and clip (2)`;
+  checkSizes("AdamW", shape, [[param, n], [m, n], [v, n], [grad, n], [hyper, ADAMW_HYPER_SIZE]]);
   const clip = args.clip ?? unitClip(gpu);
-  checkSize(clip, 2, "clip");
+  checkSizes("AdamW", shape, [[clip, 2]]);
   return [
     await makeDispatch(gpu, kernel, {
       params: { u32: [n] },

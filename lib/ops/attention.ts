@@ -29,6 +29,7 @@ import dkdvTemplate from "../../kernels/attention_backward_dkdv.wgsl" with { typ
 import type { Gpu } from "../gpu/device.ts";
 import { type Dispatch, grid, makeDispatch } from "../gpu/kernel.ts";
 import { scratchTensor, type Tensor } from "../gpu/tensor.ts";
+import { checkSizes } from "./check_sizes.ts";
 
 /** Largest head size: the kernels keep whole head rows in registers, unrolled. */
 const MAX_HEAD_DIM = 256;
@@ -172,11 +173,15 @@ const DKDV_BUDGET = 16;
 export async function attentionForward(gpu: Gpu, args: AttentionForwardArgs): Promise<Dispatch[]> {
   checkForwardShape(args);
   const { batch, queryLen, keyLen, keyCapacity, heads, kvHeads, headDim } = args;
-  checkSize(args.out, batch * queryLen * heads * headDim);
-  checkSize(args.lse, batch * heads * queryLen);
-  checkSize(args.q, batch * queryLen * heads * headDim);
-  checkSize(args.k, batch * keyCapacity * kvHeads * headDim);
-  checkSize(args.v, batch * keyCapacity * kvHeads * headDim);
+  const qSize = batch * queryLen * heads * headDim;
+  const kvSize = batch * keyCapacity * kvHeads * headDim;
+  checkSizes("attention forward", "the shape documented on the argument", [
+    [args.out, qSize],
+    [args.lse, batch * heads * queryLen],
+    [args.q, qSize],
+    [args.k, kvSize],
+    [args.v, kvSize],
+  ]);
   const u = unrollingFor(headDim, FORWARD_BUDGET);
   const rowBlocks = Math.ceil(queryLen / u.rows);
   const threads = batch * heads * rowBlocks;
@@ -206,9 +211,11 @@ export async function attentionBackward(gpu: Gpu, args: AttentionBackwardArgs): 
   checkForwardShape({ ...args, queryLen: seqLen, keyLen: seqLen, keyCapacity: seqLen });
   const qSize = batch * seqLen * heads * headDim;
   const kvSize = batch * seqLen * kvHeads * headDim;
-  for (const t of [args.dq, args.dout, args.out, args.q]) checkSize(t, qSize);
-  for (const t of [args.dk, args.dv, args.k, args.v]) checkSize(t, kvSize);
-  checkSize(args.lse, batch * heads * seqLen);
+  checkSizes("attention backward", "the shape documented on the argument", [
+    ...[args.dq, args.dout, args.out, args.q].map((t) => [t, qSize] as const),
+    ...[args.dk, args.dv, args.k, args.v].map((t) => [t, kvSize] as const),
+    [args.lse, batch * heads * seqLen],
+  ]);
   const delta = scratchTensor(gpu, "attention.delta", [batch, heads, seqLen]);
   const scale = scaleOf(args);
   const uq = unrollingFor(headDim, DQ_BUDGET);
@@ -256,16 +263,6 @@ function checkForwardShape(shape: AttentionForwardShape): void {
     throw new RangeError(
       `Cannot build attention: need queryLen ≤ keyLen ≤ keyCapacity, got ${queryLen}, ${keyLen}, ` +
         `${keyCapacity}; count the queries among the keys and size the cache for all of them`,
-    );
-  }
-}
-
-/** Throws a RangeError naming the tensor when its size is not `expected`. */
-function checkSize(tensor: Tensor, expected: number): void {
-  if (tensor.size !== expected) {
-    throw new RangeError(
-      `Cannot build attention: tensor "${tensor.name}" has ${tensor.size} values but the shape needs ` +
-        `${expected}; allocate it with the shape documented on the argument`,
     );
   }
 }

@@ -23,6 +23,7 @@ import backwardCode from "../../kernels/cross_entropy_backward.wgsl" with { type
 import type { Gpu } from "../gpu/device.ts";
 import { type Dispatch, grid, makeDispatch } from "../gpu/kernel.ts";
 import type { Tensor } from "../gpu/tensor.ts";
+import { checkSizes } from "./check_sizes.ts";
 
 const forwardKernel = { name: "cross_entropy_forward", code: forwardCode };
 const statsKernel = { name: "cross_entropy_stats", code: statsCode };
@@ -69,16 +70,6 @@ export interface CrossEntropyBackwardArgs {
   lossScale?: number;
 }
 
-/** Throws a RangeError naming `tensor` when its size is not `expected`. */
-function checkSize(tensor: Tensor, expected: number, what: string): void {
-  if (tensor.size !== expected) {
-    throw new RangeError(
-      `Cannot use tensor "${tensor.name}" as ${what}: it has ${tensor.size} values, expected ${expected}; ` +
-        `allocate it with the right shape`,
-    );
-  }
-}
-
 /** Throws a RangeError unless rows and vocab are positive integers whose product indexes in u32. */
 function checkShape(rows: number, vocab: number): void {
   if (!Number.isInteger(rows) || rows < 1 || !Number.isInteger(vocab) || vocab < 1) {
@@ -102,11 +93,17 @@ function checkShape(rows: number, vocab: number): void {
 export async function crossEntropyForward(gpu: Gpu, args: CrossEntropyForwardArgs): Promise<Dispatch[]> {
   const { rowLoss, lse, stats, logits, labels, rows, vocab } = args;
   checkShape(rows, vocab);
-  checkSize(logits, rows * vocab, "logits (rows, vocab)");
-  checkSize(labels, rows, "labels (rows)");
-  checkSize(rowLoss, rows, "rowLoss (rows)");
-  checkSize(lse, rows, "lse (rows)");
-  checkSize(stats, 2, "stats (2)");
+  checkSizes(
+    "cross-entropy forward",
+    `logits (rows ${rows}, vocab ${vocab}), labels, rowLoss, lse (rows) and stats (2)`,
+    [
+      [logits, rows * vocab],
+      [labels, rows],
+      [rowLoss, rows],
+      [lse, rows],
+      [stats, 2],
+    ],
+  );
   const params = { u32: [rows, vocab] };
   return [
     await makeDispatch(gpu, forwardKernel, {
@@ -131,11 +128,17 @@ export async function crossEntropyForward(gpu: Gpu, args: CrossEntropyForwardArg
 export async function crossEntropyBackward(gpu: Gpu, args: CrossEntropyBackwardArgs): Promise<Dispatch[]> {
   const { dlogits, logits, labels, lse, stats, rows, vocab, lossScale = 1 } = args;
   checkShape(rows, vocab);
-  checkSize(dlogits, rows * vocab, "dlogits (rows, vocab)");
-  checkSize(logits, rows * vocab, "logits (rows, vocab)");
-  checkSize(labels, rows, "labels (rows)");
-  checkSize(lse, rows, "lse (rows)");
-  checkSize(stats, 2, "stats (2)");
+  checkSizes(
+    "cross-entropy backward",
+    `dlogits, logits (rows ${rows}, vocab ${vocab}), labels, lse (rows) and stats (2)`,
+    [
+      [dlogits, rows * vocab],
+      [logits, rows * vocab],
+      [labels, rows],
+      [lse, rows],
+      [stats, 2],
+    ],
+  );
   if (!Number.isFinite(lossScale)) {
     throw new RangeError(`Cannot scale the cross-entropy gradient by ${lossScale}: pass a finite lossScale`);
   }

@@ -14,6 +14,7 @@ import fillCode from "../../kernels/fill.wgsl" with { type: "text" };
 import type { Gpu } from "../gpu/device.ts";
 import { type Dispatch, grid, makeDispatch } from "../gpu/kernel.ts";
 import type { Tensor } from "../gpu/tensor.ts";
+import { checkSizes } from "./check_sizes.ts";
 
 const kernel = { name: "elementwise", code };
 const fillKernel = { name: "fill", code: fillCode };
@@ -36,11 +37,7 @@ export interface AddScaledArgs {
 /** Builds the dispatch of `out = alpha·a + beta·b`. */
 export function addScaledForward(gpu: Gpu, args: AddScaledArgs): Promise<Dispatch> {
   const n = args.out.size;
-  for (const t of [args.a, args.b]) {
-    if (t.size !== n) {
-      throw new RangeError(`Cannot add "${t.name}" (${t.size} values) into "${args.out.name}" (${n} values)`);
-    }
-  }
+  checkSizes("add scaled", `out "${args.out.name}" (${n} values)`, [[args.a, n], [args.b, n]]);
   return makeDispatch(gpu, kernel, {
     params: { u32: [n], f32: [args.alpha, args.beta] },
     tensors: [args.a, args.b, args.out],
@@ -76,11 +73,7 @@ export function axpy(
   args: { y: Tensor; x: Tensor; alpha: number; beta: number },
 ): Promise<Dispatch> {
   const n = args.y.size;
-  if (args.x.size !== n) {
-    throw new RangeError(
-      `Cannot add "${args.x.name}" (${args.x.size} values) into "${args.y.name}" (${n} values)`,
-    );
-  }
+  checkSizes("axpy", `y "${args.y.name}" (${n} values)`, [[args.x, n]]);
   return makeDispatch(gpu, axpyKernel, {
     params: { u32: [n], f32: [args.alpha, args.beta] },
     tensors: [args.x, args.y],

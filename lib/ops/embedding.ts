@@ -14,6 +14,7 @@ import backwardCode from "../../kernels/embedding_backward.wgsl" with { type: "t
 import type { Gpu } from "../gpu/device.ts";
 import { type Dispatch, grid, type KernelSource, makeDispatch } from "../gpu/kernel.ts";
 import type { Tensor } from "../gpu/tensor.ts";
+import { checkSizes } from "./check_sizes.ts";
 
 const forwardKernel = { name: "embedding", code: forwardCode };
 const backwardKernel = { name: "embedding_backward", code: backwardCode };
@@ -57,16 +58,6 @@ export interface EmbeddingBackwardArgs {
   accumulate?: boolean;
 }
 
-/** Throws a RangeError naming `tensor` when it does not hold `size` values. */
-function checkSize(op: string, tensor: Tensor, size: number, what: string): void {
-  if (tensor.size !== size) {
-    throw new RangeError(
-      `Cannot run ${op}: tensor "${tensor.name}" has ${tensor.size} values but ${what} needs ${size}; ` +
-        `allocate it with that shape`,
-    );
-  }
-}
-
 /** The kernel with `Values` declared: vec4f rows when `dim` is a multiple of 4, else f32. */
 function specialize(kernel: KernelSource, dim: number): { kernel: KernelSource; lanes: number } {
   const lanes = dim % 4 === 0 ? 4 : 1;
@@ -88,9 +79,10 @@ function specialize(kernel: KernelSource, dim: number): { kernel: KernelSource; 
 export async function embeddingForward(gpu: Gpu, args: EmbeddingForwardArgs): Promise<Dispatch[]> {
   const { tokens, dim, vocab } = args;
   const what = `(tokens ${tokens}, dim ${dim}, vocab ${vocab})`;
-  checkSize("embedding forward", args.out, tokens * dim, what);
-  checkSize("embedding forward", args.ids, tokens, what);
-  checkSize("embedding forward", args.table, vocab * dim, what);
+  checkSizes("embedding forward", what, [[args.out, tokens * dim], [args.ids, tokens], [
+    args.table,
+    vocab * dim,
+  ]]);
   const { kernel, lanes } = specialize(forwardKernel, dim);
   const count = (tokens * dim) / lanes;
   return [
@@ -116,10 +108,12 @@ export async function embeddingForward(gpu: Gpu, args: EmbeddingForwardArgs): Pr
 export async function embeddingBackward(gpu: Gpu, args: EmbeddingBackwardArgs): Promise<Dispatch[]> {
   const { tokens, dim, vocab } = args;
   const what = `(tokens ${tokens}, dim ${dim}, vocab ${vocab})`;
-  checkSize("embedding backward", args.dtable, vocab * dim, what);
-  checkSize("embedding backward", args.dout, tokens * dim, what);
-  checkSize("embedding backward", args.order, tokens, what);
-  checkSize("embedding backward", args.starts, vocab + 1, what);
+  checkSizes("embedding backward", what, [
+    [args.dtable, vocab * dim],
+    [args.dout, tokens * dim],
+    [args.order, tokens],
+    [args.starts, vocab + 1],
+  ]);
   const { kernel, lanes } = specialize(backwardKernel, dim);
   const count = (vocab * dim) / lanes;
   return [

@@ -26,6 +26,7 @@ import type { Gpu } from "../gpu/device.ts";
 import { type Dispatch, grid, makeDispatch } from "../gpu/kernel.ts";
 import type { ScratchPool } from "../gpu/scratch.ts";
 import { createTensor, type Tensor } from "../gpu/tensor.ts";
+import { checkSizes } from "./check_sizes.ts";
 
 const transposeKernel = { name: "matmul_transpose", code: transposeCode };
 
@@ -217,14 +218,15 @@ function validate(s: Required<Omit<MatmulArgs, "layout" | "scratch">>): void {
   if (!Number.isFinite(s.alpha)) {
     throw new RangeError(`Cannot multiply: alpha is ${s.alpha}; pass a finite number`);
   }
-  for (const [tensor, size] of [[s.a, s.m * s.k], [s.b, s.n * s.k], [s.out, s.m * s.n]] as const) {
-    if (tensor.size !== s.batch * size) {
-      throw new RangeError(
-        `Cannot multiply with tensor "${tensor.name}": it holds ${tensor.size} values, not batch·${size} = ` +
-          `${s.batch * size}; pass tensors that match m, n, k and batch`,
-      );
-    }
-  }
+  checkSizes(
+    "matmul",
+    `a (batch ${s.batch}, m ${s.m}, k ${s.k}), b (batch, n ${s.n}, k) and out (batch, m, n)`,
+    [
+      [s.a, s.batch * s.m * s.k],
+      [s.b, s.batch * s.n * s.k],
+      [s.out, s.batch * s.m * s.n],
+    ],
+  );
   const { tm, tn } = s.tiling;
   if (!(tm > 0 && tn > 0 && tm % 4 === 0 && tn % 4 === 0)) {
     throw new RangeError(`Cannot multiply with tile ${tm}×${tn}: pass positive multiples of 4`);

@@ -15,6 +15,7 @@ import dweightCode from "../../kernels/rmsnorm_dweight.wgsl" with { type: "text"
 import type { Gpu } from "../gpu/device.ts";
 import { type Dispatch, grid, makeDispatch } from "../gpu/kernel.ts";
 import { scratchTensor, type Tensor } from "../gpu/tensor.ts";
+import { checkSizes } from "./check_sizes.ts";
 
 const forwardKernel = { name: "rmsnorm", code: forwardCode };
 const backwardKernel = { name: "rmsnorm_backward", code: backwardCode };
@@ -72,16 +73,6 @@ export interface RmsnormBackwardArgs {
   accumulateDx?: boolean;
 }
 
-/** Throws a RangeError naming `tensor` when it does not hold `size` values. */
-function checkSize(op: string, tensor: Tensor, size: number, shape: string): void {
-  if (tensor.size !== size) {
-    throw new RangeError(
-      `Cannot run ${op}: tensor "${tensor.name}" has ${tensor.size} values but ${shape} needs ${size}; ` +
-        `allocate it with that shape`,
-    );
-  }
-}
-
 /**
  * Builds the forward: one dispatch, one workgroup per row.
  *
@@ -94,9 +85,12 @@ function checkSize(op: string, tensor: Tensor, size: number, shape: string): voi
 export async function rmsnormForward(gpu: Gpu, args: RmsnormForwardArgs): Promise<Dispatch[]> {
   const { rows, dim } = args;
   const shape = `(rows ${rows}, dim ${dim})`;
-  for (const t of [args.out, args.x]) checkSize("rmsnorm forward", t, rows * dim, shape);
-  checkSize("rmsnorm forward", args.rstd, rows, shape);
-  checkSize("rmsnorm forward", args.weight, dim, shape);
+  checkSizes("rmsnorm forward", shape, [
+    [args.out, rows * dim],
+    [args.x, rows * dim],
+    [args.rstd, rows],
+    [args.weight, dim],
+  ]);
   return [
     await makeDispatch(gpu, forwardKernel, {
       params: { u32: [rows, dim], f32: [args.eps] },
@@ -120,10 +114,14 @@ export async function rmsnormForward(gpu: Gpu, args: RmsnormForwardArgs): Promis
 export async function rmsnormBackward(gpu: Gpu, args: RmsnormBackwardArgs): Promise<Dispatch[]> {
   const { rows, dim, dweight } = args;
   const shape = `(rows ${rows}, dim ${dim})`;
-  for (const t of [args.dx, args.dout, args.x]) checkSize("rmsnorm backward", t, rows * dim, shape);
-  checkSize("rmsnorm backward", args.rstd, rows, shape);
-  checkSize("rmsnorm backward", args.weight, dim, shape);
-  if (dweight) checkSize("rmsnorm backward", dweight, dim, shape);
+  checkSizes("rmsnorm backward", shape, [
+    [args.dx, rows * dim],
+    [args.dout, rows * dim],
+    [args.x, rows * dim],
+    [args.rstd, rows],
+    [args.weight, dim],
+    ...(dweight ? [[dweight, dim] as const] : []),
+  ]);
   const rowsPerGroup = Math.max(MIN_ROWS_PER_GROUP, Math.ceil(rows / MAX_GROUPS));
   const groups = Math.ceil(rows / rowsPerGroup);
   // Without dweight the kernel writes no partials, but binding 6 still needs a buffer.

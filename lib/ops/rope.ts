@@ -19,6 +19,7 @@ import code from "../../kernels/rope.wgsl" with { type: "text" };
 import type { Gpu } from "../gpu/device.ts";
 import { type Dispatch, grid, makeDispatch } from "../gpu/kernel.ts";
 import { scratchTensor, type Tensor, writeTensor } from "../gpu/tensor.ts";
+import { checkSizes } from "./check_sizes.ts";
 
 /** Threads per workgroup, as the kernel declares. */
 const THREADS = 256;
@@ -101,14 +102,8 @@ function checkShape(op: string, shape: RopeShape, tensors: Tensor[]): void {
     );
   }
   const size = batch * seqLen * heads * headDim;
-  for (const t of tensors) {
-    if (t.size !== size) {
-      throw new RangeError(
-        `Cannot run ${op}: tensor "${t.name}" has ${t.size} values but (batch ${batch}, seqLen ${seqLen}, ` +
-          `heads ${heads}, headDim ${headDim}) needs ${size}; allocate it with that shape`,
-      );
-    }
-  }
+  const sizes = `(batch ${batch}, seqLen ${seqLen}, heads ${heads}, headDim ${headDim})`;
+  checkSizes(op, sizes, tensors.map((t) => [t, size] as const));
 }
 
 /** One dispatch rotating `input` into `output` by `sign`·angle. */

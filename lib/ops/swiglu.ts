@@ -10,6 +10,7 @@ import backwardCode from "../../kernels/swiglu_backward.wgsl" with { type: "text
 import type { Gpu } from "../gpu/device.ts";
 import { type Dispatch, grid, type KernelSource, makeDispatch } from "../gpu/kernel.ts";
 import type { Tensor } from "../gpu/tensor.ts";
+import { checkSizes } from "./check_sizes.ts";
 
 const forwardKernel = { name: "swiglu", code: forwardCode };
 const backwardKernel = { name: "swiglu_backward", code: backwardCode };
@@ -58,17 +59,6 @@ export interface SwigluBackwardArgs {
   n: number;
 }
 
-/** Throws a RangeError naming the first tensor that does not hold `n` values. */
-function checkSizes(op: string, tensors: Tensor[], n: number): void {
-  for (const t of tensors) {
-    if (t.size !== n) {
-      throw new RangeError(
-        `Cannot run ${op}: tensor "${t.name}" has ${t.size} values but n is ${n}; pass tensors of n values`,
-      );
-    }
-  }
-}
-
 /**
  * Builds the forward, `out = silu(gate) ⊙ up`: one dispatch.
  *
@@ -78,7 +68,11 @@ function checkSizes(op: string, tensors: Tensor[], n: number): void {
  * ```
  */
 export async function swigluForward(gpu: Gpu, args: SwigluForwardArgs): Promise<Dispatch[]> {
-  checkSizes("swiglu forward", [args.out, args.gate, args.up], args.n);
+  checkSizes(
+    "swiglu forward",
+    `n ${args.n}`,
+    [args.out, args.gate, args.up].map((t) => [t, args.n] as const),
+  );
   const { kernel, count } = specialize(forwardKernel, args.n);
   return [
     await makeDispatch(gpu, kernel, {
@@ -98,7 +92,11 @@ export async function swigluForward(gpu: Gpu, args: SwigluForwardArgs): Promise<
  * ```
  */
 export async function swigluBackward(gpu: Gpu, args: SwigluBackwardArgs): Promise<Dispatch[]> {
-  checkSizes("swiglu backward", [args.dgate, args.dup, args.dout, args.gate, args.up], args.n);
+  checkSizes(
+    "swiglu backward",
+    `n ${args.n}`,
+    [args.dgate, args.dup, args.dout, args.gate, args.up].map((t) => [t, args.n] as const),
+  );
   const { kernel, count } = specialize(backwardKernel, args.n);
   return [
     await makeDispatch(gpu, kernel, {

@@ -20,6 +20,7 @@ import type { Gpu } from "../../gpu/device.ts";
 import { type Dispatch, grid, makeDispatch } from "../../gpu/kernel.ts";
 import type { ScratchPool } from "../../gpu/scratch.ts";
 import type { Tensor } from "../../gpu/tensor.ts";
+import { checkSizes } from "../check_sizes.ts";
 import { matmul } from "../matmul.ts";
 import {
   moraCompressBackward,
@@ -119,13 +120,6 @@ function checkScratch(op: string, args: MoraDims & MoraScratch): void {
   }
 }
 
-/** Throws a RangeError naming the tensor unless it holds `size` values. */
-function checkSize(op: string, tensor: Tensor, size: number): void {
-  if (tensor.size !== size) {
-    throw new RangeError(`Cannot build ${op}: "${tensor.name}" has ${tensor.size} values, expected ${size}`);
-  }
-}
-
 /** Pads M (R, R) into `square` (P, P) with zeros, or crops `square` back into M (`crop`). */
 function padSquare(gpu: Gpu, M: Tensor, square: Tensor, R: number, crop: boolean): Promise<Dispatch> {
   const P = moraPaddedRank(R);
@@ -154,8 +148,10 @@ function padSquare(gpu: Gpu, M: Tensor, square: Tensor, R: number, crop: boolean
 export async function moraForward(gpu: Gpu, args: MoraForwardArgs): Promise<Dispatch[]> {
   const op = "MoRA forward";
   const [slotRows, P] = moraCompressedShape(args);
-  checkSize(op, args.M, args.R * args.R);
-  checkSize(op, args.out, args.rows * args.outF);
+  checkSizes(op, "M (R, R) and out (rows, outF)", [[args.M, args.R * args.R], [
+    args.out,
+    args.rows * args.outF,
+  ]]);
   checkScratch(op, args);
   const pad = args.square ? [await padSquare(gpu, args.M, args.square, args.R, false)] : [];
   const compress = await moraCompressForward(gpu, args);
@@ -195,14 +191,11 @@ export async function moraBackward(gpu: Gpu, args: MoraBackwardArgs): Promise<Di
   const op = "MoRA backward";
   const [slotRows, P] = moraCompressedShape(args);
   const { R, compressed, dx, square, squareGrad } = args;
-  for (
-    const [tensor, size] of [[args.M, R * R], [args.gradM, R * R], [
-      args.dout,
-      args.rows * args.outF,
-    ]] as const
-  ) {
-    checkSize(op, tensor, size);
-  }
+  checkSizes(op, "M, gradM (R, R) and dout (rows, outF)", [
+    [args.M, R * R],
+    [args.gradM, R * R],
+    [args.dout, args.rows * args.outF],
+  ]);
   checkScratch(op, args);
   const dz = args.z ?? args.dout;
   const plan = [

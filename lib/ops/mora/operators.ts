@@ -58,6 +58,7 @@ import {
 import type { Gpu } from "../../gpu/device.ts";
 import { type Dispatch, grid, makeDispatch } from "../../gpu/kernel.ts";
 import { createTensor, type Tensor } from "../../gpu/tensor.ts";
+import { checkSizes } from "../check_sizes.ts";
 
 const kernels = {
   compress: { name: "mora_compress", code: compressCode },
@@ -138,19 +139,6 @@ export interface MoraCompressBackwardArgs extends MoraDims {
   dcompressed: Tensor;
 }
 
-/** Throws a RangeError naming the first tensor whose size differs from the expected one. */
-function checkShapes(op: string, dims: MoraDims, expected: readonly (readonly [Tensor, number])[]): void {
-  for (const [tensor, size] of expected) {
-    if (tensor.size === size) continue;
-    throw new RangeError(
-      `Cannot build ${op}: "${tensor.name}" has ${tensor.size} values, expected ${size} for ${
-        describe(dims)
-      }; ` +
-        `allocate it with moraCompressedShape or the layer's (rows, features)`,
-    );
-  }
-}
-
 function layoutOf(op: string, dims: MoraDims): MoraLayout {
   if (!Number.isInteger(dims.rows) || dims.rows < 1) {
     throw new RangeError(`Cannot build ${op}: rows = ${dims.rows} is not a positive integer`);
@@ -165,8 +153,10 @@ function compressedLayout(op: string, dims: MoraDims) {
   return { ...layout, slots: layout.neededSlots, stride, width: layout.neededChunks * stride };
 }
 
-function describe(dims: MoraDims): string {
-  return `"${dims.variant}" (rows ${dims.rows}, in ${dims.inF}, out ${dims.outF}, R ${dims.R})`;
+/** The sizes, and where the tensors' shapes come from, for size errors. */
+function shapeOf(dims: MoraDims): string {
+  return `"${dims.variant}" (rows ${dims.rows}, in ${dims.inF}, out ${dims.outF}, R ${dims.R}): ` +
+    `moraCompressedShape, or the layer's (rows, features)`;
 }
 
 /** P: r̂ rounded up to a multiple of 4, the row length of the compressed layout (see the module docs). */
@@ -213,7 +203,7 @@ export async function moraCompressForward(gpu: Gpu, args: MoraCompressForwardArg
   const layout = compressedLayout(op, args);
   const { rows, inF, R } = args;
   const { width, stride } = layout;
-  checkShapes(op, args, [[args.x, rows * inF], [args.compressed, rows * width]]);
+  checkSizes(op, shapeOf(args), [[args.x, rows * inF], [args.compressed, rows * width]]);
   const { colTiles, workgroups } = tiles(gpu, width, rows);
   const compression = MORA_OPERATORS[args.variant].compression;
   if (compression === "rotatedChunks") {
@@ -251,7 +241,7 @@ export async function moraDecompressForward(gpu: Gpu, args: MoraDecompressForwar
   const op = "MoRA decompress forward";
   const { slots, width, stride } = compressedLayout(op, args);
   const { rows, outF, R } = args;
-  checkShapes(op, args, [[args.out, rows * outF], [args.z, rows * width]]);
+  checkSizes(op, shapeOf(args), [[args.out, rows * outF], [args.z, rows * width]]);
   const decompression = MORA_OPERATORS[args.variant].decompression;
   const columns = decompression === "zeroPad" ? Math.min(R, outF) : outF;
   const { colTiles, workgroups } = tiles(gpu, columns, rows);
@@ -281,7 +271,7 @@ export async function moraDecompressBackward(
   const op = "MoRA decompress backward";
   const { slots, width, stride } = compressedLayout(op, args);
   const { rows, outF, R } = args;
-  checkShapes(op, args, [[args.dout, rows * outF], [args.dz, rows * width]]);
+  checkSizes(op, shapeOf(args), [[args.dout, rows * outF], [args.dz, rows * width]]);
   const { colTiles, workgroups } = tiles(gpu, width, rows);
   const groups = contiguousGroups(outF, R);
   const decompression = MORA_OPERATORS[args.variant].decompression;
@@ -309,7 +299,7 @@ export async function moraCompressBackward(gpu: Gpu, args: MoraCompressBackwardA
   const layout = compressedLayout(op, args);
   const { rows, inF, R } = args;
   const { slots, width, stride } = layout;
-  checkShapes(op, args, [[args.dx, rows * inF], [args.dcompressed, rows * width]]);
+  checkSizes(op, shapeOf(args), [[args.dx, rows * inF], [args.dcompressed, rows * width]]);
   const compression = MORA_OPERATORS[args.variant].compression;
   // Features i ≥ slots′ have no wrap-padded position p < slots′ in the chunked compressions: nothing to add.
   const chunked = compression === "rotatedChunks" || compression === "chunks";
