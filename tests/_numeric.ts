@@ -6,20 +6,18 @@
  */
 
 import { AssertionError } from "node:assert/strict";
+import { mulberry32 } from "../lib/random.ts";
 
-/** Mulberry32: a small seeded PRNG; `next()` is uniform in [0, 1). */
+/** A seeded PRNG for test data: `next()` is the project's {@link mulberry32}, uniform in [0, 1). */
 export class Rng {
-  #state: number;
+  readonly #uniform: () => number;
   /** @param seed any 32-bit integer */
   constructor(seed: number) {
-    this.#state = seed >>> 0;
+    this.#uniform = mulberry32(seed);
   }
   /** Uniform in [0, 1). */
   next(): number {
-    let t = (this.#state = (this.#state + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    return this.#uniform();
   }
   /** Uniform in [lo, hi). */
   uniform(lo = -1, hi = 1): number {
