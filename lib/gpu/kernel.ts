@@ -7,7 +7,9 @@
  * - the op's tensors follow at `@binding(1)`, `@binding(2)`, ... in the order given.
  * `Params` lists its `u32` fields first, then its `f32` fields, each 4 bytes, as {@link packParams} writes them.
  *
- * Specialization (tile sizes, workgroup sizes) uses WGSL `override` constants, part of the cache key.
+ * Specialization: WGSL `override` constants (tile and workgroup sizes), part of the cache key; and sources
+ * filled from a `kernels/` template ({@link specializeKernel}), built once per specialization. The pipeline
+ * cache keys on the kernel's name, its constants and its full source.
  *
  * @module
  */
@@ -21,6 +23,34 @@ export interface KernelSource {
   name: string;
   /** WGSL text with one `@compute` entry point called `main`. */
   code: string;
+  /** For a specialized source ({@link specializeKernel}): the template it was filled from, for errors. */
+  template?: KernelTemplate;
+}
+
+/** A WGSL template in `kernels/` that ops fill into specialized sources. */
+export interface KernelTemplate {
+  /** Its path from the repository root, e.g. `"kernels/matmul.wgsl"`. */
+  file: string;
+  /** Its text, as imported. */
+  code: string;
+}
+
+const specializedSources = new Map<string, KernelSource>();
+
+/**
+ * The kernel `name` filled from `template` by `fill`, built once and reused: `name` must say everything
+ * the filled source depends on (e.g. `matmul_nt_vec4_4x4`), as it is the memo key with the template file.
+ * Compile errors cite the template's file and line and the specialization's name.
+ */
+export function specializeKernel(
+  name: string,
+  template: KernelTemplate,
+  fill: (code: string) => string,
+): KernelSource {
+  const key = `${template.file}|${name}`;
+  let kernel = specializedSources.get(key);
+  if (!kernel) specializedSources.set(key, kernel = { name, code: fill(template.code), template });
+  return kernel;
 }
 
 /** One bound kernel launch, built once and encoded any number of times. */
@@ -62,7 +92,7 @@ export function getPipeline(
 ): Promise<GPUComputePipeline> {
   let cache = pipelineCache.get(gpu.device);
   if (!cache) pipelineCache.set(gpu.device, cache = new Map());
-  const key = `${kernel.name}|${JSON.stringify(constants)}|${kernel.code.length}`;
+  const key = `${kernel.name}|${JSON.stringify(constants)}|${kernel.code}`;
   let pipeline = cache.get(key);
   if (!pipeline) {
     pipeline = compile(gpu, kernel, constants);
@@ -83,9 +113,10 @@ async function compile(
   const errors = info.messages.filter((m) => m.type === "error");
   const scopeError = await device.popErrorScope();
   if (errors.length > 0 || scopeError) {
-    const lines = errors.map((m) => `  kernels/${kernel.name}.wgsl:${m.lineNum}:${m.linePos}: ${m.message}`);
+    const lines = errors.map((m) => `  ${sourceLocation(kernel, m.lineNum, m.linePos)}: ${m.message}`);
+    const specialized = kernel.template ? ` (specialized from ${kernel.template.file})` : "";
     throw new KernelCompileError(
-      `Cannot compile kernel "${kernel.name}":\n${lines.join("\n") || scopeError?.message}`,
+      `Cannot compile kernel "${kernel.name}"${specialized}:\n${lines.join("\n") || scopeError?.message}`,
     );
   }
   try {
@@ -100,6 +131,21 @@ async function compile(
         (error as Error).message,
     );
   }
+}
+
+/**
+ * `file:line:column` of a compiler message. For a specialized source: the template line when the
+ * offending line stands unchanged exactly once in the template, else the template file, the line of the
+ * specialized source and its text (a filled or repeated line has no one template line).
+ */
+function sourceLocation(kernel: KernelSource, line: number, column: number): string {
+  if (!kernel.template) return `kernels/${kernel.name}.wgsl:${line}:${column}`;
+  const text = kernel.code.split("\n")[line - 1] ?? "";
+  const matches = kernel.template.code.split("\n").flatMap((l, i) => l === text ? [i + 1] : []);
+  if (matches.length === 1) return `${kernel.template.file}:${matches[0]}:${column}`;
+  return `${kernel.template.file} (line ${line}:${column} of "${kernel.name}": ${
+    JSON.stringify(text.trim())
+  })`;
 }
 
 /** Writes params into bytes as the convention says: u32 fields, then f32 fields, padded to 16 bytes. */

@@ -27,7 +27,7 @@ import forwardTemplate from "../../kernels/attention_forward.wgsl" with { type: 
 import dqTemplate from "../../kernels/attention_backward_dq.wgsl" with { type: "text" };
 import dkdvTemplate from "../../kernels/attention_backward_dkdv.wgsl" with { type: "text" };
 import type { Gpu } from "../gpu/device.ts";
-import { type Dispatch, grid, makeDispatch } from "../gpu/kernel.ts";
+import { type Dispatch, grid, makeDispatch, specializeKernel } from "../gpu/kernel.ts";
 import { scratchTensor, type Tensor } from "../gpu/tensor.ts";
 import { checkSizes } from "./check_sizes.ts";
 
@@ -80,9 +80,14 @@ function expandTemplate(template: string, u: Unrolling): string {
   }).join("\n");
 }
 
-/** The kernel of `template` expanded for `u`, named after the variant (the pipeline cache key). */
+/** The kernel of `kernels/<name>.wgsl` expanded for `u` (once per variant), named after the variant. */
 function kernelFor(name: string, template: string, u: Unrolling) {
-  return { name: `${name}_${u.vector}x${u.nv}_r${u.rows}`, code: expandTemplate(template, u) };
+  const file = `kernels/${name}.wgsl`;
+  return specializeKernel(
+    `${name}_${u.vector}x${u.nv}_r${u.rows}`,
+    { file, code: template },
+    (code) => expandTemplate(code, u),
+  );
 }
 
 /** Shape of a forward call; see {@link attentionForward}. */

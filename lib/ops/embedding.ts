@@ -12,7 +12,7 @@
 import forwardCode from "../../kernels/embedding.wgsl" with { type: "text" };
 import backwardCode from "../../kernels/embedding_backward.wgsl" with { type: "text" };
 import type { Gpu } from "../gpu/device.ts";
-import { type Dispatch, grid, type KernelSource, makeDispatch } from "../gpu/kernel.ts";
+import { type Dispatch, grid, type KernelSource, makeDispatch, specializeKernel } from "../gpu/kernel.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 import { checkSizes } from "./check_sizes.ts";
 
@@ -63,7 +63,11 @@ function specialize(kernel: KernelSource, dim: number): { kernel: KernelSource; 
   const lanes = dim % 4 === 0 ? 4 : 1;
   const type = lanes === 4 ? "vec4f" : "f32";
   return {
-    kernel: { name: `${kernel.name}_${type}`, code: `${kernel.code}\nalias Values = ${type};\n` },
+    kernel: specializeKernel(
+      `${kernel.name}_${type}`,
+      { file: `kernels/${kernel.name}.wgsl`, code: kernel.code },
+      (code) => `${code}\nalias Values = ${type};\n`,
+    ),
     lanes,
   };
 }

@@ -23,12 +23,13 @@
 import template from "../../kernels/matmul.wgsl" with { type: "text" };
 import transposeCode from "../../kernels/matmul_transpose.wgsl" with { type: "text" };
 import type { Gpu } from "../gpu/device.ts";
-import { type Dispatch, grid, makeDispatch } from "../gpu/kernel.ts";
+import { type Dispatch, grid, makeDispatch, specializeKernel } from "../gpu/kernel.ts";
 import type { ScratchPool } from "../gpu/scratch.ts";
 import { createTensor, type Tensor } from "../gpu/tensor.ts";
 import { checkSizes } from "./check_sizes.ts";
 
 const transposeKernel = { name: "matmul_transpose", code: transposeCode };
+const matmulTemplate = { file: "kernels/matmul.wgsl", code: template };
 
 /** Which operand is transposed; see the module docs. */
 export type MatmulLayout = "nt" | "nn" | "tn";
@@ -154,8 +155,9 @@ function operandCode(x: "a" | "b", kContiguous: boolean, tile: number, vec: bool
   return { setup, loads, fragment: (i) => `${x}${i}` };
 }
 
-/** Fills the WGSL template for one layout, alignment, tiling and store mode. */
+/** Fills the WGSL template `code` for one layout, alignment, tiling and store mode. */
 function generate(
+  code: string,
   layout: MatmulLayout,
   vec: boolean,
   outVec: boolean,
@@ -178,7 +180,7 @@ function generate(
   );
   const accumulators = rows.flatMap((i) => quads.map((v) => `var c${i}_${v} = vec4f();`));
   const indent = (lines: string[], depth: number) => lines.join("\n").replace(/^/gm, "  ".repeat(depth));
-  return template
+  return code
     .replaceAll("{{IN_TYPE}}", vec ? "vec4f" : "f32")
     .replaceAll("{{IN_WIDTH}}", vec ? "4" : "1")
     .replaceAll("{{OUT_TYPE}}", outVec ? "vec4f" : "f32")
@@ -264,7 +266,7 @@ export async function matmul(gpu: Gpu, args: MatmulArgs): Promise<Dispatch[]> {
 /** What one kernel dispatch depends on besides its operands: the checked args, and the alignment. */
 type KernelShape = Required<Omit<MatmulArgs, "a" | "b" | "layout" | "scratch">> & { vec: boolean };
 
-/** Generates (or reuses) the kernel for `layout` and binds it. */
+/** Generates the kernel for `layout` once per specialization (its name) and binds it. */
 function kernelDispatch(
   gpu: Gpu,
   layout: MatmulLayout,
@@ -279,7 +281,12 @@ function kernelDispatch(
   const tilesN = Math.ceil(n / tiling.tn);
   const tiles = Math.ceil(m / tiling.tm) * tilesN;
   const [x, y] = grid(gpu, Math.ceil(tiles / tiling.wg));
-  return makeDispatch(gpu, { name, code: generate(layout, vec, outVec, tiling, accumulate) }, {
+  const kernel = specializeKernel(
+    name,
+    matmulTemplate,
+    (code) => generate(code, layout, vec, outVec, tiling, accumulate),
+  );
+  return makeDispatch(gpu, kernel, {
     params: { u32: [m, n, k, tilesN, tiles], f32: [alpha] },
     tensors: [a, b, out],
     workgroups: [x, y, batch],

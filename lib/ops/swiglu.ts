@@ -8,7 +8,7 @@
 import forwardCode from "../../kernels/swiglu.wgsl" with { type: "text" };
 import backwardCode from "../../kernels/swiglu_backward.wgsl" with { type: "text" };
 import type { Gpu } from "../gpu/device.ts";
-import { type Dispatch, grid, type KernelSource, makeDispatch } from "../gpu/kernel.ts";
+import { type Dispatch, grid, type KernelSource, makeDispatch, specializeKernel } from "../gpu/kernel.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 import { checkSizes } from "./check_sizes.ts";
 
@@ -26,7 +26,11 @@ function specialize(kernel: KernelSource, n: number): { kernel: KernelSource; co
   const vec4 = n % 4 === 0;
   const type = vec4 ? "vec4f" : "f32";
   return {
-    kernel: { name: `${kernel.name}_${type}`, code: `${kernel.code}\nalias Values = ${type};\n` },
+    kernel: specializeKernel(
+      `${kernel.name}_${type}`,
+      { file: `kernels/${kernel.name}.wgsl`, code: kernel.code },
+      (code) => `${code}\nalias Values = ${type};\n`,
+    ),
     count: vec4 ? n / 4 : n,
   };
 }
