@@ -17,24 +17,16 @@ struct Params {
 
 const WG: u32 = 256u;
 
-// One partial sum per thread, then folded by a fixed tree.
-var<workgroup> sums: array<f32, WG>;
+// One partial sum per thread, then folded by workgroup_sum (kernels/workgroup_sum.wgsl, prepended).
 
 @compute @workgroup_size(WG)
 fn main(@builtin(local_invocation_index) lid: u32) {
   // Thread lid sums partials lid, lid + WG, ... (all tensors' regions alike, in index order).
   var s = 0.0;
   for (var k = lid; k < params.count; k += WG) { s += partials[k]; }
-  sums[lid] = s;
-  workgroupBarrier();
-
-  // Tree: thread lid < width adds slot lid + width; slot 0 ends with the workgroup total.
-  for (var width = WG / 2u; width > 0u; width >>= 1u) {
-    if (lid < width) { sums[lid] += sums[lid + width]; }
-    workgroupBarrier();
-  }
+  let total = workgroup_sum(lid, s);
   if (lid == 0u) {
-    let norm = sqrt(sums[0]);
+    let norm = sqrt(total);
     out[0] = norm;
     let coefficient = min(1.0, params.max_norm / (norm + 1e-6));
     out[1] = select(1.0, coefficient, params.clip_enabled != 0u);

@@ -15,8 +15,7 @@ struct Params {
 
 const WG: u32 = 256u;
 
-// One partial sum per thread, then folded by a fixed tree.
-var<workgroup> sums: array<f32, WG>;
+// One partial sum per thread, then folded by workgroup_sum (kernels/workgroup_sum.wgsl, prepended).
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
@@ -29,13 +28,6 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     let g = grad[j];
     s += g * g;
   }
-  sums[lid] = s;
-  workgroupBarrier();
-
-  // Tree: thread lid < width adds slot lid + width; slot 0 ends with the workgroup total.
-  for (var width = WG / 2u; width > 0u; width >>= 1u) {
-    if (lid < width) { sums[lid] += sums[lid + width]; }
-    workgroupBarrier();
-  }
-  if (lid == 0u) { partials[params.offset + wid.x] = sums[0]; }
+  let total = workgroup_sum(lid, s);
+  if (lid == 0u) { partials[params.offset + wid.x] = total; }
 }

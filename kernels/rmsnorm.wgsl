@@ -23,20 +23,7 @@ override WG: u32 = 64;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 @group(0) @binding(4) var<storage, read_write> rstd: array<f32>;
 
-// partial[t] is thread t's share of the sum being reduced.
-var<workgroup> partial: array<f32, WG>;
-
-// Sums `value` over the workgroup's threads; every thread gets the total. Must be called in
-// workgroup-uniform control flow (it holds barriers).
-fn workgroup_sum(lid: u32, value: f32) -> f32 {
-  partial[lid] = value;
-  workgroupBarrier();
-  for (var stride = WG / 2u; stride > 0u; stride = stride / 2u) {
-    if (lid < stride) { partial[lid] += partial[lid + stride]; }
-    workgroupBarrier();
-  }
-  return partial[0];
-}
+// workgroup_sum(lid, value): kernels/workgroup_sum.wgsl, prepended by the loader.
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,

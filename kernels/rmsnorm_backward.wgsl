@@ -32,23 +32,7 @@ override WITH_DWEIGHT: bool = true;
 @group(0) @binding(5) var<storage, read_write> dx: array<f32>;
 @group(0) @binding(6) var<storage, read_write> partials: array<f32>;
 
-// partial[t] is thread t's share of the sum being reduced.
-var<workgroup> partial: array<f32, WG>;
-
-// Sums `value` over the workgroup's threads; every thread gets the total. Must be called in
-// workgroup-uniform control flow (it holds barriers).
-fn workgroup_sum(lid: u32, value: f32) -> f32 {
-  partial[lid] = value;
-  workgroupBarrier();
-  for (var stride = WG / 2u; stride > 0u; stride = stride / 2u) {
-    if (lid < stride) { partial[lid] += partial[lid + stride]; }
-    workgroupBarrier();
-  }
-  let total = partial[0];
-  // Nobody may overwrite partial[] for the next row before every thread has read the total.
-  workgroupBarrier();
-  return total;
-}
+// workgroup_sum(lid, value): kernels/workgroup_sum.wgsl, prepended by the loader.
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,

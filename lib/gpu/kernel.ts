@@ -134,6 +134,15 @@ async function compile(
 }
 
 /**
+ * `kernel` (from `kernels/<name>.wgsl`) with shared WGSL pieces prepended, such as
+ * `kernels/workgroup_sum.wgsl`; built once. Errors on the kernel's own lines cite its file and line.
+ */
+export function withPieces(kernel: KernelSource, pieces: readonly KernelTemplate[]): KernelSource {
+  const template = { file: `kernels/${kernel.name}.wgsl`, code: kernel.code };
+  return specializeKernel(kernel.name, template, (code) => [...pieces.map((p) => p.code), code].join("\n"));
+}
+
+/**
  * `file:line:column` of a compiler message. For a specialized source: the template line when the
  * offending line stands unchanged exactly once in the template, else the template file, the line of the
  * specialized source and its text (a filled or repeated line has no one template line).

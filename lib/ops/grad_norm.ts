@@ -13,12 +13,14 @@
 
 import partialCode from "../../kernels/grad_norm_partial.wgsl" with { type: "text" };
 import finalCode from "../../kernels/grad_norm_final.wgsl" with { type: "text" };
+import workgroupSumCode from "../../kernels/workgroup_sum.wgsl" with { type: "text" };
 import type { Gpu } from "../gpu/device.ts";
-import { type Dispatch, makeDispatch } from "../gpu/kernel.ts";
+import { type Dispatch, makeDispatch, withPieces } from "../gpu/kernel.ts";
 import { scratchTensor, type Tensor } from "../gpu/tensor.ts";
 
-const partialKernel = { name: "grad_norm_partial", code: partialCode };
-const finalKernel = { name: "grad_norm_final", code: finalCode };
+const workgroupSum = { file: "kernels/workgroup_sum.wgsl", code: workgroupSumCode };
+const partialKernel = withPieces({ name: "grad_norm_partial", code: partialCode }, [workgroupSum]);
+const finalKernel = withPieces({ name: "grad_norm_final", code: finalCode }, [workgroupSum]);
 
 /** Threads per workgroup of both kernels. */
 const WORKGROUP_SIZE = 256;

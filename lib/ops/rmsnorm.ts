@@ -12,13 +12,15 @@
 import forwardCode from "../../kernels/rmsnorm.wgsl" with { type: "text" };
 import backwardCode from "../../kernels/rmsnorm_backward.wgsl" with { type: "text" };
 import dweightCode from "../../kernels/rmsnorm_dweight.wgsl" with { type: "text" };
+import workgroupSumCode from "../../kernels/workgroup_sum.wgsl" with { type: "text" };
 import type { Gpu } from "../gpu/device.ts";
-import { type Dispatch, grid, makeDispatch } from "../gpu/kernel.ts";
+import { type Dispatch, grid, makeDispatch, withPieces } from "../gpu/kernel.ts";
 import { scratchTensor, type Tensor } from "../gpu/tensor.ts";
 import { checkSizes } from "./check_sizes.ts";
 
-const forwardKernel = { name: "rmsnorm", code: forwardCode };
-const backwardKernel = { name: "rmsnorm_backward", code: backwardCode };
+const workgroupSum = { file: "kernels/workgroup_sum.wgsl", code: workgroupSumCode };
+const forwardKernel = withPieces({ name: "rmsnorm", code: forwardCode }, [workgroupSum]);
+const backwardKernel = withPieces({ name: "rmsnorm_backward", code: backwardCode }, [workgroupSum]);
 const dweightKernel = { name: "rmsnorm_dweight", code: dweightCode };
 
 /**
