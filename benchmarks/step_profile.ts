@@ -1,10 +1,12 @@
 /**
- * Where a training step's time goes: builds one method's step on the reference config (the training suite's),
+ * Where a training step's time goes: builds one method's step on a model preset (the training suite's reference
+ * config by default),
  * times each of its dispatches alone (R repetitions in one command buffer, one wait, best of three), and prints
  * the kernels by total time, with their dispatch counts. The sum is the step's GPU time without the queue
  * waits; compare it with the training suite's ms/step to see the dispatch and wait overhead.
  *
- * Usage: `deno run -A benchmarks/step_profile.ts --method lora --rank 8 [--variant rotation] [--top 20]`
+ * Usage: `deno run -A benchmarks/step_profile.ts --method lora --rank 8 [--variant rotation] [--top 20]
+ * [--model medium --batch 4 --seq 128]`
  *
  * @module
  */
@@ -48,6 +50,7 @@ async function main() {
       top: { type: "string", default: "20" },
       batch: { type: "string", default: "8" },
       seq: { type: "string", default: "64" },
+      model: { type: "string", default: "reference" },
     },
   });
   const spec: MethodSpec = {
@@ -56,7 +59,7 @@ async function main() {
     ...values.variant ? { variant: values.variant } : {},
   };
   const gpu = await requestGpu();
-  const config = modelPreset("reference");
+  const config = modelPreset(values.model);
   const resolved = resolveMethod(spec, { seed: 0, totalSteps: 1 << 30 });
   const run = await setupMethod(gpu, { config, weights: initLlamaWeights(config, 0) }, resolved);
   const batch = Number(values.batch), seqLen = Number(values.seq);
