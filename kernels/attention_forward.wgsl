@@ -33,26 +33,13 @@ struct Params {
   scale: f32,
 }
 
-alias V = {{V}};
-// Vectors of type V in one head row (headDim / 4 or headDim).
-const NV = {{NV}}u;
-// Query rows per thread.
-const R = {{R}}u;
+// V, NV, R, WG, the bindings q, k, v and dotv: kernels/attention_common.wgsl, prepended.
 // Start of the running max: below any score, and exp(NEG_BIG − s) is exactly 0.
 const NEG_BIG = -1.0e30;
-override WG: u32 = 64;
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> q: array<V>;
-@group(0) @binding(2) var<storage, read> k: array<V>;
-@group(0) @binding(3) var<storage, read> v: array<V>;
 @group(0) @binding(4) var<storage, read_write> out: array<V>;
 @group(0) @binding(5) var<storage, read_write> lse: array<f32>;
-
-// Dot product of two head-row pieces (vec4 dot, or a product of scalars).
-fn dotv(a: V, b: V) -> f32 {
-  return {{DOT}};
-}
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,

@@ -26,6 +26,7 @@
 import forwardTemplate from "../../kernels/attention_forward.wgsl" with { type: "text" };
 import dqTemplate from "../../kernels/attention_backward_dq.wgsl" with { type: "text" };
 import dkdvTemplate from "../../kernels/attention_backward_dkdv.wgsl" with { type: "text" };
+import commonPiece from "../../kernels/attention_common.wgsl" with { type: "text" };
 import type { Gpu } from "../gpu/device.ts";
 import { type Dispatch, grid, makeDispatch, specializeKernel } from "../gpu/kernel.ts";
 import { scratchTensor, type Tensor } from "../gpu/tensor.ts";
@@ -80,13 +81,16 @@ function expandTemplate(template: string, u: Unrolling): string {
   }).join("\n");
 }
 
-/** The kernel of `kernels/<name>.wgsl` expanded for `u` (once per variant), named after the variant. */
+/**
+ * The kernel of `kernels/<name>.wgsl`, with kernels/attention_common.wgsl prepended, expanded for `u`
+ * (once per variant), named after the variant.
+ */
 function kernelFor(name: string, template: string, u: Unrolling) {
   const file = `kernels/${name}.wgsl`;
   return specializeKernel(
     `${name}_${u.vector}x${u.nv}_r${u.rows}`,
     { file, code: template },
-    (code) => expandTemplate(code, u),
+    (code) => expandTemplate(`${commonPiece}\n${code}`, u),
   );
 }
 
