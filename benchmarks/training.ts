@@ -115,8 +115,8 @@ export function stepConfigs(options: TrainingBenchOptions, quick: boolean): Step
   };
   if (quick) return [reference];
   // Hidden 512 and 4 layers: the weight gradients and the optimizer over 13M weights, which adapters skip,
-  // dominate the full fine-tuning step. 256 tokens per step keep a step under a second on 2 quiet cores
-  // (≈20 GFLOP for full fine-tuning).
+  // dominate the full fine-tuning step. 256 tokens per step keep the config within a few minutes
+  // (≈20 GFLOP for a full fine-tuning step; a few seconds on 2 cores).
   return [reference, {
     name: "medium",
     load: randomModel("medium"),

@@ -16,6 +16,7 @@ import { MoraLayer } from "./mora.ts";
 import { MORA_REFERENCE_TYPE, MORA_VARIANTS, type MoraVariant } from "../ops/mora/variants.ts";
 import { ALL_LINEAR_TARGETS, applyAdapters } from "./registry.ts";
 import type { AdapterConfig, AdapterLayer } from "./types.ts";
+import { parseJsonFile } from "../io/json.ts";
 
 const PREFIX = "base_model.model.";
 
@@ -119,7 +120,11 @@ function targetModules(value: unknown, source: string): string[] {
  * Reads an `adapter_config.json` object into a config, naming the bad field; refuses, by name, what it would
  * otherwise misread (another peft_type, rsLoRA, per-module patterns, unknown targets).
  */
-export function parsePeftConfig(json: Record<string, unknown>, source: string): AdapterConfig {
+export function parsePeftConfig(value: unknown, source: string): AdapterConfig {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new SyntaxError(`Adapter config "${source}": expected a JSON object, got ${JSON.stringify(value)}`);
+  }
+  const json = value as Record<string, unknown>;
   checkSupported(json, source);
   const field = <T>(name: string, check: (v: unknown) => v is T): T => {
     if (!check(json[name])) {
@@ -198,7 +203,7 @@ export async function loadAdapters(
   model: LlamaModel,
 ): Promise<{ config: AdapterConfig; adapters: Map<string, AdapterLayer> }> {
   const configPath = join(dir, "adapter_config.json");
-  const config = parsePeftConfig(JSON.parse(await Deno.readTextFile(configPath)), configPath);
+  const config = parsePeftConfig(parseJsonFile(await Deno.readTextFile(configPath), configPath), configPath);
   const file = await readSafetensors(join(dir, "adapter_model.safetensors"));
   const adapters = await applyAdapters(model, config);
   const unread = new Set(file.names());

@@ -15,7 +15,7 @@ import { requestGpu } from "../gpu/device.ts";
 import { formatParityLine, type ParityLine } from "../parity/compare.ts";
 import { adapterCases, adapterParity } from "../parity/adapter_parity.ts";
 import { llamaParity } from "../parity/llama_parity.ts";
-import { moraParity } from "../parity/mora_parity.ts";
+import { moraParity, readMoraVectors } from "../parity/mora_parity.ts";
 import { runCli } from "./run_cli.ts";
 
 /** The `--help` text. */
@@ -35,6 +35,20 @@ Examples:
   deno task parity testdata/golden/mora.json
 `;
 
+/** Reads the vectors file, or checks the model folder exists, before the GPU is asked for. */
+async function checkTarget(target: string): Promise<void> {
+  if (target.endsWith(".json")) {
+    await readMoraVectors(target);
+    return;
+  }
+  const info = await Deno.stat(target).catch(() => undefined);
+  if (!info?.isDirectory) {
+    throw new RangeError(
+      `Cannot compare "${target}": not a folder of golden cases or a vectors .json file; see --help`,
+    );
+  }
+}
+
 async function main(args: string[]): Promise<number> {
   const { positionals } = parseArgs({ args, allowPositionals: true, options: {} });
   if (positionals.length !== 1) {
@@ -42,6 +56,7 @@ async function main(args: string[]): Promise<number> {
     return 2;
   }
   const target = positionals[0]!;
+  await checkTarget(target);
   const gpu = await requestGpu();
   console.log(`adapter: ${gpu.adapter.description}${gpu.adapter.isFallbackAdapter ? " (software)" : ""}`);
   const lines: ParityLine[] = [];

@@ -20,6 +20,7 @@ import { MODEL_PRESETS, modelPreset } from "../model/presets.ts";
 import { pretrain } from "../train/pretrain.ts";
 import type { ScheduleKind } from "../train/schedule.ts";
 import { checkWritableDir, numberFlag, parseCliArgs, runCli } from "./run_cli.ts";
+import { parseJsonFile } from "../io/json.ts";
 
 /** The `--help` text. */
 export const USAGE =
@@ -74,7 +75,9 @@ const OPTIONS = {
 } as const;
 
 async function modelConfig(spec: string) {
-  if (spec.endsWith(".json")) return parseLlamaConfig(JSON.parse(await Deno.readTextFile(spec)), spec);
+  if (spec.endsWith(".json")) {
+    return parseLlamaConfig(parseJsonFile(await Deno.readTextFile(spec), spec), spec);
+  }
   return modelPreset(spec);
 }
 

@@ -121,10 +121,10 @@ const TOKENIZERS: Record<TokenizerName, Tokenizer> = {
   "llama-bytes": llamaByteTokenizer,
 };
 
-/** The tokenizer called `name`; throws for names not in {@link TOKENIZER_NAMES}. */
+/** The tokenizer called `name`; throws a RangeError for names not in {@link TOKENIZER_NAMES}. */
 export function getTokenizer(name: string): Tokenizer {
   if (!(TOKENIZER_NAMES as readonly string[]).includes(name)) {
-    throw new Error(
+    throw new RangeError(
       `Unknown tokenizer "${name}": use one of ${TOKENIZER_NAMES.map((n) => `"${n}"`).join(", ")}`,
     );
   }

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { parsePeftConfig, peftConfigJson } from "../../lib/adapters/peft.ts";
+import { loadAdapters, parsePeftConfig, peftConfigJson } from "../../lib/adapters/peft.ts";
+import type { LlamaModel } from "../../lib/model/llama.ts";
 import { ALL_LINEAR_TARGETS } from "../../lib/adapters/registry.ts";
 
 const LORA = peftConfigJson({ method: "lora", r: 4, alpha: 8, targetModules: ["q_proj", "v_proj"], seed: 0 });
@@ -68,4 +69,19 @@ Deno.test("peftConfigJson names the base model as base_model_name_or_path (null 
   assert.equal(peftConfigJson(config, "models/llama-2-7b").base_model_name_or_path, "models/llama-2-7b");
   assert.equal(peftConfigJson(config).base_model_name_or_path, null);
   assert.equal(parsePeftConfig(peftConfigJson(config, "models/llama-2-7b"), "cfg").r, 4);
+});
+
+Deno.test("an adapter_config.json that is not JSON, or not an object, is refused naming the file", async () => {
+  assert.throws(
+    () => parsePeftConfig(null, "dir/adapter_config.json"),
+    /dir\/adapter_config.json.*JSON object/,
+  );
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/adapter_config.json`, '{"peft_type": "LORA",');
+    // The config is read before the model is touched, so no model is needed to see the error.
+    await assert.rejects(loadAdapters(dir, {} as LlamaModel), /adapter_config.json": it is not valid JSON/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -8,7 +8,7 @@ const path = (file: string) => fileURLToPath(new URL(`../../${file}`, import.met
 /** Every task with a command line, as deno.json runs it (bench has its own --help test). */
 const TASKS: Record<string, string[]> = {
   train: ["--allow-read", "--allow-write", "--allow-env", path("lib/cli/train.ts")],
-  parity: ["--allow-read", path("lib/cli/parity.ts")],
+  parity: ["--allow-read", "--allow-write", "--allow-env", path("lib/cli/parity.ts")],
   finetune: ["--allow-read", "--allow-write", "--allow-env", path("lib/cli/finetune.ts")],
   merge: ["--allow-read", "--allow-write", "--allow-env", path("lib/cli/merge.ts")],
   report: ["--allow-read", "--allow-write", "--allow-env", path("benchmarks/report.ts")],
@@ -34,4 +34,26 @@ Deno.test("wantsHelp sees --help and -h before --, nowhere else", () => {
   assert.equal(wantsHelp(["-h"]), true);
   assert.equal(wantsHelp(["--", "--help"]), false);
   assert.equal(wantsHelp(["--helpful"]), false);
+});
+
+Deno.test("parity refuses a missing folder or a broken vectors file before the GPU is asked for", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const broken = `${dir}/vectors.json`;
+    await Deno.writeTextFile(broken, "[{");
+    for (
+      const [target, message] of [[`${dir}/nowhere`, /not a folder of golden cases/], [
+        broken,
+        /vectors.json/,
+      ]]
+    ) {
+      const run = await deno(["run", ...TASKS.parity!, target as string]);
+      assert.equal(run.code, 1, String(target));
+      assert.match(run.stderr, message as RegExp);
+      assert.doesNotMatch(run.stdout, /adapter:/);
+      assert.doesNotMatch(run.stderr, /Uncaught/);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

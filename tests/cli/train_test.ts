@@ -16,12 +16,14 @@ Deno.test("train refuses bad numbers, naming the flag, before any work", async (
     ],
     [["--eval-batches", "0"], /error: Cannot use --eval-batches "0": expected an integer of at least 1/],
     [["--steps", "0"], /error: Cannot use --steps "0": expected an integer of at least 1/],
+    [["--tokenizer", "nope"], /error: Unknown tokenizer "nope": use one of/],
   ];
   for (const [args, message] of cases) {
     const run = await deno([...TRAIN_RUN, ...args]);
     assert.equal(run.code, 1, args.join(" "));
     assert.match(run.stderr, message);
     assert.doesNotMatch(run.stdout, /adapter:/);
+    assert.doesNotMatch(run.stderr, /Uncaught/, args.join(" "));
   }
 });
 
