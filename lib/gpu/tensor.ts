@@ -14,6 +14,8 @@ export class Tensor {
   destroyed = false;
 
   /**
+   * Wraps an allocated storage buffer (use `createTensor`, which checks the size and allocates).
+   *
    * @param gpu the context that owns the buffer
    * @param name what the tensor is, used in every error about it
    * @param shape row-major dimensions
@@ -57,6 +59,7 @@ export type TensorData = Float32Array<ArrayBuffer> | Uint32Array<ArrayBuffer> | 
 
 /** Thrown when a tensor does not fit the device; nothing was allocated. */
 export class TensorTooLargeError extends RangeError {
+  /** The error's name, for `instanceof`-free checks and messages. */
   override name = "TensorTooLargeError";
 }
 

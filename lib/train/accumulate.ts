@@ -20,6 +20,8 @@ export class GradientAccumulator {
   readonly lossSum: Tensor;
 
   /**
+   * Allocates one gradient sum per tensor and the loss sum.
+   *
    * @param tensors what trains
    * @param microBatches micro-batches per update (k ≥ 2)
    */

@@ -23,8 +23,9 @@ export interface GroupConfig {
 
 /** AdamW hyperparameters shared by all groups. */
 export interface AdamWConfig {
-  /** β1, β2. */
+  /** β1, the first moment's decay. */
   beta1: number;
+  /** β2, the second moment's decay. */
   beta2: number;
   /** Denominator epsilon. */
   eps: number;
@@ -72,7 +73,12 @@ export class AdamW {
   readonly #norm: Tensor;
   readonly #scratch: Tensor[] = [];
 
-  /** @param tensors what to train; @param config hyperparameters */
+  /**
+   * Allocates the moments of every tensor (zeros).
+   *
+   * @param tensors what to train
+   * @param config hyperparameters
+   */
   constructor(readonly gpu: Gpu, tensors: TrainableTensor[], readonly config: AdamWConfig) {
     this.#slots = tensors.map((param) => ({
       param,

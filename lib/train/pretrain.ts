@@ -22,18 +22,27 @@ export interface PretrainOptions {
   config: LlamaConfig;
   /** Starting weights (default: seeded init). */
   weights?: Map<string, Float32Array>;
+  /** Tokenizer of the corpus (its vocabulary must fit the config's). */
   tokenizer: Tokenizer;
   /** Corpus sources (default: all). */
   sources?: string[];
   /** Documents added to the training split (the UUID base's unrelated UUID pairs); never validated on. */
   extraTrainDocuments?: readonly { text: string }[];
+  /** Optimizer updates. */
   steps: number;
+  /** Sequences per update. */
   batch: number;
+  /** Tokens per sequence. */
   seqLen: number;
+  /** Peak learning rate. */
   lr: number;
+  /** Linear warmup updates. */
   warmup: number;
+  /** Learning-rate schedule after the warmup. */
   schedule: ScheduleKind;
+  /** AdamW weight decay. */
   weightDecay: number;
+  /** Seed of the initialization and of the batch order. */
   seed: number;
   /** Read the loss back every this many steps. */
   logEvery: number;

@@ -111,7 +111,12 @@ export class LearningRate {
   #staleUpdate = -1;
   #staleRate = 0;
 
-  /** @param base peak learning rate; @param schedule its schedule */
+  /**
+   * Validates the schedule.
+   *
+   * @param base peak learning rate
+   * @param schedule its schedule
+   */
   constructor(base: number, schedule: ScheduleConfig) {
     validateSchedule(schedule);
     this.#base = base;

@@ -46,6 +46,7 @@ export interface LossRecord {
 
 /** Thrown when the loss or the gradient norm becomes NaN or infinite; training state is left as it was. */
 export class TrainingDivergedError extends Error {
+  /** The error's name, for `instanceof`-free checks and messages. */
   override name = "TrainingDivergedError";
 }
 
