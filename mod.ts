@@ -127,3 +127,11 @@ export {
 export type { BaseModel, BaseSpec } from "./lib/uuid/base.ts";
 export type { UuidScore } from "./lib/uuid/score.ts";
 export { UUID_PRESETS, type UuidPreset } from "./lib/uuid/presets.ts";
+export {
+  finetune,
+  type FinetuneRequest,
+  type FinetuneResult,
+  type FinetuneSettings,
+  type FinetuneTarget,
+} from "./lib/cli/finetune_run.ts";
+export { loadTokenizerDir } from "./lib/data/hf_tokenizer.ts";
