@@ -48,3 +48,31 @@ export function* sftBatches(
     yield { inputIds, labels };
   }
 }
+
+/**
+ * Endless passes over a fixed sample of a domain: the stream's first `windows` non-overlapping windows of
+ * `seqLen` tokens, `batchSize` per batch, in the same order every pass (so the loss read at the end of each
+ * pass is on the same batch, and compares like with like).
+ *
+ * @throws {RangeError} when the stream is shorter than the sample or `batchSize` does not divide `windows`.
+ */
+export function* cyclicWindows(
+  stream: Uint32Array,
+  o: { windows: number; batchSize: number; seqLen: number },
+): Generator<{ inputIds: Uint32Array; labels: Int32Array }, never> {
+  if (o.windows % o.batchSize !== 0) {
+    throw new RangeError(
+      `Cannot split ${o.windows} domain windows into batches of ${o.batchSize}: make it a multiple`,
+    );
+  }
+  if (stream.length < o.windows * o.seqLen) {
+    throw new RangeError(
+      `Cannot take ${o.windows} windows of ${o.seqLen} tokens from a ${stream.length}-token domain: give more text`,
+    );
+  }
+  const perPass = o.windows / o.batchSize;
+  for (let b = 0;; b = (b + 1) % perPass) {
+    const inputIds = stream.slice(b * o.batchSize * o.seqLen, (b + 1) * o.batchSize * o.seqLen);
+    yield { inputIds, labels: Int32Array.from(inputIds) };
+  }
+}

@@ -17,7 +17,7 @@ import type { Gpu } from "../gpu/device.ts";
 import type { LlamaConfig } from "../model/config.ts";
 import { Trainer, TrainingDivergedError } from "../train/trainer.ts";
 import type { BaseModel } from "../uuid/base.ts";
-import { sftBatches, tokenizeExample } from "./batches.ts";
+import { cyclicWindows, sftBatches, tokenizeExample } from "./batches.ts";
 import type { FinetunePreset } from "./presets.ts";
 import { bucket, choiceRows, promptIds, TaskScorer } from "./score.ts";
 import { finetuneTask, type TaskData } from "./tasks.ts";
@@ -122,6 +122,17 @@ export function checkTaskFits(
   if (data.family === "domain") {
     if (data.heldOut.length === 0) throw new RangeError(`Cannot run task "${task}": no held-out documents`);
     if (preset.domainSeqLen > context) refuse("a training window", preset.domainSeqLen, context);
+    const windows = preset.domainWindows ?? preset.batch;
+    const tokens = tokenStream(data.train, tokenizer).length;
+    if (windows % preset.batch !== 0 || tokens < windows * preset.domainSeqLen) {
+      throw new RangeError(
+        `Cannot run task "${task}": ${windows} windows of ${preset.domainSeqLen} tokens in batches of ` +
+          `${preset.batch} need a multiple of the batch and ${
+            windows * preset.domainSeqLen
+          } training tokens ` +
+          `(it has ${tokens})`,
+      );
+    }
   } else {
     data.train.forEach((e, i) => {
       const n = tokenizeExample(e, tokenizer).ids.length;
@@ -186,10 +197,15 @@ async function scoreTask(
 /** Endless training batches of a task. */
 function taskBatches(data: TaskData, preset: FinetunePreset, tokenizer: Tokenizer, seed: number) {
   if (data.family === "domain") {
-    const seqLen = preset.domainSeqLen;
+    const seqLen = preset.domainSeqLen, stream = tokenStream(data.train, tokenizer);
+    const windows = preset.domainWindows;
     return {
       seqLen,
-      batches: trainBatches(tokenStream(data.train, tokenizer), { batchSize: preset.batch, seqLen, seed }),
+      // A fixed sample: the loss is read at the end of each pass, on the same batch.
+      logEvery: windows === undefined ? undefined : windows / preset.batch,
+      batches: windows === undefined
+        ? trainBatches(stream, { batchSize: preset.batch, seqLen, seed })
+        : cyclicWindows(stream, { windows, batchSize: preset.batch, seqLen }),
     };
   }
   const seqLen = sftSeqLen(data, tokenizer);
@@ -227,7 +243,7 @@ export async function runFinetuneExperiment(
   const family = preset.families[data.family];
   const resolved = resolveFinetuneRun(preset, spec, steps);
   const run = await setupMethod(gpu, base, resolved);
-  const { seqLen, batches } = taskBatches(data, preset, tokenizer, spec.seed);
+  const { seqLen, batches, logEvery } = taskBatches(data, preset, tokenizer, spec.seed);
   let trainer: Trainer | undefined;
   const record: Omit<FinetuneRunRecord, "provenance"> = {
     id: finetuneRunId(spec),
@@ -249,7 +265,7 @@ export async function runFinetuneExperiment(
       lr: spec.lr,
       schedule: { kind: family.schedule, warmupSteps: family.warmup, totalSteps: steps },
       adamw: { weightDecay: 0, groups: run.groups },
-      logEvery: Math.max(1, Math.round(steps / preset.lossPoints)),
+      logEvery: logEvery ?? Math.max(1, Math.round(steps / preset.lossPoints)),
     });
     run.attach(trainer);
     let trainingMs = 0;

@@ -34,6 +34,7 @@ export const TINY_PRESET: FinetunePreset = {
   batch: 2,
   microBatches: 2,
   domainSeqLen: 32,
+  domainWindows: 4,
   evalBatch: 4,
   lossPoints: 6,
   families: {

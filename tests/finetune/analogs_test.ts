@@ -167,3 +167,22 @@ Deno.test("domain data: held-out documents are not trained on", () => {
     /hold out fewer/,
   );
 });
+
+Deno.test("a domain's fixed sample: the same windows in the same order every pass", async () => {
+  const { cyclicWindows } = await import("../../lib/finetune/batches.ts");
+  const stream = Uint32Array.from({ length: 40 }, (_, i) => i);
+  const batches = cyclicWindows(stream, { windows: 4, batchSize: 2, seqLen: 5 });
+  const seen = Array.from({ length: 4 }, () => [...batches.next().value.inputIds]);
+  assert.deepEqual(seen[0], [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  assert.deepEqual(seen[1], [10, 11, 12, 13, 14, 15, 16, 17, 18, 19]);
+  assert.deepEqual(seen[2], seen[0]);
+  assert.deepEqual(seen[3], seen[1]);
+  assert.throws(
+    () => cyclicWindows(stream, { windows: 3, batchSize: 2, seqLen: 5 }).next(),
+    /make it a multiple/,
+  );
+  assert.throws(
+    () => cyclicWindows(stream, { windows: 10, batchSize: 2, seqLen: 5 }).next(),
+    /give more text/,
+  );
+});
