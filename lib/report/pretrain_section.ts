@@ -10,7 +10,7 @@
 
 import type { TopLevelSpec } from "vega-lite";
 import paperResults from "../../testdata/paper-results.json" with { type: "json" };
-import { chooseRate, finalTrainingLoss, SELECTION_RULE } from "../experiment/lr_search.ts";
+import { chooseRate, finalTrainingLoss, type GridPoint, SELECTION_RULE } from "../experiment/lr_search.ts";
 import { formatMeanSd, meanSd, SD_MEANING } from "../experiment/stats.ts";
 import type { PretrainRunRecord } from "../pretraining/experiment.ts";
 import { PAPER_FRACTION, PRETRAIN_PRESETS } from "../pretraining/presets.ts";
@@ -21,7 +21,7 @@ import type { Cell, ReportChart, ReportSection, ReportTable } from "./model.ts";
 
 const PAPER_TABLE3 = paperResults.table3_pretraining_perplexity;
 const DISPLAY: Record<string, string> = {
-  fft: "FFT (reference, beyond the paper)",
+  fft: "FFT (reference)",
   lora: "LoRA",
   mora: "MoRA",
   relora: "ReLoRA",
@@ -45,7 +45,7 @@ function groupBy<T>(items: readonly T[], key: (t: T) => string): Map<string, T[]
 
 function paperPpl(method: string): Cell[] {
   const row = PAPER_TABLE3.rows.find((r) => r.method === DISPLAY[method]);
-  return row ? row.ppl : [null, null];
+  return row ? row.ppl.map((p) => p.toFixed(2)) : [null, null];
 }
 
 function table3(runs: readonly PretrainRunRecord[], models: number): ReportTable {
@@ -54,7 +54,7 @@ function table3(runs: readonly PretrainRunRecord[], models: number): ReportTable
     const v = group.map((r) => r.validation!);
     rows.push([
       name,
-      group[0]!.spec.lr,
+      String(group[0]!.spec.lr),
       group[0]!.trainableParams,
       formatMeanSd(v.map((x) => x.perplexity), 1, 3),
       formatMeanSd(v.map((x) => x.bitsPerByte), 1, 4),
@@ -119,7 +119,7 @@ function searchTable(search: readonly PretrainRunRecord[], models: number): Repo
   const rates = [...new Set(search.map((r) => r.spec.lr))].sort((a, b) => a - b);
   const rows: Cell[][] = [];
   for (const [name, group] of groupBy(search, (r) => label(r, models))) {
-    const grid = group.map((r) => ({
+    const grid: GridPoint[] = group.map((r) => ({
       lr: r.spec.lr,
       status: r.status,
       criterion: finalTrainingLoss(r.losses),
@@ -130,7 +130,7 @@ function searchTable(search: readonly PretrainRunRecord[], models: number): Repo
         const p = grid.find((g) => g.lr === lr);
         return p === undefined ? null : p.status === "ok" ? p.criterion.toFixed(3) : p.status;
       }),
-      chooseRate(grid) ?? "none",
+      chosenRate(grid),
     ]);
   }
   return {
@@ -140,6 +140,14 @@ function searchTable(search: readonly PretrainRunRecord[], models: number): Repo
     columns: ["method", ...rates.map((lr) => `lr ${lr}`), "chosen"],
     rows,
   };
+}
+
+/** The chosen rate, flagged when it is the smallest or largest of its grid (a wider grid might choose otherwise). */
+function chosenRate(grid: GridPoint[]): string {
+  const lr = chooseRate(grid);
+  if (lr === undefined) return "none";
+  const rates = grid.map((p) => p.lr);
+  return lr === Math.min(...rates) || lr === Math.max(...rates) ? `${lr} (edge of the grid)` : String(lr);
 }
 
 function figure5Table(runs: readonly PretrainRunRecord[], models: number): ReportTable {
@@ -270,14 +278,15 @@ function comparison(runs: readonly PretrainRunRecord[]): string {
   const claim = (a: string, b: string, text: string) => {
     if (by(a).length === 0 || by(b).length === 0) return;
     const result = compareMeans(ppl(a), ppl(b));
-    const verdict = result === "lower" ? "agrees" : result === "higher" ? "disagrees" : "inconclusive";
+    const verdict = {
+      lower: "agrees with the paper",
+      higher: "disagrees with the paper",
+      "within the sds": "inconclusive",
+    }[result];
+    const relation = result === "within the sds" ? "within the sds of" : `${result} than`;
+    const values = `${formatMeanSd(ppl(a), 1, 3)} vs ${formatMeanSd(ppl(b), 1, 3)}`;
     lines.push(
-      `${text}: our ${display(a)} perplexity is ${
-        result === "within the sds" ? "within the sds of" : `${result} than`
-      } ` +
-        `${display(b)}'s (${formatMeanSd(ppl(a), 1, 3)} vs ${
-          formatMeanSd(ppl(b), 1, 3)
-        }): ${verdict} with the paper.`,
+      `${text}: our ${display(a)} perplexity is ${relation} ${display(b)}'s (${values}): ${verdict}.`,
     );
   };
   claim("mora", "lora", "Paper: MoRA beats LoRA (28.54 vs 33.40 at 250M)");
@@ -304,7 +313,9 @@ function comparison(runs: readonly PretrainRunRecord[]): string {
       `${display(m)} ${(ms(m) / ms("lora")).toFixed(2)}×`
     );
     if (ratios.length) {
-      lines.push(`Cost: step time relative to LoRA's: ${ratios.join(", ")} (the issue expects ≈ 1×).`);
+      lines.push(
+        `Cost: step time relative to LoRA's: ${ratios.join(", ")} (the paper: MoRA costs what LoRA costs).`,
+      );
     }
   }
   return lines.length ? `<ul>${lines.map((l) => `<li>${escapeHtml(l)}</li>`).join("")}</ul>` : "";
@@ -332,7 +343,7 @@ export function pretrainSection(records: readonly PretrainRunRecord[]): ReportSe
     }% of the block weights; lib/pretraining/presets.ts), ` +
     `so LoRA, MoRA (sharing, Eq. 6), ReLoRA and ReMoRA train the same number of values. ReLoRA and ReMoRA merge ` +
     `and restart (optimizer reset, re-warmup; ReMoRA switches its grouping) at the dashed lines of Figure 4. ` +
-    `FFT is a reference line beyond the paper. This is a CPU-scale analog: the bundled corpus stands for C4 and ` +
+    `FFT (reference) is full training, a line beyond the paper. This is a CPU-scale analog: the bundled corpus stands for C4 and ` +
     `the budget is a tiny fraction of the paper's, so it can show the ordering of the methods early in ` +
     `training and the rank of their updates, not the paper's perplexities.</p>${comparison(runs)}`;
   const failures = failureTable(ofPreset, models);
