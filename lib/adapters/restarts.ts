@@ -1,8 +1,9 @@
 /**
  * Merge-and-restart training (ReLoRA, and ReMoRA for MoRA), MoRA-faithful fine-tuning variant (spec baselines
  * §7.2, spec MoRA §6): after every `mergeEvery`-th update, each adapter is merged into its base weight and
- * re-initialized (ΔW = 0 again; ReMoRA also moves to the next grouping), the whole optimizer state is reset
- * (moments and step counts, so bias correction restarts), and the learning rate restarts: the update right
+ * re-initialized (ΔW = 0 again; ReMoRA also moves to the next grouping), the adapters' optimizer state is reset
+ * (moments and step counts, so bias correction restarts; tensors that train next to the adapters, as the
+ * embeddings when pretraining from scratch, keep theirs), and the learning rate restarts: the update right
  * after the merge runs at the rate the schedule had already reached, then it re-warms linearly over
  * `warmupSteps` and decays to 0 over the remaining updates. With ReLoRA's jagged cosine schedule instead, the
  * schedule itself re-warms after each cycle and the restart leaves the learning rate alone.
@@ -62,7 +63,10 @@ export function installMergeRestarts(
       adapter.reinitialize(options.seed + step);
       options.afterMerge?.(adapter);
     }
-    t.optimizer.reset();
+    // Only the adapters' state: embeddings, norms and the LM head, trainable next to the adapters when
+    // pretraining from scratch, keep theirs (spec baselines §7.3; in fine-tuning the adapters are all there is).
+    const adapterTensors = new Set([...adapters.values()].flatMap((a) => a.trainable().map((x) => x.name)));
+    t.optimizer.reset((tensor) => adapterTensors.has(tensor.name));
     if (options.restartLearningRate ?? true) t.lr.restart(step, options.warmupSteps);
     if (options.rebuild) await t.rebuild();
     events.push({ step, ms: performance.now() - start });

@@ -358,3 +358,49 @@ for (const method of ["relora", "remora"]) {
     },
   });
 }
+
+Deno.test({
+  name: "a restart resets only the adapters' AdamW state: tensors trained next to them keep theirs",
+  ...gpuTest,
+  async fn() {
+    const gpu = await testGpu();
+    // Pretraining from scratch (paper §5.3): embeddings, norms and the LM head train next to the adapters.
+    const resolved = resolveMethod(
+      { method: "relora", rank: 2, options: { mergeEvery: MERGE_EVERY, restartWarmup: 1 } },
+      { seed: 7, totalSteps: STEPS, targetModules: ["q_proj"], trainUnadapted: true },
+    );
+    const run = await setupMethod(gpu, { config: CONFIG, weights: WEIGHTS }, resolved);
+    const trainer = await Trainer.create(run.model, {
+      batch: BATCH,
+      seqLen: SEQ,
+      lr: LR,
+      schedule: { kind: "constant", warmupSteps: 0, totalSteps: STEPS },
+      adamw: { groups: run.groups },
+    });
+    try {
+      run.attach(trainer);
+      for (let step = 1; step <= MERGE_EVERY; step++) {
+        const { ids, labels } = batch(200 + step);
+        await trainer.trainStep(ids, labels);
+      }
+      const state = await trainer.optimizer.readState();
+      const adapterNames = new Set(
+        [...run.adapters.values()].flatMap((a) => a.trainable().map((t) => t.name)),
+      );
+      const adapters = state.filter((s) => adapterNames.has(s.name));
+      const others = state.filter((s) => !adapterNames.has(s.name));
+      assert.ok(adapters.length > 0 && others.some((s) => s.name.includes("embed_tokens")));
+      for (const s of adapters) {
+        assert.equal(s.step, 0, `${s.name}: reset`);
+        assert.equal(maxAbs(s.v), 0, `${s.name}: second moment zeroed`);
+      }
+      for (const s of others) {
+        assert.equal(s.step, MERGE_EVERY, `${s.name}: kept its step count`);
+        assert.ok(maxAbs(s.v) > 0, `${s.name}: kept its moments`);
+      }
+    } finally {
+      trainer.destroy();
+      run.destroy();
+    }
+  },
+});
