@@ -233,14 +233,13 @@ function compare(a: readonly number[], b: readonly number[]): "above" | "below" 
   return gap > noise ? "above" : gap < -noise ? "below" : "within";
 }
 
-/** Whether every score is 0: the analog is at its floor and cannot rank anything. */
+/** Whether every score is the same (0%, or one constant answer): then the analog cannot rank anything. */
 function atFloor(values: readonly number[]): boolean {
-  return values.length > 0 && values.every((v) => v === 0);
+  return values.length > 0 && values.every((v) => v === values[0]);
 }
 
-const FLOOR =
-  "<b>Every one of these runs scores 0%: at this scale the analog is at its floor and cannot test " +
-  "the claim (neither agreement nor disagreement).</b>";
+const FLOOR = "<b>Every one of these runs scores the same: at this scale the analog does not separate the " +
+  "methods and cannot test the claim (neither agreement nor disagreement).</b>";
 
 const pct = (v: readonly number[]) => (100 * meanSd(v).mean).toFixed(1);
 
@@ -271,7 +270,9 @@ function claims(reported: readonly FinetuneRunRecord[]): string {
             ? `below it: ${below.map((x) => rowLabel(x.m, x.rank, ranks)).join(", ")}`
             : "none is below it"
         }. ` +
-        (below.length > rows.length / 2
+        (atFloor([...fft(column), ...rows.flatMap((x) => of(x.m, x.rank, column))])
+          ? FLOOR
+          : below.length > rows.length / 2
           ? "<b>This disagrees with the paper's claim.</b>"
           : "This agrees with the paper's claim."),
     );
