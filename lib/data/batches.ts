@@ -146,3 +146,23 @@ export function* evalBatches(
     yield batch;
   }
 }
+
+/**
+ * `count` windows of `seqLen` tokens at evenly spaced offsets of `stream`, back to back, so that
+ * `evaluate`'s non-overlapping windows are exactly these.
+ *
+ * @throws {RangeError} when the stream is shorter than one window.
+ */
+export function evenWindows(stream: Uint32Array, seqLen: number, count: number): Uint32Array {
+  if (stream.length < seqLen) {
+    throw new RangeError(`Cannot take ${seqLen}-token windows of a ${stream.length}-token held-out stream`);
+  }
+  const n = Math.min(count, Math.floor(stream.length / seqLen));
+  const out = new Uint32Array(n * seqLen);
+  const span = stream.length - seqLen;
+  for (let w = 0; w < n; w++) {
+    const start = n === 1 ? 0 : Math.round((w * span) / (n - 1));
+    out.set(stream.subarray(start, start + seqLen), w * seqLen);
+  }
+  return out;
+}

@@ -13,7 +13,7 @@
  * @module
  */
 
-import { tokenStream } from "../data/batches.ts";
+import { evenWindows, tokenStream } from "../data/batches.ts";
 import type { Tokenizer } from "../data/tokenizer.ts";
 import { runDispatches } from "../gpu/kernel.ts";
 import { readTensor } from "../gpu/tensor.ts";
@@ -177,9 +177,12 @@ export class TaskScorer {
     return exactMatch(generated, items.map((i) => i.answer));
   }
 
-  /** Perplexity of held-out documents, in windows of `seqLen`, at most `maxBatches` batches. */
+  /**
+   * Perplexity of held-out documents on at most `maxBatches` batches of `seqLen`-token windows spread evenly
+   * over all of them (not the first documents only: one long licence would otherwise be the whole measure).
+   */
   async perplexity(docs: readonly DomainDocument[], seqLen: number, maxBatches: number): Promise<number> {
-    const stream = tokenStream(docs, this.tokenizer);
+    const stream = evenWindows(tokenStream(docs, this.tokenizer), seqLen, maxBatches * this.batch);
     const plan = await this.#plan(seqLen);
     const result = await evaluate(this.model, stream, this.tokenizer, {
       batch: this.batch,

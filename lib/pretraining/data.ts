@@ -29,23 +29,3 @@ export async function loadPretrainData(tokenizer: Tokenizer): Promise<PretrainDa
     validationDocuments: split.validation.length,
   };
 }
-
-/**
- * `count` windows of `seqLen` tokens at evenly spaced offsets of `stream`, back to back, so that
- * `evaluate`'s non-overlapping windows are exactly these.
- *
- * @throws {RangeError} when the stream is shorter than one window.
- */
-export function evenWindows(stream: Uint32Array, seqLen: number, count: number): Uint32Array {
-  if (stream.length < seqLen) {
-    throw new RangeError(`Cannot take ${seqLen}-token windows of a ${stream.length}-token validation split`);
-  }
-  const n = Math.min(count, Math.floor(stream.length / seqLen));
-  const out = new Uint32Array(n * seqLen);
-  const span = stream.length - seqLen;
-  for (let w = 0; w < n; w++) {
-    const start = n === 1 ? 0 : Math.round((w * span) / (n - 1));
-    out.set(stream.subarray(start, start + seqLen), w * seqLen);
-  }
-  return out;
-}

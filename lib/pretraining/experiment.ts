@@ -27,7 +27,8 @@ import { llamaParameterShapes } from "../model/checkpoint.ts";
 import { initLlamaWeights } from "../model/init.ts";
 import { type EvalResult, evaluate } from "../train/evaluate.ts";
 import { Trainer, TrainingDivergedError } from "../train/trainer.ts";
-import { evenWindows, type PretrainData } from "./data.ts";
+import { evenWindows } from "../data/batches.ts";
+import type { PretrainData } from "./data.ts";
 import type { PretrainModel, PretrainPreset } from "./presets.ts";
 import { type MatrixDelta, moduleSpectra, type ModuleSpectrum } from "./spectrum.ts";
 

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { byteTokenizer } from "../../lib/data/tokenizer.ts";
 import { initLlamaWeights } from "../../lib/model/init.ts";
 import { LlamaModel } from "../../lib/model/llama.ts";
-import { evenWindows } from "../../lib/pretraining/data.ts";
+import { evenWindows } from "../../lib/data/batches.ts";
 import { evaluate } from "../../lib/train/evaluate.ts";
 import { gpuTest, testGpu } from "../_gpu.ts";
 import { TINY_CONFIG, TINY_DATA } from "./_tiny.ts";
