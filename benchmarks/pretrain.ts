@@ -12,7 +12,7 @@
 
 import { join } from "node:path";
 import { getTokenizer } from "../lib/data/tokenizer.ts";
-import { chooseRate, finalTrainingLoss, type GridPoint } from "../lib/experiment/lr_search.ts";
+import { chooseRate, finalTrainingLoss, type GridPoint, updatedSearch } from "../lib/experiment/lr_search.ts";
 import { type MatrixRun, readJournal, runMatrix } from "../lib/experiment/matrix.ts";
 import { methodLabel } from "../lib/experiment/setup.ts";
 import { readTextIfExists } from "../lib/harness/results.ts";
@@ -203,9 +203,9 @@ export function makePretrainSuite(o: PretrainBenchOptions): BenchSuite<PretrainR
           `${data.train.length} / ${data.validation.length} tokens`,
       );
       const plan = new PretrainPlan(ctx, preset, data, journalPath(o.outDir, preset.name));
-      const saved = o.lrSearch ? [] : await readSearch(o.outDir, preset.name);
-      const search = await plan.search(groups, saved);
-      await saveSearch(o.outDir, preset.name, search);
+      const previous = await readSearch(o.outDir, preset.name);
+      const search = await plan.search(groups, o.lrSearch ? [] : previous);
+      await saveSearch(o.outDir, preset.name, updatedSearch(previous, search));
       for (const g of groups) {
         const lr = chooseRate(gridOf(search.filter((r) => recordGroup(r) === groupKey(g))));
         ctx.progress(`${methodLabel(g)}: learning rate ${lr ?? "none"} (searched on training loss)`);

@@ -17,7 +17,7 @@ import { join } from "node:path";
 import { ADAPTER_METHODS } from "../lib/adapters/registry.ts";
 import { writeFileAtomic } from "../lib/io/safetensors.ts";
 import { readTextIfExists } from "../lib/harness/results.ts";
-import { chooseRate, finalTrainingLoss, type GridPoint } from "../lib/experiment/lr_search.ts";
+import { chooseRate, finalTrainingLoss, type GridPoint, updatedSearch } from "../lib/experiment/lr_search.ts";
 import { type MatrixRun, runMatrix } from "../lib/experiment/matrix.ts";
 import { checkFits, methodLabel, type MethodSpec } from "../lib/experiment/setup.ts";
 import type { BenchContext, BenchSuite } from "../lib/harness/suite.ts";
@@ -281,11 +281,12 @@ export function makeUuidSuite(o: UuidBenchOptions): BenchSuite<UuidRunRecord> {
           ),
         );
       }
-      const saved = o.lrSearch ? [] : await readLrSearch(o.outDir, preset.name);
+      const previous = await readLrSearch(o.outDir, preset.name);
+      const saved = o.lrSearch ? [] : previous;
       const search = await plan.search(groups, saved);
       // A search split across shards is saved by the merge, once every shard's part is in.
       const split = (ctx.shard?.shard.count ?? 1) > 1;
-      if (!split) await saveLrSearch(o.outDir, preset.name, search);
+      if (!split) await saveLrSearch(o.outDir, preset.name, updatedSearch(previous, search));
       const ready = groups.filter((g) => !split || plan.searched(g, saved));
       for (const g of groups.filter((g) => !ready.includes(g))) {
         const line = `${methodLabel(g)}: its ${seeds.length} reported run(s) wait for its learning-rate ` +

@@ -39,3 +39,13 @@ export function chooseRate(grid: readonly GridPoint[]): number | undefined {
   }
   return best?.lr;
 }
+
+/**
+ * What a saved search holds after a bench: its records of groups this bench did not search (a bench with
+ * `--methods` or `--ranks` plans only some), then this bench's search records, which replace saved ones of the
+ * same id. Saving only this bench's records would drop the other groups' searches from the committed file.
+ */
+export function updatedSearch<R extends { id: string }>(saved: readonly R[], searched: readonly R[]): R[] {
+  const ids = new Set(searched.map((r) => r.id));
+  return [...saved.filter((r) => !ids.has(r.id)), ...searched];
+}

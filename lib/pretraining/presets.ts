@@ -140,7 +140,7 @@ export const PRETRAIN_PRESETS: Readonly<Record<string, PretrainPreset>> = {
     methods: ALL_METHODS,
     variants: { mora: "sharing", remora: "sharing" },
     // Adapters' grid goes one step higher: zero-initialized adapters usually take larger rates than FFT.
-    lrGrid: { fft: [1e-3, 3e-3, 1e-2], default: [1e-3, 3e-3, 1e-2, 3e-2] },
+    lrGrid: { fft: [3e-4, 1e-3, 3e-3, 1e-2], default: [1e-3, 3e-3, 1e-2, 3e-2] },
     searchSeed: 100,
     seeds: [0, 1, 2],
     lossPoints: 48,

@@ -4,6 +4,7 @@ import {
   finalTrainingLoss,
   type GridPoint,
   SELECTION_RULE,
+  updatedSearch,
 } from "../../lib/experiment/lr_search.ts";
 import { formatMeanSd, meanSd, SD_MEANING } from "../../lib/experiment/stats.ts";
 
@@ -92,4 +93,10 @@ Deno.test("formatMeanSd writes mean ± sd, scaled and rounded, and the mean alon
   assert.equal(formatMeanSd([0.912, 0.934], 100), "92.3 ± 1.6");
   assert.equal(formatMeanSd([0.5]), "0.5");
   assert.equal(formatMeanSd([0.5], 100, 0), "50");
+});
+
+Deno.test("a bench that searched some groups keeps the saved search of the others", () => {
+  const saved = [{ id: "fft|lr1", v: 1 }, { id: "lora|lr1", v: 1 }];
+  const searched = [{ id: "lora|lr1", v: 2 }, { id: "lora|lr2", v: 2 }];
+  assert.deepEqual(updatedSearch(saved, searched), [{ id: "fft|lr1", v: 1 }, ...searched]);
 });
