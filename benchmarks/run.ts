@@ -89,7 +89,7 @@ const USAGE = `Usage: deno task bench [--out DIR] [--suite NAME]... [--quick] [U
 
   --out DIR        where results and the report go (default: reports)
   --suite NAME     run only this suite (repeatable): kernels, training, uuid, pretrain, finetune, ablation
-  --quick          smaller kernel/training sizes, shorter timing and the UUID smoke preset, for a smoke run
+  --quick          smaller kernel/training sizes, shorter timing and every experiment's smoke preset, for a smoke run
   --shard I/N      run shard I of N: each run of a run matrix (by its id) and each other suite (whole) belongs
                    to one shard; writes DIR/shard.json; merge the shards with deno task report --merge
   --require-gpu    stop unless the adapter is a hardware one (not a software adapter such as lavapipe)
