@@ -12,15 +12,14 @@
  * @module
  */
 
+import { readSearchFile, saveSearchFile, searchFilePath } from "../lib/experiment/search_file.ts";
 import { join } from "node:path";
 import { ADAPTER_METHODS } from "../lib/adapters/registry.ts";
 import { getTokenizer } from "../lib/data/tokenizer.ts";
 import { chooseRate, finalTrainingLoss, type GridPoint } from "../lib/experiment/lr_search.ts";
 import { type MatrixRun, readJournal, runMatrix } from "../lib/experiment/matrix.ts";
 import { checkFits, methodLabel, type MethodSpec } from "../lib/experiment/setup.ts";
-import { readTextIfExists } from "../lib/harness/results.ts";
 import type { BenchContext, BenchSuite } from "../lib/harness/suite.ts";
-import { writeFileAtomic } from "../lib/io/safetensors.ts";
 import { finetuneBaseConfig, type FinetuneBaseSpec, obtainFinetuneBase } from "../lib/finetune/base.ts";
 import { loadTaskData } from "../lib/finetune/data.ts";
 import {
@@ -117,46 +116,18 @@ function isLarge(preset: FinetunePreset, o: FinetuneBenchOptions, g: FinetuneGro
   return ranks.length > 1 && g.spec.rank === Math.max(...ranks);
 }
 
-/** The saved learning-rate search of a preset, shared by both suites. */
-export interface LrSearchFile {
-  schemaVersion: 1;
-  preset: string;
-  records: FinetuneRunRecord[];
-}
-
-/** Path of the saved search of a preset. */
+/** Path of the saved search of a preset, shared by both suites. */
 export function lrSearchPath(outDir: string, preset: string): string {
-  return join(outDir, `lr-search-finetune-${preset}.json`);
+  return searchFilePath(outDir, "finetune", preset);
 }
 
 /** The saved search records (none when the file is absent); a file that is not a search is refused. */
-export async function readLrSearch(outDir: string, preset: string): Promise<FinetuneRunRecord[]> {
-  const path = lrSearchPath(outDir, preset);
-  const fix = "delete it or run with --lr-search to search again";
-  const text = await readTextIfExists(path);
-  if (text === undefined) return [];
-  let file: Partial<LrSearchFile>;
-  try {
-    file = JSON.parse(text);
-  } catch (error) {
-    throw new SyntaxError(
-      `Cannot read the learning-rate search "${path}": ${(error as Error).message}; ${fix}`,
-    );
-  }
-  if (file.schemaVersion !== 1 || !Array.isArray(file.records)) {
-    throw new SyntaxError(
-      `Cannot read the learning-rate search "${path}": expected schemaVersion 1 with records; ${fix}`,
-    );
-  }
-  return file.records;
+export function readLrSearch(outDir: string, preset: string): Promise<FinetuneRunRecord[]> {
+  return readSearchFile<FinetuneRunRecord>(lrSearchPath(outDir, preset));
 }
 
-async function saveLrSearch(outDir: string, preset: string, records: FinetuneRunRecord[]): Promise<void> {
-  const file: LrSearchFile = { schemaVersion: 1, preset, records };
-  await writeFileAtomic(
-    lrSearchPath(outDir, preset),
-    new TextEncoder().encode(`${JSON.stringify(file, null, 2)}\n`),
-  );
+function saveLrSearch(outDir: string, preset: string, records: FinetuneRunRecord[]): Promise<void> {
+  return saveSearchFile(lrSearchPath(outDir, preset), preset, records);
 }
 
 /** The grid of a group as its search records show it. */

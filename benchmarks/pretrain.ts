@@ -10,14 +10,13 @@
  * @module
  */
 
+import { readSearchFile, saveSearchFile, searchFilePath } from "../lib/experiment/search_file.ts";
 import { join } from "node:path";
 import { getTokenizer } from "../lib/data/tokenizer.ts";
 import { chooseRate, finalTrainingLoss, type GridPoint, updatedSearch } from "../lib/experiment/lr_search.ts";
 import { type MatrixRun, readJournal, runMatrix } from "../lib/experiment/matrix.ts";
 import { methodLabel } from "../lib/experiment/setup.ts";
-import { readTextIfExists } from "../lib/harness/results.ts";
 import type { BenchContext, BenchSuite } from "../lib/harness/suite.ts";
-import { writeFileAtomic } from "../lib/io/safetensors.ts";
 import { loadPretrainData, type PretrainData } from "../lib/pretraining/data.ts";
 import {
   type PretrainRunRecord,
@@ -46,16 +45,9 @@ export interface PretrainBenchOptions {
   warn?: (line: string) => void;
 }
 
-/** The saved learning-rate search of a preset: every search record (the chosen rates follow from them). */
-export interface PretrainSearchFile {
-  schemaVersion: 1;
-  preset: string;
-  records: PretrainRunRecord[];
-}
-
 /** Path of the saved search of a preset. */
 export function searchPath(outDir: string, preset: string): string {
-  return join(outDir, `lr-search-pretrain-${preset}.json`);
+  return searchFilePath(outDir, "pretrain", preset);
 }
 
 /** Path of the run journal of a preset. */
@@ -64,44 +56,16 @@ export function journalPath(outDir: string, preset: string): string {
 }
 
 /** Saves the search records of a preset (atomically), so a later bench reuses them. */
-export async function saveSearch(
-  outDir: string,
-  preset: string,
-  records: PretrainRunRecord[],
-): Promise<void> {
-  const file: PretrainSearchFile = { schemaVersion: 1, preset, records };
-  await writeFileAtomic(
-    searchPath(outDir, preset),
-    new TextEncoder().encode(`${JSON.stringify(file, null, 2)}\n`),
-  );
+export function saveSearch(outDir: string, preset: string, records: PretrainRunRecord[]): Promise<void> {
+  return saveSearchFile(searchPath(outDir, preset), preset, records);
 }
 
 /**
  * The saved search records of a preset (none when the file is absent); a file that is not a search is refused
  * naming it, with `fix` as what to do.
  */
-export async function readSearch(
-  outDir: string,
-  preset: string,
-  fix = "delete it or run with --lr-search to search again",
-): Promise<PretrainRunRecord[]> {
-  const path = searchPath(outDir, preset);
-  const text = await readTextIfExists(path);
-  if (text === undefined) return [];
-  let file: Partial<PretrainSearchFile>;
-  try {
-    file = JSON.parse(text);
-  } catch (error) {
-    throw new SyntaxError(
-      `Cannot read the learning-rate search "${path}": ${(error as Error).message}; ${fix}`,
-    );
-  }
-  if (file.schemaVersion !== 1 || !Array.isArray(file.records)) {
-    throw new SyntaxError(
-      `Cannot read the learning-rate search "${path}": expected schemaVersion 1 with records; ${fix}`,
-    );
-  }
-  return file.records;
+export function readSearch(outDir: string, preset: string, fix?: string): Promise<PretrainRunRecord[]> {
+  return readSearchFile<PretrainRunRecord>(searchPath(outDir, preset), fix);
 }
 
 /** The grid of a group as its search records show it. */

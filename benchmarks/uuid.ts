@@ -13,10 +13,9 @@
  * @module
  */
 
+import { readSearchFile, saveSearchFile, searchFilePath } from "../lib/experiment/search_file.ts";
 import { join } from "node:path";
 import { ADAPTER_METHODS } from "../lib/adapters/registry.ts";
-import { writeFileAtomic } from "../lib/io/safetensors.ts";
-import { readTextIfExists } from "../lib/harness/results.ts";
 import { chooseRate, finalTrainingLoss, type GridPoint, updatedSearch } from "../lib/experiment/lr_search.ts";
 import { type MatrixRun, runMatrix } from "../lib/experiment/matrix.ts";
 import { checkFits, methodLabel, type MethodSpec } from "../lib/experiment/setup.ts";
@@ -101,51 +100,22 @@ function baseSpec(preset: UuidPreset, o: UuidBenchOptions): BaseSpec {
   return preset.base;
 }
 
-/** The saved learning-rate search of a preset: every search record (the chosen rates follow from them). */
-export interface LrSearchFile {
-  schemaVersion: 1;
-  preset: string;
-  records: UuidRunRecord[];
-}
-
 /** Path of the saved search of a preset. */
 export function lrSearchPath(outDir: string, preset: string): string {
-  return join(outDir, `lr-search-uuid-${preset}.json`);
+  return searchFilePath(outDir, "uuid", preset);
 }
 
 /** Saves the search records of a preset (atomically), so a later bench reuses them. */
-export async function saveLrSearch(outDir: string, preset: string, records: UuidRunRecord[]): Promise<void> {
-  const file: LrSearchFile = { schemaVersion: 1, preset, records };
-  const text = `${JSON.stringify(file, null, 2)}\n`;
-  await writeFileAtomic(lrSearchPath(outDir, preset), new TextEncoder().encode(text));
+export function saveLrSearch(outDir: string, preset: string, records: UuidRunRecord[]): Promise<void> {
+  return saveSearchFile(lrSearchPath(outDir, preset), preset, records);
 }
 
 /**
  * The saved search records of a preset (none when the file is absent); a file that is not a search is refused
  * naming it, with `fix` as what to do.
  */
-export async function readLrSearch(
-  outDir: string,
-  preset: string,
-  fix = "delete it or run with --lr-search to search again",
-): Promise<UuidRunRecord[]> {
-  const path = lrSearchPath(outDir, preset);
-  const text = await readTextIfExists(path);
-  if (text === undefined) return [];
-  let file: Partial<LrSearchFile>;
-  try {
-    file = JSON.parse(text);
-  } catch (error) {
-    throw new SyntaxError(
-      `Cannot read the learning-rate search "${path}": ${(error as Error).message}; ${fix}`,
-    );
-  }
-  if (file.schemaVersion !== 1 || !Array.isArray(file.records)) {
-    throw new SyntaxError(
-      `Cannot read the learning-rate search "${path}": expected schemaVersion 1 with records; ${fix}`,
-    );
-  }
-  return file.records;
+export function readLrSearch(outDir: string, preset: string, fix?: string): Promise<UuidRunRecord[]> {
+  return readSearchFile<UuidRunRecord>(lrSearchPath(outDir, preset), fix);
 }
 
 /** The grid of a group as its search records show it. */
