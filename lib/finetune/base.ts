@@ -8,12 +8,11 @@
  */
 
 import { join } from "node:path";
-import { getTokenizer } from "../data/tokenizer.ts";
 import type { Gpu } from "../gpu/device.ts";
-import { loadCheckpoint, loadCheckpointConfig, saveCheckpoint } from "../model/checkpoint.ts";
+import { loadCheckpoint, loadCheckpointConfig } from "../model/checkpoint.ts";
 import type { LlamaConfig } from "../model/config.ts";
 import { modelPreset } from "../model/presets.ts";
-import { pretrain } from "../train/pretrain.ts";
+import { cachedPretrainedBase } from "../train/base_cache.ts";
 import type { BaseModel } from "../uuid/base.ts";
 import { factbookWithoutEconomy } from "./domain_analog.ts";
 
@@ -51,35 +50,10 @@ export async function obtainFinetuneBase(
   log: (line: string) => void,
 ): Promise<BaseModel> {
   if (typeof spec === "string") return { ...await loadCheckpoint(spec, log), dir: spec };
-  const dir = join(cacheDir, finetuneBaseKey(spec));
-  try {
-    const loaded = await loadCheckpoint(dir, log);
-    log(`base model: cached ${dir}`);
-    return { ...loaded, dir };
-  } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
-  }
-  log(`base model: pretraining ${spec.preset} for ${spec.steps} steps without the Factbook Economy sections`);
-  const config = modelPreset(spec.preset);
-  const { model } = await pretrain(gpu, {
-    config,
-    tokenizer: getTokenizer(spec.tokenizer),
+  return await cachedPretrainedBase(gpu, join(cacheDir, finetuneBaseKey(spec)), {
+    ...spec,
     sources: WHOLE_SOURCES,
-    extraTrainDocuments: await factbookWithoutEconomy(),
-    steps: spec.steps,
-    batch: spec.batch,
-    seqLen: spec.seqLen,
-    lr: spec.lr,
-    warmup: Math.min(100, Math.floor(spec.steps / 10)),
-    schedule: "cosine",
-    weightDecay: 0.1,
-    seed: spec.seed,
-    logEvery: Math.max(1, Math.floor(spec.steps / 10)),
-    evalBatches: 8,
-    log,
-  });
-  const weights = await model.readWeights();
-  model.destroy();
-  await saveCheckpoint(dir, config, weights, getTokenizer(spec.tokenizer), log);
-  return { config, weights, dir };
+    extraTrainDocuments: factbookWithoutEconomy,
+    note: "without the Factbook Economy sections",
+  }, log);
 }

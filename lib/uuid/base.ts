@@ -7,12 +7,12 @@
  */
 
 import { join } from "node:path";
-import { getTokenizer, type Tokenizer } from "../data/tokenizer.ts";
+import type { Tokenizer } from "../data/tokenizer.ts";
 import type { Gpu } from "../gpu/device.ts";
-import { loadCheckpoint, loadCheckpointConfig, saveCheckpoint } from "../model/checkpoint.ts";
+import { loadCheckpoint, loadCheckpointConfig } from "../model/checkpoint.ts";
 import type { LlamaConfig } from "../model/config.ts";
 import { modelPreset } from "../model/presets.ts";
-import { pretrain } from "../train/pretrain.ts";
+import { cachedPretrainedBase } from "../train/base_cache.ts";
 import { uuidPretrainingDocuments } from "./data.ts";
 
 /** How to get the base model. */
@@ -71,34 +71,11 @@ export async function obtainBase(
 ): Promise<BaseModel> {
   if (spec.kind === "dir") return { ...await loadCheckpoint(spec.dir, log), dir: spec.dir };
   const dir = join(cacheDir, baseCacheKey(spec));
-  try {
-    const loaded = await loadCheckpoint(dir, log);
-    log(`base model: cached ${dir}`);
-    return { ...loaded, dir };
-  } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
-  }
-  log(`base model: pretraining ${spec.preset} for ${spec.steps} steps (cached as ${dir})`);
-  const config = modelPreset(spec.preset);
-  const { model } = await pretrain(gpu, {
-    config,
-    tokenizer: getTokenizer(spec.tokenizer),
-    steps: spec.steps,
-    batch: spec.batch,
-    seqLen: spec.seqLen,
-    lr: spec.lr,
-    warmup: Math.min(100, Math.floor(spec.steps / 10)),
-    schedule: "cosine",
-    weightDecay: 0.1,
-    seed: spec.seed,
-    extraTrainDocuments: spec.uuidDocuments &&
-      uuidPretrainingDocuments(spec.uuidDocuments.pairs, spec.uuidDocuments.perDocument, spec.seed),
-    logEvery: Math.max(1, Math.floor(spec.steps / 10)),
-    evalBatches: 8,
-    log,
-  });
-  const weights = await model.readWeights();
-  model.destroy();
-  await saveCheckpoint(dir, config, weights, getTokenizer(spec.tokenizer), log);
-  return { config, weights, dir };
+  const uuid = spec.uuidDocuments;
+  return await cachedPretrainedBase(gpu, dir, {
+    ...spec,
+    extraTrainDocuments: () =>
+      Promise.resolve(uuid && uuidPretrainingDocuments(uuid.pairs, uuid.perDocument, spec.seed)),
+    note: `(cached as ${dir})`,
+  }, log);
 }
