@@ -11,7 +11,7 @@ import { LORA_FAMILY, wrapLora } from "./lora.ts";
 import type { AdapterMethod } from "./types.ts";
 
 /** AsyLoRA. */
-export const asyLora: AdapterMethod = {
+export const asylora: AdapterMethod = {
   name: "asylora",
   summary: "AsyLoRA (Zhu et al. 2024): LoRA with orthonormal-row A, optionally frozen",
   ...LORA_FAMILY,
@@ -21,6 +21,6 @@ export const asyLora: AdapterMethod = {
         `Cannot give "${base.name}" ${c.r} orthonormal rows of length ${base.inFeatures}: lower r`,
       );
     }
-    return wrapLora(gpu, base, c, scratch, dropoutStep, "orthonormal", !c.freezeA);
+    return wrapLora(gpu, base, c, scratch, dropoutStep, { init: "orthonormal", trainA: !c.freezeA });
   },
 };

@@ -1,6 +1,11 @@
 /**
  * Every adapter method by name, and {@link applyAdapters}, which wraps a model's targeted linear layers.
- * Adding a method: its file, one line here, its tests.
+ * Adding a method: its file, its entry in the list of {@link ADAPTER_METHODS}, its tests.
+ *
+ * Names: each method file exports one {@link AdapterMethod} whose `name` is the user-facing key (CLI
+ * `--method`, journal ids, report labels, PEFT files), and the registry is keyed by those `name`s. The
+ * exported identifier is that name as written: `lora`, `asylora`, `relora`, `dora`, `mora`, `remora`, `fft`;
+ * the one exception is `loraPlus` for `"lora+"`, because `+` cannot appear in an identifier.
  *
  * @module
  */
@@ -8,26 +13,22 @@
 import { type LlamaModel, PROJECTIONS } from "../model/llama.ts";
 import { DenseLinear } from "../model/linear.ts";
 import { checkDropoutRate } from "../ops/dropout.ts";
-import { asyLora } from "./asylora.ts";
+import { asylora } from "./asylora.ts";
 import { dora } from "./dora.ts";
 import { fft } from "./fft.ts";
 import { lora } from "./lora.ts";
 import { loraPlus } from "./lora_plus.ts";
 import { mora, remora } from "./mora.ts";
-import { reLora } from "./relora.ts";
+import { relora } from "./relora.ts";
 import { type AdapterConfig, type AdapterLayer, type AdapterMethod, isTargeted } from "./types.ts";
 
-/** Registered methods. */
-export const ADAPTER_METHODS: Readonly<Record<string, AdapterMethod>> = {
-  fft,
-  lora,
-  "lora+": loraPlus,
-  asylora: asyLora,
-  relora: reLora,
-  dora,
-  mora,
-  remora,
-};
+/**
+ * Every registered method keyed by its `name`, in the order help texts and suites list them: full
+ * fine-tuning, the LoRA family, then MoRA and ReMoRA.
+ */
+export const ADAPTER_METHODS: Readonly<Record<string, AdapterMethod>> = Object.fromEntries(
+  [fft, lora, loraPlus, asylora, relora, dora, mora, remora].map((method) => [method.name, method]),
+);
 
 /** PEFT's names of the seven LLaMA projections: every linear layer except `lm_head` (MoRA's setup). */
 export const ALL_LINEAR_TARGETS: string[] = [...PROJECTIONS];

@@ -11,7 +11,7 @@ import { mergeRestartDefaults, mergeRestartHooks, validateMergeRestart } from ".
 import type { AdapterMethod } from "./types.ts";
 
 /** ReLoRA. */
-export const reLora: AdapterMethod = {
+export const relora: AdapterMethod = {
   name: "relora",
   summary: "ReLoRA (Lialin et al. 2023): LoRA merged and re-initialized every T updates, optimizer reset",
   ...LORA_FAMILY,
