@@ -61,7 +61,7 @@ export class DoraLayer extends WrappedLinear implements AdapterLayer {
     readonly dropout?: DropoutMask,
   ) {
     super(base);
-    this.lora = new LoraLayer(gpu, base, scratch, config.r, config.alpha, "kaiming", config.seed);
+    this.lora = new LoraLayer({ gpu, base, scratch, r: config.r, alpha: config.alpha, seed: config.seed });
     const out = [base.outFeatures];
     this.magnitude = createTensor(gpu, `${base.name}.lora_magnitude_vector`, out);
     this.gradMagnitude = createTensor(gpu, `grad.${base.name}.lora_magnitude_vector`, out);

@@ -24,8 +24,36 @@ import { WrappedLinear } from "./wrapped_linear.ts";
 /** How A is initialized. */
 export type LoraInit = "kaiming" | "orthonormal";
 
+/** What a {@link LoraLayer} is built from. */
+export interface LoraLayerOptions {
+  /** The device the adapter tensors live on. */
+  gpu: Gpu;
+  /** The frozen base layer. */
+  base: DenseLinear;
+  /** Buffers shared by all layers for values that live within one op. */
+  scratch: ScratchPool;
+  /** Rank r. */
+  r: number;
+  /** Scale numerator: s = alpha / r. */
+  alpha: number;
+  /** Seed of A's initialization. */
+  seed: number;
+  /** A's initialization; `"kaiming"` by default, `"orthonormal"` for AsyLoRA. */
+  init?: LoraInit;
+  /** Whether A trains; true by default (false: original AsyLoRA). */
+  trainA?: boolean;
+  /** Input dropout in training ({@link adapterDropout}); none when undefined. */
+  dropout?: DropoutMask;
+}
+
 /** A LoRA adapter around a frozen base layer. */
 export class LoraLayer extends WrappedLinear implements AdapterLayer {
+  readonly gpu: Gpu;
+  readonly scratch: ScratchPool;
+  readonly r: number;
+  readonly init: LoraInit;
+  readonly trainA: boolean;
+  readonly dropout?: DropoutMask;
   readonly a: Tensor;
   readonly b: Tensor;
   readonly gradA: Tensor;
@@ -33,26 +61,17 @@ export class LoraLayer extends WrappedLinear implements AdapterLayer {
   readonly scale: number;
   readonly #hidden = new Map<number, Tensor>();
 
-  /**
-   * @param base frozen base layer
-   * @param r rank
-   * @param alpha scale numerator (s = alpha / r)
-   * @param init A's initialization ("orthonormal" for AsyLoRA)
-   * @param trainA whether A trains (false: original AsyLoRA)
-   * @param dropout input dropout in training ({@link adapterDropout}); undefined: none
-   */
+  /** Creates A (initialized from the seed), B (zero) and their gradients. */
   constructor(
-    readonly gpu: Gpu,
-    base: DenseLinear,
-    readonly scratch: ScratchPool,
-    readonly r: number,
-    alpha: number,
-    readonly init: LoraInit,
-    seed: number,
-    readonly trainA = true,
-    readonly dropout?: DropoutMask,
+    { gpu, base, scratch, r, alpha, seed, init = "kaiming", trainA = true, dropout }: LoraLayerOptions,
   ) {
     super(base);
+    this.gpu = gpu;
+    this.scratch = scratch;
+    this.r = r;
+    this.init = init;
+    this.trainA = trainA;
+    this.dropout = dropout;
     this.scale = alpha / r;
     this.a = createTensor(gpu, `${base.name}.lora_A.weight`, [r, base.inFeatures]);
     this.b = createTensor(gpu, `${base.name}.lora_B.weight`, [base.outFeatures, r]);
@@ -263,7 +282,7 @@ export const lora: AdapterMethod = {
 
 /**
  * Wraps `base` in a LoRA layer of the config's rank, scale, seed and input dropout (LoRA, LoRA+, ReLoRA;
- * AsyLoRA passes its init and whether A trains).
+ * AsyLoRA passes its init and whether A trains in `options`).
  */
 export function wrapLora(
   gpu: Gpu,
@@ -271,11 +290,10 @@ export function wrapLora(
   c: AdapterConfig,
   scratch: ScratchPool,
   dropoutStep: Tensor,
-  init: LoraInit = "kaiming",
-  trainA = true,
+  options: Pick<LoraLayerOptions, "init" | "trainA"> = {},
 ): LoraLayer {
   const dropout = adapterDropout(c, base.name, dropoutStep);
-  return new LoraLayer(gpu, base, scratch, c.r, c.alpha, init, c.seed, trainA, dropout);
+  return new LoraLayer({ gpu, base, scratch, r: c.r, alpha: c.alpha, seed: c.seed, dropout, ...options });
 }
 
 /**

@@ -19,7 +19,7 @@ Deno.test({
     const rng = new Rng(21);
     for (const [outF, inF, rows, r] of SHAPES) {
       const { base, w0 } = baseLayer(gpu, rng, outF, inF);
-      const layer = new LoraLayer(gpu, base, new ScratchPool(gpu), r, 2 * r + 1, "kaiming", 5);
+      const layer = new LoraLayer({ gpu, base, scratch: new ScratchPool(gpu), r, alpha: 2 * r + 1, seed: 5 });
       const p: LoraCpuArgs = {
         x: rng.floats(rows * inF),
         w0,
@@ -154,7 +154,15 @@ Deno.test({
     for (const [outF, inF, rows, r] of SHAPES) {
       const { base, w0 } = baseLayer(gpu, rng, outF, inF);
       const { mask, inputMask } = dropoutFor(gpu, base.name, rows * inF);
-      const layer = new LoraLayer(gpu, base, new ScratchPool(gpu), r, 2 * r + 1, "kaiming", 5, true, mask);
+      const layer = new LoraLayer({
+        gpu,
+        base,
+        scratch: new ScratchPool(gpu),
+        r,
+        alpha: 2 * r + 1,
+        seed: 5,
+        dropout: mask,
+      });
       const p: LoraCpuArgs = {
         x: rng.floats(rows * inF),
         w0,
