@@ -53,10 +53,13 @@ export interface RunSettings {
 
 /** A spec with its method and, for adapters, the complete validated config. */
 export interface ResolvedMethod {
+  /** The spec as given. */
   spec: MethodSpec;
+  /** The registered method the spec names. */
   method: AdapterMethod;
   /** The adapter config; undefined for a method that trains the base (no layer is wrapped). */
   adapter?: AdapterConfig;
+  /** The run settings the config was resolved with. */
   settings: RunSettings;
 }
 
@@ -134,6 +137,7 @@ export function checkFits(resolved: ResolvedMethod, config: LlamaConfig): void {
 
 /** A model set up for one method: its adapters, optimizer groups and training hooks. */
 export interface MethodRun {
+  /** The model built from the base weights, with the method's adapters installed. */
   model: LlamaModel;
   /** Adapters by module path (empty for full fine-tuning). */
   adapters: Map<string, AdapterLayer>;
