@@ -10,7 +10,10 @@
 import { LORA_FAMILY, wrapLora } from "./lora.ts";
 import type { AdapterMethod } from "./types.ts";
 
-/** AsyLoRA. */
+/**
+ * The `"asylora"` method: a LoRA layer whose A starts with orthonormal rows, trained unless `freezeA`;
+ * refuses r above the layer's input size (no more than `in` orthonormal rows exist).
+ */
 export const asylora: AdapterMethod = {
   name: "asylora",
   summary: "AsyLoRA (Zhu et al. 2024): LoRA with orthonormal-row A, optionally frozen",

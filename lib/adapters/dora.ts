@@ -256,7 +256,10 @@ export class DoraLayer extends WrappedLinear implements AdapterLayer {
   }
 }
 
-/** DoRA. */
+/**
+ * The `"dora"` method: each targeted layer becomes a {@link DoraLayer} (LoRA direction, trained magnitude);
+ * LoRA's defaults, validation and input dropout.
+ */
 export const dora: AdapterMethod = {
   name: "dora",
   summary: "DoRA (Liu et al. 2024): LoRA direction with a trained per-output magnitude, norm detached",

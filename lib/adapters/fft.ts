@@ -7,7 +7,7 @@
 
 import type { AdapterMethod } from "./types.ts";
 
-/** Full fine-tuning. */
+/** The `"fft"` method: trains every base tensor (`trainsBase`), wraps no layer, takes no rank. */
 export const fft: AdapterMethod = {
   name: "fft",
   summary: "Full fine-tuning: every weight of the model trains",

@@ -273,7 +273,7 @@ export const LORA_FAMILY: Pick<
   appliesDropout: true,
 };
 
-/** Plain LoRA. */
+/** The `"lora"` method: a {@link LoraLayer} with kaiming-uniform A, zero B and α = 2r by default. */
 export const lora: AdapterMethod = {
   name: "lora",
   summary: "LoRA (Hu et al. 2021): ΔW = (alpha/r)·B·A, A kaiming-uniform, B zero",

@@ -8,7 +8,10 @@
 import { LORA_FAMILY, validateLoraConfig } from "./lora.ts";
 import type { AdapterMethod } from "./types.ts";
 
-/** LoRA+. */
+/**
+ * The `"lora+"` method (`loraPlus`: `+` cannot appear in an identifier): a LoRA layer whose `lora_B` group
+ * trains at λ = `loraPlusRatio` times the run's learning rate (default 4).
+ */
 export const loraPlus: AdapterMethod = {
   name: "lora+",
   summary: "LoRA+ (Hayou et al. 2024): LoRA with B's learning rate λ times A's",

@@ -186,7 +186,10 @@ const MORA_FAMILY: Pick<AdapterMethod, "innerSize" | "wrap" | "appliesDropout"> 
   appliesDropout: true,
 };
 
-/** MoRA. */
+/**
+ * The `"mora"` method: each targeted layer becomes a {@link MoraLayer} of square size r̂ from r; the variant
+ * defaults to rotation below r = 64 and sharing from 64 up.
+ */
 export const mora: AdapterMethod = {
   name: "mora",
   summary: "MoRA (Jiang et al. 2024): square M between compression and decompression, rank up to r̂",

@@ -10,7 +10,10 @@ import { LORA_FAMILY, validateLoraConfig } from "./lora.ts";
 import { mergeRestartDefaults, mergeRestartHooks, validateMergeRestart } from "./restarts.ts";
 import type { AdapterMethod } from "./types.ts";
 
-/** ReLoRA. */
+/**
+ * The `"relora"` method: a LoRA layer, plus trainer hooks that merge it into W and re-initialize it every
+ * `mergeEvery` updates (default: a quarter of the run) with an optimizer reset and re-warmup.
+ */
 export const relora: AdapterMethod = {
   name: "relora",
   summary: "ReLoRA (Lialin et al. 2023): LoRA merged and re-initialized every T updates, optimizer reset",

@@ -66,7 +66,10 @@ export interface AdapterLayer extends LinearLayer {
  * so the one setup path (`lib/experiment/setup.ts`) needs no per-method branch.
  */
 export interface AdapterMethod {
-  /** Registry name. */
+  /**
+   * The user-facing key: `--method`, journal ids, report labels and PEFT files use it, and the registry is
+   * keyed by it (`"lora"`, `"lora+"`, `"mora"`, …).
+   */
   name: string;
   /** One line: what it is and where it comes from. */
   summary: string;

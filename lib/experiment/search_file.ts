@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { readTextIfExists } from "../harness/results.ts";
 import { writeFileAtomic } from "../io/safetensors.ts";
 
-/** The file's contents. */
+/** What a saved learning-rate search file holds: its schema version, preset and search records. */
 export interface SearchFile<R> {
   schemaVersion: 1;
   /** The preset the search belongs to. */

@@ -32,7 +32,7 @@ export function matmulFlops(m: number, n: number, k: number, batch = 1): number 
 
 /** Shape of an attention case. */
 export interface AttentionCost {
-  /** Sequences. */
+  /** Sequences in the batch. */
   batch: number;
   /** Tokens per sequence. */
   seqLen: number;

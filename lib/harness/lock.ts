@@ -25,7 +25,7 @@ export interface LockOwner {
   task?: string;
 }
 
-/** A held lock. */
+/** A lock on an output folder that this process holds until it calls `release`. */
 export interface BenchLock {
   /** Path of the lock file. */
   path: string;

@@ -277,7 +277,7 @@ function sweepComparison(sweep: readonly UuidRunRecord[]): string | undefined {
     `final training losses ${losses} nats per token.`;
 }
 
-/** The section. */
+/** The UUID memorization section (Table 1, Figures 2 and 3, the rate search) of one preset's records. */
 export function uuidSection(records: readonly UuidRunRecord[], env: Environment): ReportSection {
   const presetName = records[0]?.spec.preset ?? "quick";
   const ok = records.filter((r) => r.status === "ok");

@@ -86,7 +86,7 @@ const QUICK_BASE: BaseSpec = {
   uuidDocuments: { pairs: 100_000, perDocument: 20 },
 };
 
-/** Every preset. */
+/** Every UUID preset by its name (`--preset`). */
 export const UUID_PRESETS: Readonly<Record<string, UuidPreset>> = {
   quick: {
     name: "quick",
