@@ -9,7 +9,7 @@
  */
 
 import type { TopLevelSpec } from "vega-lite";
-import paperResults from "../../testdata/paper-results.json" with { type: "json" };
+import { paperResults } from "../paper/results.ts";
 import { chooseRate, finalTrainingLoss, type GridPoint, SELECTION_RULE } from "../experiment/lr_search.ts";
 import { formatMeanSd, meanSd, SD_MEANING } from "../experiment/stats.ts";
 import type { PretrainRunRecord } from "../pretraining/experiment.ts";

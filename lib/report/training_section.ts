@@ -9,7 +9,7 @@
  * @module
  */
 
-import paperResults from "../../testdata/paper-results.json" with { type: "json" };
+import { paperResults } from "../paper/results.ts";
 import {
   formatMedianIqr,
   IQR_MEANING,
