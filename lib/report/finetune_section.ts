@@ -8,7 +8,7 @@
  * @module
  */
 
-import paperResults from "../../testdata/paper-results.json" with { type: "json" };
+import { paperResults } from "../paper/results.ts";
 import { chooseRate, finalTrainingLoss, SELECTION_RULE } from "../experiment/lr_search.ts";
 import { formatMeanSd, meanSd, SD_MEANING } from "../experiment/stats.ts";
 import type { FinetuneRunRecord } from "../finetune/experiment.ts";
