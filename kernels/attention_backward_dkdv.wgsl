@@ -17,7 +17,7 @@
 // over the query heads h of kv head g and over the queries i ≥ j that see key j:
 //   dv_j = Σ_h Σ_{i ≥ j} P_ij·dout_i,   dk_j = scale · Σ_h Σ_{i ≥ j} dS_ij·q_i
 //
-// Template, expanded by lib/ops/attention.ts exactly as attention_forward.wgsl: code lines naming
+// Template, filled by lib/ops/attention.ts exactly as attention_forward.wgsl: code lines naming
 // the row index r are repeated for the R key rows of a thread, those naming c for the NV vectors of
 // a head row, and a "+c" group becomes a sum over c.
 //

@@ -16,7 +16,7 @@
 //   dS_ij = P_ij·(dP_ij − D_i),   dq_i = scale · Σ_{j ≤ i} dS_ij·k_j
 // (D_i = Σ_j P_ij·dP_ij = dout_i·out_i.)
 //
-// Template, expanded by lib/ops/attention.ts exactly as attention_forward.wgsl: code lines naming
+// Template, filled by lib/ops/attention.ts exactly as attention_forward.wgsl: code lines naming
 // the row index r are repeated for the R rows of a thread, those naming c for the NV vectors of a
 // head row, and a "+c" group becomes a sum over c.
 //

@@ -1,6 +1,7 @@
 // Shared piece of the three attention kernels (attention_forward.wgsl, attention_backward_dq.wgsl,
-// attention_backward_dkdv.wgsl): lib/ops/attention.ts prepends it to each before expanding the template
-// for one headDim. Each kernel declares its own Params (binding 0) and its other bindings.
+// attention_backward_dkdv.wgsl): their templates list it as a piece (lib/gpu/template.ts), so it is
+// put before each and filled for the same headDim. Each kernel declares its own Params (binding 0)
+// and its other bindings.
 
 alias V = {{V}};
 // Vectors of type V in one head row (headDim / 4 or headDim).

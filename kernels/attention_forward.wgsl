@@ -12,9 +12,10 @@
 // Query i sits at absolute position keyLen − queryLen + i and attends keys j ≤ that position.
 // Head h reads kv head h / (heads / kvHeads) (HF repeat_kv).
 //
-// This file is a template that lib/ops/attention.ts expands for one headDim: a line naming {r} is
-// repeated for each of the R query rows a thread owns, a line naming {c} for each of the NV vectors
-// of a head row, and {+c: e +} becomes the sum of e over c. Unrolled names stay in registers on
+// This file is a template (lib/gpu/template.ts) that lib/ops/attention.ts fills for one headDim,
+// after kernels/attention_common.wgsl: a line naming {r} is repeated for each of the R query rows a
+// thread owns, a line naming {c} for each of the NV vectors of a head row, and {+c: e +} becomes the
+// sum of e over c. Unrolled names stay in registers on
 // llvmpipe, where storage loads cost a loop over SIMD lanes: each k and v vector loaded serves R rows.
 //
 // Grid: x + y·nx indexes workgroups of WG threads; thread t owns rows R·(t % rowBlocks) … + R − 1

@@ -1,14 +1,14 @@
-// Cross-entropy backward: dlogits = (softmax(logits) − onehot(label)) · (loss_scale / count).
+// Cross-entropy backward: dlogits = (softmax(logits) − onehot(label)) · (lossScale / count).
 // logits and dlogits are (rows, vocab) f32; labels is (rows) i32 (ignored rows, label outside
 // [0, vocab), get 0); lse is (rows) from the forward pass; stats is (2) with stats[1] = count of
 // counted rows, computed on the GPU by the forward pass (count 0 → every gradient is 0).
-// Bindings: 0 params {n = rows·vocab, vocab, loss_scale}, 1 logits, 2 labels, 3 lse, 4 stats,
+// Bindings: 0 params {n = rows·vocab, vocab, lossScale}, 1 logits, 2 labels, 3 lse, 4 stats,
 // 5 dlogits (out). One thread per logit; 2-D grid beyond the per-dimension workgroup limit.
 
 struct Params {
   n: u32,
   vocab: u32,
-  loss_scale: f32,
+  lossScale: f32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -32,5 +32,5 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let p = exp(logits[i] - lse[row]);
   let onehot = select(0.0, 1.0, u32(label) == col);
   // The select keeps the division by a zero count out of the result.
-  dlogits[i] = select(0.0, (p - onehot) * (params.loss_scale / count), counted);
+  dlogits[i] = select(0.0, (p - onehot) * (params.lossScale / count), counted);
 }

@@ -21,9 +21,7 @@ const WG: u32 = 256u;
 // (exp(NEG_BIG − x) is exactly 0 for any ordinary x).
 const NEG_BIG: f32 = -3.4028235e38;
 
-// Per-thread (max, Σ exp(x − max)) pairs, merged by a fixed-order tree (deterministic).
-var<workgroup> run_max: array<f32, WG>;
-var<workgroup> run_sum: array<f32, WG>;
+// workgroup_logsumexp(lid, m, s): kernels/workgroup_logsumexp.wgsl, a piece of this template.
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
@@ -46,25 +44,10 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
       s += exp(x - m);
     }
   }
-  run_max[lid] = m;
-  run_sum[lid] = s;
-  workgroupBarrier();
-
-  // Merge pairs: (m1, s1) ⊕ (m2, s2) = (M, s1·e^(m1−M) + s2·e^(m2−M)) with M = max(m1, m2).
-  for (var stride = WG / 2u; stride > 0u; stride >>= 1u) {
-    if (lid < stride) {
-      let m1 = run_max[lid];
-      let m2 = run_max[lid + stride];
-      let top = max(m1, m2);
-      run_sum[lid] = run_sum[lid] * exp(m1 - top) + run_sum[lid + stride] * exp(m2 - top);
-      run_max[lid] = top;
-    }
-    workgroupBarrier();
-  }
-
+  // lse = max + log Σ exp(x − max), merged over the threads; the sum is ≥ 1 (the max term), so the
+  // log is finite.
+  let row_lse = workgroup_logsumexp(lid, m, s);
   if (lid == 0u) {
-    // lse = max + log Σ exp(x − max); the sum is ≥ 1 (the max term), so the log is finite.
-    let row_lse = run_max[0] + log(run_sum[0]);
     lse[row] = row_lse;
     let label = labels[row];
     let counted = label >= 0 && u32(label) < params.vocab;

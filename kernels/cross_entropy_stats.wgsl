@@ -16,9 +16,7 @@ struct Params {
 
 const WG: u32 = 256u;
 
-// Per-thread partial loss sums and counted-row tallies (u32, so the count is exact).
-var<workgroup> loss_sum: array<f32, WG>;
-var<workgroup> row_count: array<u32, WG>;
+// workgroup_sum(lid, value): kernels/workgroup_sum.wgsl, a piece of this template.
 
 @compute @workgroup_size(WG)
 fn main(@builtin(local_invocation_index) lid: u32) {
@@ -30,24 +28,13 @@ fn main(@builtin(local_invocation_index) lid: u32) {
     let label = labels[r];
     c += select(0u, 1u, label >= 0 && u32(label) < params.vocab);
   }
-  loss_sum[lid] = s;
-  row_count[lid] = c;
-  workgroupBarrier();
-
-  // Tree: at each level thread lid < stride folds in lid + stride; after log2(WG) levels slot 0 holds
-  // the total, always added in the same order.
-  for (var stride = WG / 2u; stride > 0u; stride >>= 1u) {
-    if (lid < stride) {
-      loss_sum[lid] += loss_sum[lid + stride];
-      row_count[lid] += row_count[lid + stride];
-    }
-    workgroupBarrier();
-  }
+  // Fixed trees, so the totals are always added in the same order. Counts are exact in f32 up to 2^24 rows.
+  let loss = workgroup_sum(lid, s);
+  let count = workgroup_sum(lid, f32(c));
 
   if (lid == 0u) {
-    // The count is exact in f32 up to 2^24 rows; mean = Σ loss / count, or 0 when nothing counts.
-    let count = f32(row_count[0]);
-    stats[0] = select(0.0, loss_sum[0] / count, row_count[0] > 0u);
+    // mean = Σ loss / count, or 0 when nothing counts.
+    stats[0] = select(0.0, loss / count, count > 0.0);
     stats[1] = count;
   }
 }

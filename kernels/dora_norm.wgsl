@@ -6,8 +6,8 @@
 // reduction in shared memory — deterministic.
 
 struct Params {
-  out_features: u32,
-  in_features: u32,
+  outFeatures: u32,
+  inFeatures: u32,
   rank: u32,
   scale: f32,
 }
@@ -26,8 +26,8 @@ var<workgroup> partial: array<f32, 64>;
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
   let i = wid.x + wid.y * nwg.x;
-  if (i >= params.out_features) { return; }
-  let n_in = params.in_features;
+  if (i >= params.outFeatures) { return; }
+  let n_in = params.inFeatures;
   var sum = 0.0;
   for (var j = lid; j < n_in; j += 64u) {
     var ba = 0.0;

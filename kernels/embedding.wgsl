@@ -2,7 +2,7 @@
 // ids is (tokens) u32; table is (vocab, dim); out is (tokens, dim).
 // Bindings: 0 params, 1 ids, 2 table, 3 out.
 //
-// `Values` is declared by the host after this text: vec4f when dim is a multiple of 4, else f32;
+// `Values` is filled in by the host: vec4f when dim is a multiple of 4, else f32;
 // params.dim is in Values. One thread per Values of out; adjacent threads copy adjacent columns.
 
 struct Params {
@@ -10,6 +10,8 @@ struct Params {
   dim: u32,
   vocab: u32,
 }
+
+alias Values = {{VALUES}};
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> ids: array<u32>;

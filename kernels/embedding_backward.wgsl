@@ -4,7 +4,7 @@
 // dout is (tokens, dim); dtable is (vocab, dim).
 // Bindings: 0 params, 1 dout, 2 order, 3 starts, 4 dtable.
 //
-// `Values` is declared by the host after this text: vec4f when dim is a multiple of 4, else f32;
+// `Values` is filled in by the host: vec4f when dim is a multiple of 4, else f32;
 // params.dim is in Values. One thread per Values of dtable; each sums its id's tokens in order, so the
 // result is deterministic.
 
@@ -15,6 +15,8 @@ struct Params {
 
 // true: dtable += the gradient (tied embeddings: the LM head's gradient is already there).
 override ACCUMULATE: bool = false;
+
+alias Values = {{VALUES}};
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> dout: array<Values>;

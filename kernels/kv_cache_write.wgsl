@@ -4,7 +4,7 @@
 
 struct Params {
   batch: u32,
-  new_len: u32,
+  newLen: u32,
   width: u32,
   capacity: u32,
   offset: u32,
@@ -18,12 +18,12 @@ struct Params {
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
   let i = (wid.x + wid.y * nwg.x) * 256u + lid;
-  let total = params.batch * params.new_len * params.width;
+  let total = params.batch * params.newLen * params.width;
   if (i >= total) { return; }
   // i = (b·newLen + t)·width + c
   let c = i % params.width;
   let bt = i / params.width;
-  let t = bt % params.new_len;
-  let b = bt / params.new_len;
+  let t = bt % params.newLen;
+  let b = bt / params.newLen;
   cache[(b * params.capacity + params.offset + t) * params.width + c] = src[i];
 }

@@ -1,7 +1,8 @@
 // Batched matmul out = alpha·(A·B) (+ out), register-blocked: each thread owns a TM×TN tile of out.
-// This file is a template: lib/ops/matmul.ts fills the {{...}} slots with unrolled statements for
-// one layout, tile shape and alignment, because loops over per-thread arrays are not unrolled by every
-// driver (llvmpipe keeps them as memory indexed per lane, about 4× slower than named registers).
+// This file is a template (lib/gpu/template.ts): lib/ops/matmul.ts fills the {{...}} slots with
+// unrolled statements for one layout, tile shape and alignment, because loops over per-thread arrays
+// are not unrolled by every driver (llvmpipe keeps them as memory indexed per lane, about 4× slower
+// than named registers).
 //
 // Shapes, per batch item b (items stored one after another):
 //   layout "nt": a is (M, K), b is (N, K)      out[m, n] = Σ_k a[m, k]·b[n, k]
@@ -14,11 +15,11 @@
 // variant reads one float at a time, clamped and masked, for any shape.
 //
 // Bindings:
-//   0: params (m, n, k, tiles_n, tiles, alpha)
+//   0: params (m, n, k, tilesN, tiles, alpha)
 //   1: a   (batch, M·K) floats, as array<f32> or array<vec4f>
 //   2: b   (batch, N·K) floats, as array<f32> or array<vec4f>
 //   3: out (batch, M, N) floats, as array<f32> or array<vec4f> (vec4 when N % 4 == 0)
-// Grid: x + y·nx indexes workgroups of WG threads over the tiles_n·ceil(M/TM) tiles; z is the batch item.
+// Grid: x + y·nx indexes workgroups of WG threads over the tilesN·ceil(M/TM) tiles; z is the batch item.
 // Summation order is fixed (k ascending, four k at a time through dot), so results are deterministic.
 
 struct Params {
@@ -26,8 +27,8 @@ struct Params {
   n: u32,
   k: u32,
   // Tiles per row of out: ceil(N / TN).
-  tiles_n: u32,
-  // Tiles per batch item: ceil(M / TM)·tiles_n.
+  tilesN: u32,
+  // Tiles per batch item: ceil(M / TM)·tilesN.
   tiles: u32,
   alpha: f32,
 }
@@ -57,8 +58,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   if (tile >= params.tiles) { return; }
   let batch = wid.z;
   // Top-left corner (m0, n0) of this thread's TM×TN tile of out.
-  let m0 = (tile / params.tiles_n) * {{TM}}u;
-  let n0 = (tile % params.tiles_n) * {{TN}}u;
+  let m0 = (tile / params.tilesN) * {{TM}}u;
+  let n0 = (tile % params.tilesN) * {{TN}}u;
   let m = params.m;
   let n = params.n;
   let k = params.k;
@@ -67,16 +68,16 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let b_base = batch * n * k / {{IN_WIDTH}}u;
   // Per-thread offsets of the tile's rows/columns in a and b. Rows past the end are clamped to the
   // last one: they load real data whose results are never stored.
-{{SETUP}}
+  {{SETUP}}
   // Accumulators: c<i>_<j> holds out[m0 + i, n0 + j .. n0 + j + 3].
-{{ACCUMULATORS}}
+  {{ACCUMULATORS}}
   // Four k at a time: load the tile's slice of a and b, then rank-4 update of every accumulator.
   for (var kv = 0u; kv < (k + 3u) / 4u; kv++) {
     let k0 = kv * 4u;
-{{LOADS}}
-{{UPDATES}}
+    {{LOADS}}
+    {{UPDATES}}
   }
   // out is (M, N) per batch item; only in-range rows/columns are written.
   let out_row0 = batch * m + m0;
-{{STORES}}
+  {{STORES}}
 }

@@ -3,7 +3,7 @@
 // read and written as vec4: x4 is (batch, rows, cols / 4), y4 is (batch, cols, rows / 4).
 //
 // Bindings:
-//   0: params (rows, cols, blocks_per_row = cols / 4, blocks = rows·cols / 16)
+//   0: params (rows, cols, blocksPerRow = cols / 4, blocks = rows·cols / 16)
 //   1: x (batch, rows, cols) as vec4
 //   2: y (batch, cols, rows) as vec4
 // Grid: x + y·nx indexes workgroups of 64 threads over the blocks, one 4×4 block per thread; z is the
@@ -12,7 +12,7 @@
 struct Params {
   rows: u32,
   cols: u32,
-  blocks_per_row: u32,
+  blocksPerRow: u32,
   blocks: u32,
 }
 
@@ -26,13 +26,13 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let block = (wid.x + wid.y * nwg.x) * 64u + lid;
   if (block >= params.blocks) { return; }
   // The block covers rows r0..r0+3 and vec4 column c4 (columns 4·c4..4·c4+3) of x.
-  let r0 = (block / params.blocks_per_row) * 4u;
-  let c4 = block % params.blocks_per_row;
+  let r0 = (block / params.blocksPerRow) * 4u;
+  let c4 = block % params.blocksPerRow;
   let base = wid.z * params.blocks * 4u;
-  let x0 = x[base + (r0 + 0u) * params.blocks_per_row + c4];
-  let x1 = x[base + (r0 + 1u) * params.blocks_per_row + c4];
-  let x2 = x[base + (r0 + 2u) * params.blocks_per_row + c4];
-  let x3 = x[base + (r0 + 3u) * params.blocks_per_row + c4];
+  let x0 = x[base + (r0 + 0u) * params.blocksPerRow + c4];
+  let x1 = x[base + (r0 + 1u) * params.blocksPerRow + c4];
+  let x2 = x[base + (r0 + 2u) * params.blocksPerRow + c4];
+  let x3 = x[base + (r0 + 3u) * params.blocksPerRow + c4];
   // Row c of y (column 4·c4 + c of x) holds x0[c], x1[c], x2[c], x3[c] at vec4 index r0 / 4.
   let rows4 = params.rows / 4u;
   let y0 = base + c4 * 4u * rows4 + r0 / 4u;

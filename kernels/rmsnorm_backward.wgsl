@@ -3,10 +3,10 @@
 //   dx[r, j]  = rstd[r] · w[j] · dout[r, j] − (rstd[r]³ / dim) · x[r, j] · Σ_i dout[r, i] · w[i] · x[r, i]
 //   dweight[i] = Σ_r dout[r, i] · x[r, i] · rstd[r]
 // dout, x, dx are (rows, dim); weight is (dim); rstd is (rows);
-// partials is (groups, dim) with groups = ceil(rows / rows_per_group).
+// partials is (groups, dim) with groups = ceil(rows / rowsPerGroup).
 // Bindings: 0 params, 1 dout, 2 x, 3 weight, 4 rstd, 5 dx, 6 partials.
 //
-// Workgroup g handles rows [g·rows_per_group, (g + 1)·rows_per_group). For each row, its WG threads
+// Workgroup g handles rows [g·rowsPerGroup, (g + 1)·rowsPerGroup). For each row, its WG threads
 // reduce the dot product in workgroup memory (fixed order), then write dx. Afterwards thread `lid`
 // sums its columns (lid, lid + WG, ...) of dout·x·rstd over the group's rows, in row order, into
 // partials[g, :]; rmsnorm_dweight.wgsl adds the groups up. No atomics, so the result is deterministic.
@@ -14,7 +14,7 @@
 struct Params {
   rows: u32,
   dim: u32,
-  rows_per_group: u32,
+  rowsPerGroup: u32,
 }
 
 // Threads per workgroup; a power of two (the tree reduction halves it).
@@ -38,9 +38,9 @@ override WITH_DWEIGHT: bool = true;
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
   let group = wid.x + wid.y * nwg.x;
-  let first = group * params.rows_per_group;
+  let first = group * params.rowsPerGroup;
   if (first >= params.rows) { return; }
-  let end = min(first + params.rows_per_group, params.rows);
+  let end = min(first + params.rowsPerGroup, params.rows);
   let dim = params.dim;
 
   for (var row = first; row < end; row++) {

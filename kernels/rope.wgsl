@@ -7,16 +7,18 @@
 // table is (2, seqLen, h): cos then sin of the angles, float32-rounded on the host as HF does.
 // Bindings: 0 params, 1 x, 2 table, 3 out.
 //
-// `Values` is declared by the host after this text: vec4f when h is a multiple of 4, else f32; the
+// `Values` is filled in by the host: vec4f when h is a multiple of 4, else f32; the
 // counts below are in Values. One thread per (head vector, i < h) pair of Values.
 
 struct Params {
   pairs: u32,      // batch · seqLen · heads · half
   half: u32,       // h, in Values
   heads: u32,
-  seq_len: u32,
+  seqLen: u32,
   sign: f32,
 }
+
+alias Values = {{VALUES}};
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<Values>;
@@ -31,10 +33,10 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let half = params.half;
   let i = p % half;
   let vector = p / half;                                // (batch, seqLen, heads) flattened
-  let position = (vector / params.heads) % params.seq_len;
+  let position = (vector / params.heads) % params.seqLen;
   let base = vector * 2u * half;
   let c = table[position * half + i];
-  let s = params.sign * table[(params.seq_len + position) * half + i];
+  let s = params.sign * table[(params.seqLen + position) * half + i];
   let a = x[base + i];
   let b = x[base + half + i];
   out[base + i] = a * c - b * s;

@@ -2,13 +2,15 @@
 // gate, up, out are (n) float32 (the MLP's (tokens, hidden) activations, flattened).
 // Bindings: 0 params, 1 gate, 2 up, 3 out.
 //
-// `Values` is declared by the host after this text: vec4f when n is a multiple of 4 (a quarter of
+// `Values` is filled in by the host: vec4f when n is a multiple of 4 (a quarter of
 // the threads and memory accesses), else f32. params.count is n / 4 or n accordingly.
 // One thread per element of Values; the grid is 2-D past the per-dimension limit (lib/gpu/kernel.ts `grid`).
 
 struct Params {
   count: u32,
 }
+
+alias Values = {{VALUES}};
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> gate: array<Values>;

@@ -4,12 +4,14 @@
 // dout, gate, up, dgate, dup are (n) float32; dgate and dup are overwritten.
 // Bindings: 0 params, 1 dout, 2 gate, 3 up, 4 dgate, 5 dup.
 //
-// `Values` is declared by the host after this text: vec4f when n is a multiple of 4, else f32;
+// `Values` is filled in by the host: vec4f when n is a multiple of 4, else f32;
 // params.count is n / 4 or n accordingly. One thread per element of Values.
 
 struct Params {
   count: u32,
 }
+
+alias Values = {{VALUES}};
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> dout: array<Values>;

@@ -1,5 +1,5 @@
-// Shared piece: the workgroup tree sum. The loader prepends it (lib/gpu/kernel.ts `withPieces`) to kernels
-// that declare `WG`, their threads per workgroup, a power of two.
+// Shared piece: the workgroup tree sum (lib/ops/pieces.ts). Kernels that list it declare `WG`, their
+// threads per workgroup, a power of two.
 //
 // partial[t] is thread t's share of the sum being reduced.
 var<workgroup> partial: array<f32, WG>;

@@ -7,14 +7,15 @@
  * - the op's tensors follow at `@binding(1)`, `@binding(2)`, ... in the order given.
  * `Params` lists its `u32` fields first, then its `f32` fields, each 4 bytes, as {@link packParams} writes them.
  *
- * Specialization: WGSL `override` constants (tile and workgroup sizes), part of the cache key; and sources
- * filled from a `kernels/` template ({@link specializeKernel}), built once per specialization. The pipeline
- * cache keys on the kernel's name, its constants and its full source.
+ * Specialization: every op fills its `kernels/` template with {@link specialize} (lib/gpu/template.ts),
+ * which carries the source's `override` constants too. The pipeline cache keys on the kernel's name, its
+ * constants and its full source.
  *
  * @module
  */
 
 import type { Gpu } from "./device.ts";
+import { type KernelTemplate, specialize } from "./template.ts";
 import type { Tensor } from "./tensor.ts";
 
 /** A named WGSL source, as imported from `kernels/*.wgsl`. */
@@ -23,34 +24,12 @@ export interface KernelSource {
   name: string;
   /** WGSL text with one `@compute` entry point called `main`. */
   code: string;
-  /** For a specialized source ({@link specializeKernel}): the template it was filled from, for errors. */
+  /** For a specialized source ({@link specialize}): the template it was filled from. */
   template?: KernelTemplate;
-}
-
-/** A WGSL template in `kernels/` that ops fill into specialized sources. */
-export interface KernelTemplate {
-  /** Its path from the repository root, e.g. `"kernels/matmul.wgsl"`. */
-  file: string;
-  /** Its text, as imported. */
-  code: string;
-}
-
-const specializedSources = new Map<string, KernelSource>();
-
-/**
- * The kernel `name` filled from `template` by `fill`, built once and reused: `name` must say everything
- * the filled source depends on (e.g. `matmul_nt_vec4_4x4`), as it is the memo key with the template file.
- * Compile errors cite the template's file and line and the specialization's name.
- */
-export function specializeKernel(
-  name: string,
-  template: KernelTemplate,
-  fill: (code: string) => string,
-): KernelSource {
-  const key = `${template.file}|${name}`;
-  let kernel = specializedSources.get(key);
-  if (!kernel) specializedSources.set(key, kernel = { name, code: fill(template.code), template });
-  return kernel;
+  /** For a specialized source: the template `file:line` each of its lines came from, for errors. */
+  origins?: readonly string[];
+  /** Values of its `override` constants, given to the pipeline. */
+  constants?: Readonly<Record<string, number>>;
 }
 
 /** One bound kernel launch, built once and encoded any number of times. */
@@ -81,14 +60,15 @@ export class KernelCompileError extends Error {
 const pipelineCache = new WeakMap<GPUDevice, Map<string, Promise<GPUComputePipeline>>>();
 
 /**
- * Returns the cached compute pipeline of `kernel` specialized with `constants`, compiling it once.
+ * Returns the cached compute pipeline of `kernel` with `constants` (by default the kernel's own),
+ * compiling it once.
  *
  * @throws {KernelCompileError} naming the kernel, line and message when WGSL does not compile.
  */
 export function getPipeline(
   gpu: Gpu,
   kernel: KernelSource,
-  constants: Record<string, number> = {},
+  constants: Readonly<Record<string, number>> = kernel.constants ?? {},
 ): Promise<GPUComputePipeline> {
   let cache = pipelineCache.get(gpu.device);
   if (!cache) pipelineCache.set(gpu.device, cache = new Map());
@@ -104,7 +84,7 @@ export function getPipeline(
 async function compile(
   gpu: Gpu,
   kernel: KernelSource,
-  constants: Record<string, number>,
+  constants: Readonly<Record<string, number>>,
 ): Promise<GPUComputePipeline> {
   const { device } = gpu;
   device.pushErrorScope("validation");
@@ -134,27 +114,22 @@ async function compile(
 }
 
 /**
- * `kernel` (from `kernels/<name>.wgsl`) with shared WGSL pieces prepended, such as
- * `kernels/workgroup_sum.wgsl`; built once. Errors on the kernel's own lines cite its file and line.
+ * `kernel` (from `kernels/<name>.wgsl`) with shared WGSL pieces put before it, such as
+ * `kernels/workgroup_sum.wgsl`: {@link specialize} with the pieces and no values.
  */
 export function withPieces(kernel: KernelSource, pieces: readonly KernelTemplate[]): KernelSource {
-  const template = { file: `kernels/${kernel.name}.wgsl`, code: kernel.code };
-  return specializeKernel(kernel.name, template, (code) => [...pieces.map((p) => p.code), code].join("\n"));
+  return specialize({ file: `kernels/${kernel.name}.wgsl`, code: kernel.code, pieces });
 }
 
 /**
- * `file:line:column` of a compiler message. For a specialized source: the template line when the
- * offending line stands unchanged exactly once in the template, else the template file, the line of the
- * specialized source and its text (a filled or repeated line has no one template line).
+ * `file:line:column` of a compiler message: for a specialized source, the template line it came from
+ * and the offending text (a filled or repeated line stands for several).
  */
 function sourceLocation(kernel: KernelSource, line: number, column: number): string {
-  if (!kernel.template) return `kernels/${kernel.name}.wgsl:${line}:${column}`;
+  const origin = kernel.origins?.[line - 1];
+  if (!origin) return `kernels/${kernel.name}.wgsl:${line}:${column}`;
   const text = kernel.code.split("\n")[line - 1] ?? "";
-  const matches = kernel.template.code.split("\n").flatMap((l, i) => l === text ? [i + 1] : []);
-  if (matches.length === 1) return `${kernel.template.file}:${matches[0]}:${column}`;
-  return `${kernel.template.file} (line ${line}:${column} of "${kernel.name}": ${
-    JSON.stringify(text.trim())
-  })`;
+  return `${origin}:${column} (line ${line} of "${kernel.name}": ${JSON.stringify(text.trim())})`;
 }
 
 /** Writes params into bytes as the convention says: u32 fields, then f32 fields, padded to 16 bytes. */
@@ -183,8 +158,8 @@ export interface DispatchSpec {
   tensors: readonly Tensor[];
   /** Workgroup counts; each must be within `maxComputeWorkgroupsPerDimension`. */
   workgroups: readonly [number, number, number];
-  /** WGSL `override` constants. */
-  constants?: Record<string, number>;
+  /** WGSL `override` constants, over the kernel's own; ops give them through {@link specialize}. */
+  constants?: Readonly<Record<string, number>>;
 }
 
 /**
@@ -200,7 +175,7 @@ export async function makeDispatch(gpu: Gpu, kernel: KernelSource, spec: Dispatc
         `device limit of ${max} per dimension`,
     );
   }
-  const pipeline = await getPipeline(gpu, kernel, spec.constants);
+  const pipeline = await getPipeline(gpu, kernel, { ...kernel.constants, ...spec.constants });
   const { device } = gpu;
   const entries: GPUBindGroupEntry[] = [];
   if (spec.params) {

@@ -23,12 +23,13 @@
  * @module
  */
 
-import forwardTemplate from "../../kernels/attention_forward.wgsl" with { type: "text" };
-import dqTemplate from "../../kernels/attention_backward_dq.wgsl" with { type: "text" };
-import dkdvTemplate from "../../kernels/attention_backward_dkdv.wgsl" with { type: "text" };
+import forwardCode from "../../kernels/attention_forward.wgsl" with { type: "text" };
+import dqCode from "../../kernels/attention_backward_dq.wgsl" with { type: "text" };
+import dkdvCode from "../../kernels/attention_backward_dkdv.wgsl" with { type: "text" };
 import commonPiece from "../../kernels/attention_common.wgsl" with { type: "text" };
 import type { Gpu } from "../gpu/device.ts";
-import { type Dispatch, grid, makeDispatch, specializeKernel } from "../gpu/kernel.ts";
+import { type Dispatch, grid, type KernelSource, makeDispatch } from "../gpu/kernel.ts";
+import { type KernelTemplate, specialize } from "../gpu/template.ts";
 import { scratchTensor, type Tensor } from "../gpu/tensor.ts";
 import { checkSizes } from "./check_sizes.ts";
 
@@ -39,14 +40,14 @@ const MAX_HEAD_DIM = 256;
 const WORKGROUP = 16;
 
 /** How a kernel template is expanded for one headDim: vector type, vectors per row, rows per thread. */
-interface Unrolling {
+type Unrolling = {
   /** `"vec4f"` when headDim % 4 == 0, else `"f32"`. */
   vector: "vec4f" | "f32";
   /** Vectors in one head row. */
   nv: number;
   /** Rows (queries or keys) per thread. */
   rows: number;
-}
+};
 
 /**
  * Picks the unrolling for `headDim`: vec4 when it divides, and as many rows per thread as keep the
@@ -59,40 +60,29 @@ function unrollingFor(headDim: number, budget: number): Unrolling {
 }
 
 /**
- * Expands a kernel template (see kernels/attention_forward.wgsl): fills `{{V}}`, `{{NV}}`, `{{R}}`,
- * `{{DOT}}`; in code lines, `{+c: e +}` becomes `(e_0 + … + e_{NV−1})`, then a line naming `{r}` is
- * repeated for each row and one naming `{c}` for each vector. Comment lines are left alone.
+ * The kernel of `template` (kernels/attention_common.wgsl before it) unrolled for `u`, once per variant:
+ * slots `{{V}}`, `{{NV}}`, `{{R}}`, `{{DOT}}`; lines naming `{r}` repeat per row, `{c}` per vector.
  */
-function expandTemplate(template: string, u: Unrolling): string {
-  const dot = u.vector === "vec4f" ? "dot(a, b)" : "a * b";
-  const slots: Record<string, string> = { V: u.vector, NV: `${u.nv}`, R: `${u.rows}`, DOT: dot };
-  const filled = template.replace(/\{\{(\w+)\}\}/g, (_, slot: string) => slots[slot]!);
-  const repeat = (line: string, name: string, count: number) =>
-    line.includes(`{${name}}`)
-      ? Array.from({ length: count }, (_, n) => line.replaceAll(`{${name}}`, String(n)))
-      : [line];
-  return filled.split("\n").flatMap((line) => {
-    if (line.trimStart().startsWith("//")) return [line];
-    const summed = line.replace(
-      /\{\+c: (.*?) \+\}/g,
-      (_, e: string) => `(${repeat(e, "c", u.nv).join(" + ")})`,
-    );
-    return repeat(summed, "r", u.rows).flatMap((l) => repeat(l, "c", u.nv));
-  }).join("\n");
+function kernelFor(template: KernelTemplate, u: Unrolling): KernelSource {
+  return specialize(template, u, ({ vector, nv, rows }) => ({
+    slots: { V: vector, NV: nv, R: rows, DOT: vector === "vec4f" ? "dot(a, b)" : "a * b" },
+    repeat: { r: rows, c: nv },
+    constants: { WG: WORKGROUP },
+  }));
 }
 
-/**
- * The kernel of `kernels/<name>.wgsl`, with kernels/attention_common.wgsl prepended, expanded for `u`
- * (once per variant), named after the variant.
- */
-function kernelFor(name: string, template: string, u: Unrolling) {
-  const file = `kernels/${name}.wgsl`;
-  return specializeKernel(
-    `${name}_${u.vector}x${u.nv}_r${u.rows}`,
-    { file, code: template },
-    (code) => expandTemplate(`${commonPiece}\n${code}`, u),
-  );
+/** A kernel template of this file, with the shared attention piece. */
+function attentionTemplate(name: string, code: string): KernelTemplate {
+  return {
+    file: `kernels/${name}.wgsl`,
+    code,
+    pieces: [{ file: "kernels/attention_common.wgsl", code: commonPiece }],
+  };
 }
+
+const forwardTemplate = attentionTemplate("attention_forward", forwardCode);
+const dqTemplate = attentionTemplate("attention_backward_dq", dqCode);
+const dkdvTemplate = attentionTemplate("attention_backward_dkdv", dkdvCode);
 
 /** Shape of a forward call; see {@link attentionForward}. */
 export interface AttentionForwardShape {
@@ -194,14 +184,13 @@ export async function attentionForward(gpu: Gpu, args: AttentionForwardArgs): Pr
   const u = unrollingFor(headDim, FORWARD_BUDGET);
   const rowBlocks = Math.ceil(queryLen / u.rows);
   const threads = batch * heads * rowBlocks;
-  const dispatch = await makeDispatch(gpu, kernelFor("attention_forward", forwardTemplate, u), {
+  const dispatch = await makeDispatch(gpu, kernelFor(forwardTemplate, u), {
     params: {
       u32: [rowBlocks, threads, queryLen, keyLen, keyCapacity, heads, kvHeads],
       f32: [scaleOf(args)],
     },
     tensors: [args.q, args.k, args.v, args.out, args.lse],
     workgroups: grid(gpu, Math.ceil(threads / WORKGROUP)),
-    constants: { WG: WORKGROUP },
   });
   return [dispatch];
 }
@@ -230,20 +219,18 @@ export async function attentionBackward(gpu: Gpu, args: AttentionBackwardArgs): 
   const uq = unrollingFor(headDim, DQ_BUDGET);
   const dqBlocks = Math.ceil(seqLen / uq.rows);
   const dqThreads = batch * heads * dqBlocks;
-  const dq = await makeDispatch(gpu, kernelFor("attention_backward_dq", dqTemplate, uq), {
+  const dq = await makeDispatch(gpu, kernelFor(dqTemplate, uq), {
     params: { u32: [dqBlocks, dqThreads, seqLen, heads, kvHeads], f32: [scale] },
     tensors: [args.q, args.k, args.v, args.out, args.dout, args.lse, args.dq, delta],
     workgroups: grid(gpu, Math.ceil(dqThreads / WORKGROUP)),
-    constants: { WG: WORKGROUP },
   });
   const ukv = unrollingFor(headDim, DKDV_BUDGET);
   const kvBlocks = Math.ceil(seqLen / ukv.rows);
   const kvThreads = batch * kvHeads * kvBlocks;
-  const dkdv = await makeDispatch(gpu, kernelFor("attention_backward_dkdv", dkdvTemplate, ukv), {
+  const dkdv = await makeDispatch(gpu, kernelFor(dkdvTemplate, ukv), {
     params: { u32: [kvBlocks, kvThreads, seqLen, heads, kvHeads], f32: [scale] },
     tensors: [args.q, args.k, args.v, args.dout, args.lse, delta, args.dk, args.dv],
     workgroups: grid(gpu, Math.ceil(kvThreads / WORKGROUP)),
-    constants: { WG: WORKGROUP },
   });
   return [dq, dkdv];
 }

@@ -23,11 +23,21 @@ import backwardCode from "../../kernels/cross_entropy_backward.wgsl" with { type
 import type { Gpu } from "../gpu/device.ts";
 import { type Dispatch, grid, makeDispatch } from "../gpu/kernel.ts";
 import type { Tensor } from "../gpu/tensor.ts";
+import { specialize } from "../gpu/template.ts";
 import { checkSizes } from "./check_sizes.ts";
+import { workgroupLogsumexp, workgroupSum } from "./pieces.ts";
 
-const forwardKernel = { name: "cross_entropy_forward", code: forwardCode };
-const statsKernel = { name: "cross_entropy_stats", code: statsCode };
-const backwardKernel = { name: "cross_entropy_backward", code: backwardCode };
+const forwardKernel = specialize({
+  file: "kernels/cross_entropy_forward.wgsl",
+  code: forwardCode,
+  pieces: [workgroupLogsumexp],
+});
+const statsKernel = specialize({
+  file: "kernels/cross_entropy_stats.wgsl",
+  code: statsCode,
+  pieces: [workgroupSum],
+});
+const backwardKernel = specialize({ file: "kernels/cross_entropy_backward.wgsl", code: backwardCode });
 
 /** The label value of rows that do not count (PyTorch's default `ignore_index`). */
 export const IGNORE_INDEX = -100;

@@ -12,9 +12,11 @@ import cacheCode from "../../kernels/kv_cache_write.wgsl" with { type: "text" };
 import type { Gpu } from "../gpu/device.ts";
 import { type Dispatch, grid, makeDispatch } from "../gpu/kernel.ts";
 import type { Tensor } from "../gpu/tensor.ts";
+import { specialize } from "../gpu/template.ts";
+import { workgroupArgmax } from "./pieces.ts";
 
-const cacheKernel = { name: "kv_cache_write", code: cacheCode };
-const argmaxKernel = { name: "argmax", code: argmaxCode };
+const cacheKernel = specialize({ file: "kernels/kv_cache_write.wgsl", code: cacheCode });
+const argmaxKernel = specialize({ file: "kernels/argmax.wgsl", code: argmaxCode, pieces: [workgroupArgmax] });
 
 /** Arguments of {@link kvCacheWrite}: `cache[b, offset + t, :] = src[b, t, :]`. */
 export interface KvCacheWriteArgs {

@@ -16,9 +16,10 @@ import code from "../../kernels/dropout.wgsl" with { type: "text" };
 import type { Gpu } from "../gpu/device.ts";
 import { type Dispatch, grid, makeDispatch } from "../gpu/kernel.ts";
 import type { Tensor } from "../gpu/tensor.ts";
+import { specialize } from "../gpu/template.ts";
 import { nameSeed } from "../random.ts";
 
-const kernel = { name: "dropout", code };
+const kernel = specialize({ file: "kernels/dropout.wgsl", code });
 
 /** Where one layer's dropout masks come from. */
 export interface DropoutMask {

@@ -14,11 +14,12 @@ import fillCode from "../../kernels/fill.wgsl" with { type: "text" };
 import type { Gpu } from "../gpu/device.ts";
 import { type Dispatch, grid, makeDispatch } from "../gpu/kernel.ts";
 import type { Tensor } from "../gpu/tensor.ts";
+import { specialize } from "../gpu/template.ts";
 import { checkSizes } from "./check_sizes.ts";
 
-const kernel = { name: "elementwise", code };
-const fillKernel = { name: "fill", code: fillCode };
-const axpyKernel = { name: "axpy", code: axpyCode };
+const kernel = specialize({ file: "kernels/elementwise.wgsl", code });
+const fillKernel = specialize({ file: "kernels/fill.wgsl", code: fillCode });
+const axpyKernel = specialize({ file: "kernels/axpy.wgsl", code: axpyCode });
 
 /** Arguments of {@link addScaledForward}: `out = alpha·a + beta·b`, all of one size. */
 export interface AddScaledArgs {

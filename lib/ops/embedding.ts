@@ -12,12 +12,13 @@
 import forwardCode from "../../kernels/embedding.wgsl" with { type: "text" };
 import backwardCode from "../../kernels/embedding_backward.wgsl" with { type: "text" };
 import type { Gpu } from "../gpu/device.ts";
-import { type Dispatch, grid, type KernelSource, makeDispatch, specializeKernel } from "../gpu/kernel.ts";
+import { type Dispatch, grid, type KernelSource, makeDispatch } from "../gpu/kernel.ts";
+import { type KernelTemplate, specialize } from "../gpu/template.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 import { checkSizes } from "./check_sizes.ts";
 
-const forwardKernel = { name: "embedding", code: forwardCode };
-const backwardKernel = { name: "embedding_backward", code: backwardCode };
+const forwardTemplate = { file: "kernels/embedding.wgsl", code: forwardCode };
+const backwardTemplate = { file: "kernels/embedding_backward.wgsl", code: backwardCode };
 
 /** Threads per workgroup, as the kernels declare. */
 const THREADS = 256;
@@ -58,18 +59,15 @@ export interface EmbeddingBackwardArgs {
   accumulate?: boolean;
 }
 
-/** The kernel with `Values` declared: vec4f rows when `dim` is a multiple of 4, else f32. */
-function specialize(kernel: KernelSource, dim: number): { kernel: KernelSource; lanes: number } {
+/** The kernel of `template` with `Values` vec4f rows when `dim` is a multiple of 4, else f32. */
+function kernelFor(
+  template: KernelTemplate,
+  dim: number,
+  constants?: Record<string, number>,
+): { kernel: KernelSource; lanes: number } {
   const lanes = dim % 4 === 0 ? 4 : 1;
-  const type = lanes === 4 ? "vec4f" : "f32";
-  return {
-    kernel: specializeKernel(
-      `${kernel.name}_${type}`,
-      { file: `kernels/${kernel.name}.wgsl`, code: kernel.code },
-      (code) => `${code}\nalias Values = ${type};\n`,
-    ),
-    lanes,
-  };
+  const kernel = specialize(template, { slots: { VALUES: lanes === 4 ? "vec4f" : "f32" }, constants });
+  return { kernel, lanes };
 }
 
 /**
@@ -87,7 +85,7 @@ export async function embeddingForward(gpu: Gpu, args: EmbeddingForwardArgs): Pr
     args.table,
     vocab * dim,
   ]]);
-  const { kernel, lanes } = specialize(forwardKernel, dim);
+  const { kernel, lanes } = kernelFor(forwardTemplate, dim);
   const count = (tokens * dim) / lanes;
   return [
     await makeDispatch(gpu, kernel, {
@@ -118,14 +116,13 @@ export async function embeddingBackward(gpu: Gpu, args: EmbeddingBackwardArgs): 
     [args.order, tokens],
     [args.starts, vocab + 1],
   ]);
-  const { kernel, lanes } = specialize(backwardKernel, dim);
+  const { kernel, lanes } = kernelFor(backwardTemplate, dim, { ACCUMULATE: args.accumulate ? 1 : 0 });
   const count = (vocab * dim) / lanes;
   return [
     await makeDispatch(gpu, kernel, {
       params: { u32: [count, dim / lanes] },
       tensors: [args.dout, args.order, args.starts, args.dtable],
       workgroups: grid(gpu, Math.ceil(count / THREADS)),
-      constants: { ACCUMULATE: args.accumulate ? 1 : 0 },
     }),
   ];
 }

@@ -7,8 +7,8 @@
  * - `"tn"`: `out[M,N] = a[K,M]ᵀ · b[K,N]` (linear weight gradient `dW = dyᵀ·x`)
  *
  * The kernel (`kernels/matmul.wgsl`) gives each thread a TM×TN register tile of out and reads its
- * operands as vec4s. The WGSL template is filled here with unrolled statements for one layout, tile and
- * alignment. The vec4 variant needs k % 4 == 0, plus m % 4 == 0 for `"tn"` and n % 4 == 0 for `"nn"`
+ * operands as vec4s. Its slots are filled here with unrolled statements for one layout, tile and
+ * alignment, once per variant (lib/gpu/template.ts). The vec4 variant needs k % 4 == 0, plus m % 4 == 0 for `"tn"` and n % 4 == 0 for `"nn"`
  * and `"tn"` (the k-strided operands); any other shape takes the scalar variant, which clamps and masks
  * each load. On CPU adapters (llvmpipe) tiles are large (up to 32×32: SSBO loads cost a per-lane loop
  * there, so loads per FLOP are what matters); on real GPUs they are 4×4 to keep registers low.
@@ -23,12 +23,13 @@
 import template from "../../kernels/matmul.wgsl" with { type: "text" };
 import transposeCode from "../../kernels/matmul_transpose.wgsl" with { type: "text" };
 import type { Gpu } from "../gpu/device.ts";
-import { type Dispatch, grid, makeDispatch, specializeKernel } from "../gpu/kernel.ts";
+import { type Dispatch, grid, makeDispatch } from "../gpu/kernel.ts";
 import type { ScratchPool } from "../gpu/scratch.ts";
 import { createTensor, type Tensor } from "../gpu/tensor.ts";
+import { type Specialization, specialize } from "../gpu/template.ts";
 import { checkSizes } from "./check_sizes.ts";
 
-const transposeKernel = { name: "matmul_transpose", code: transposeCode };
+const transposeKernel = specialize({ file: "kernels/matmul_transpose.wgsl", code: transposeCode });
 const matmulTemplate = { file: "kernels/matmul.wgsl", code: template };
 
 /** Which operand is transposed; see the module docs. */
@@ -155,42 +156,52 @@ function operandCode(x: "a" | "b", kContiguous: boolean, tile: number, vec: bool
   return { setup, loads, fragment: (i) => `${x}${i}` };
 }
 
-/** Fills the WGSL template `code` for one layout, alignment, tiling and store mode. */
-function generate(
-  code: string,
-  layout: MatmulLayout,
-  vec: boolean,
-  outVec: boolean,
-  t: MatmulTiling,
-  accumulate: boolean,
-): string {
-  const a = operandCode("a", layout !== "tn", t.tm, vec);
-  const b = operandCode("b", layout === "nt", t.tn, vec);
-  const rows = [...Array(t.tm).keys()];
-  const quads = [...Array(t.tn / 4).keys()];
-  const kMask = vec
+/** What one matmul kernel depends on: layout, alignment, vec4 stores, tiling, store mode. */
+type MatmulVariant = {
+  layout: MatmulLayout;
+  vec4: boolean;
+  outVec4: boolean;
+  tm: number;
+  tn: number;
+  wg: number;
+  accumulate: boolean;
+};
+
+/** The slots of kernels/matmul.wgsl for one variant: types, tile sizes and unrolled statements. */
+function generate({ layout, vec4, outVec4, tm, tn, wg, accumulate }: MatmulVariant): Specialization {
+  const a = operandCode("a", layout !== "tn", tm, vec4);
+  const b = operandCode("b", layout === "nt", tn, vec4);
+  const rows = [...Array(tm).keys()];
+  const quads = [...Array(tn / 4).keys()];
+  const kMask = vec4
     ? []
     : [0, 1, 2, 3].map((q) => `let kq${q} = min(k0 + ${q}u, k - 1u);\nlet ok${q} = k0 + ${q}u < k;`);
   const fragments = [
     ...rows.map((i) => `let fa${i} = ${a.fragment(i)};`),
-    ...[...Array(t.tn).keys()].map((j) => `let fb${j} = ${b.fragment(j)};`),
+    ...[...Array(tn).keys()].map((j) => `let fb${j} = ${b.fragment(j)};`),
   ];
   const updates = rows.flatMap((i) =>
     quads.map((v) => `c${i}_${v} += vec4f(${[0, 1, 2, 3].map((q) => `dot(fa${i}, fb${4 * v + q})`)});`)
   );
   const accumulators = rows.flatMap((i) => quads.map((v) => `var c${i}_${v} = vec4f();`));
-  const indent = (lines: string[], depth: number) => lines.join("\n").replace(/^/gm, "  ".repeat(depth));
-  return code
-    .replaceAll("{{IN_TYPE}}", vec ? "vec4f" : "f32")
-    .replaceAll("{{IN_WIDTH}}", vec ? "4" : "1")
-    .replaceAll("{{OUT_TYPE}}", outVec ? "vec4f" : "f32")
-    .replaceAll("{{TM}}", String(t.tm))
-    .replaceAll("{{TN}}", String(t.tn))
-    .replace("{{SETUP}}", indent([...a.setup, ...b.setup], 1))
-    .replace("{{ACCUMULATORS}}", indent(accumulators, 1))
-    .replace("{{LOADS}}", indent([...kMask, ...a.loads, ...b.loads, ...fragments], 2))
-    .replace("{{UPDATES}}", indent(updates, 2))
-    .replace("{{STORES}}", indent(rows.flatMap((i) => storeRow(i, quads, outVec, accumulate)), 1));
+  const slots = {
+    IN_TYPE: vec4 ? "vec4f" : "f32",
+    IN_WIDTH: vec4 ? 4 : 1,
+    OUT_TYPE: outVec4 ? "vec4f" : "f32",
+    TM: tm,
+    TN: tn,
+    SETUP: [...a.setup, ...b.setup],
+    ACCUMULATORS: accumulators,
+    LOADS: [...kMask, ...a.loads, ...b.loads, ...fragments],
+    UPDATES: updates,
+    STORES: rows.flatMap((i) => storeRow(i, quads, outVec4, accumulate)),
+  };
+  return {
+    constants: { WG: wg },
+    slots: Object.fromEntries(
+      Object.entries(slots).map(([name, value]) => [name, Array.isArray(value) ? value.join("\n") : value]),
+    ),
+  };
 }
 
 /** Statements writing row `i` of the thread's tile: `out = alpha·c (+ out)`, in range only. */
@@ -266,7 +277,7 @@ export async function matmul(gpu: Gpu, args: MatmulArgs): Promise<Dispatch[]> {
 /** What one kernel dispatch depends on besides its operands: the checked args, and the alignment. */
 type KernelShape = Required<Omit<MatmulArgs, "a" | "b" | "layout" | "scratch">> & { vec: boolean };
 
-/** Generates the kernel for `layout` once per specialization (its name) and binds it. */
+/** Binds the kernel of `layout` (generated once per variant) to the operands. */
 function kernelDispatch(
   gpu: Gpu,
   layout: MatmulLayout,
@@ -275,22 +286,15 @@ function kernelDispatch(
   s: KernelShape,
 ): Promise<Dispatch> {
   const { out, m, n, k, batch, alpha, accumulate, vec, tiling } = s;
-  const outVec = n % 4 === 0;
-  const name = `matmul_${layout}_${vec ? "vec4" : "scalar"}_${tiling.tm}x${tiling.tn}` +
-    `${outVec ? "_out4" : ""}${accumulate ? "_acc" : ""}`;
+  const variant = { layout, vec4: vec, outVec4: n % 4 === 0, ...tiling, accumulate };
   const tilesN = Math.ceil(n / tiling.tn);
   const tiles = Math.ceil(m / tiling.tm) * tilesN;
   const [x, y] = grid(gpu, Math.ceil(tiles / tiling.wg));
-  const kernel = specializeKernel(
-    name,
-    matmulTemplate,
-    (code) => generate(code, layout, vec, outVec, tiling, accumulate),
-  );
+  const kernel = specialize(matmulTemplate, variant, generate);
   return makeDispatch(gpu, kernel, {
     params: { u32: [m, n, k, tilesN, tiles], f32: [alpha] },
     tensors: [a, b, out],
     workgroups: [x, y, batch],
-    constants: { WG: tiling.wg },
   });
 }
 

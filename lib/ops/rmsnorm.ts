@@ -12,16 +12,20 @@
 import forwardCode from "../../kernels/rmsnorm.wgsl" with { type: "text" };
 import backwardCode from "../../kernels/rmsnorm_backward.wgsl" with { type: "text" };
 import dweightCode from "../../kernels/rmsnorm_dweight.wgsl" with { type: "text" };
-import workgroupSumCode from "../../kernels/workgroup_sum.wgsl" with { type: "text" };
 import type { Gpu } from "../gpu/device.ts";
-import { type Dispatch, grid, makeDispatch, withPieces } from "../gpu/kernel.ts";
+import { type Dispatch, grid, makeDispatch } from "../gpu/kernel.ts";
 import { scratchTensor, type Tensor } from "../gpu/tensor.ts";
+import { specialize } from "../gpu/template.ts";
 import { checkSizes } from "./check_sizes.ts";
+import { workgroupSum } from "./pieces.ts";
 
-const workgroupSum = { file: "kernels/workgroup_sum.wgsl", code: workgroupSumCode };
-const forwardKernel = withPieces({ name: "rmsnorm", code: forwardCode }, [workgroupSum]);
-const backwardKernel = withPieces({ name: "rmsnorm_backward", code: backwardCode }, [workgroupSum]);
-const dweightKernel = { name: "rmsnorm_dweight", code: dweightCode };
+const forwardTemplate = { file: "kernels/rmsnorm.wgsl", code: forwardCode, pieces: [workgroupSum] };
+const backwardTemplate = {
+  file: "kernels/rmsnorm_backward.wgsl",
+  code: backwardCode,
+  pieces: [workgroupSum],
+};
+const dweightKernel = specialize({ file: "kernels/rmsnorm_dweight.wgsl", code: dweightCode });
 
 /**
  * Threads per row (the tree reduction's width, a power of two): about 8 columns each, at most 64.
@@ -94,11 +98,10 @@ export async function rmsnormForward(gpu: Gpu, args: RmsnormForwardArgs): Promis
     [args.weight, dim],
   ]);
   return [
-    await makeDispatch(gpu, forwardKernel, {
+    await makeDispatch(gpu, specialize(forwardTemplate, { constants: { WG: threadsPerRow(dim) } }), {
       params: { u32: [rows, dim], f32: [args.eps] },
       tensors: [args.x, args.weight, args.out, args.rstd],
       workgroups: grid(gpu, rows),
-      constants: { WG: threadsPerRow(dim) },
     }),
   ];
 }
@@ -128,16 +131,16 @@ export async function rmsnormBackward(gpu: Gpu, args: RmsnormBackwardArgs): Prom
   const groups = Math.ceil(rows / rowsPerGroup);
   // Without dweight the kernel writes no partials, but binding 6 still needs a buffer.
   const partials = scratchTensor(gpu, "rmsnorm.dweight_partials", dweight ? [groups, dim] : [1]);
+  const constants = {
+    WG: threadsPerRow(dim),
+    ACCUMULATE_DX: args.accumulateDx ? 1 : 0,
+    WITH_DWEIGHT: dweight ? 1 : 0,
+  };
   const plan = [
-    await makeDispatch(gpu, backwardKernel, {
+    await makeDispatch(gpu, specialize(backwardTemplate, { constants }), {
       params: { u32: [rows, dim, rowsPerGroup] },
       tensors: [args.dout, args.x, args.weight, args.rstd, args.dx, partials],
       workgroups: grid(gpu, groups),
-      constants: {
-        WG: threadsPerRow(dim),
-        ACCUMULATE_DX: args.accumulateDx ? 1 : 0,
-        WITH_DWEIGHT: dweight ? 1 : 0,
-      },
     }),
   ];
   if (dweight) {

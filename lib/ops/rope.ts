@@ -17,13 +17,14 @@
 
 import code from "../../kernels/rope.wgsl" with { type: "text" };
 import type { Gpu } from "../gpu/device.ts";
-import { type Dispatch, grid, makeDispatch, specializeKernel } from "../gpu/kernel.ts";
+import { type Dispatch, grid, makeDispatch } from "../gpu/kernel.ts";
 import { scratchTensor, type Tensor, writeTensor } from "../gpu/tensor.ts";
+import { specialize } from "../gpu/template.ts";
 import { checkSizes } from "./check_sizes.ts";
 
 /** Threads per workgroup, as the kernel declares. */
 const THREADS = 256;
-/** kernels/rope.wgsl, specialized by appending its `Values` type. */
+/** kernels/rope.wgsl, whose `Values` are vec4f or f32. */
 const ropeTemplate = { file: "kernels/rope.wgsl", code };
 
 /** Shape and angles shared by {@link ropeForward} and {@link ropeBackward}. */
@@ -117,13 +118,8 @@ function rotate(gpu: Gpu, output: Tensor, input: Tensor, shape: RopeShape, sign:
   writeTensor(table, cos);
   writeTensor(table, sin, cos.length);
   const lanes = half % 4 === 0 ? 4 : 1;
-  const type = lanes === 4 ? "vec4f" : "f32";
   const pairs = (batch * seqLen * heads * half) / lanes;
-  const kernel = specializeKernel(
-    `rope_${type}`,
-    ropeTemplate,
-    (code) => `${code}\nalias Values = ${type};\n`,
-  );
+  const kernel = specialize(ropeTemplate, { slots: { VALUES: lanes === 4 ? "vec4f" : "f32" } });
   return makeDispatch(gpu, kernel, {
     params: { u32: [pairs, half / lanes, heads, seqLen], f32: [sign] },
     tensors: [input, table, output],

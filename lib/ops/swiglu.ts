@@ -8,29 +8,25 @@
 import forwardCode from "../../kernels/swiglu.wgsl" with { type: "text" };
 import backwardCode from "../../kernels/swiglu_backward.wgsl" with { type: "text" };
 import type { Gpu } from "../gpu/device.ts";
-import { type Dispatch, grid, type KernelSource, makeDispatch, specializeKernel } from "../gpu/kernel.ts";
+import { type Dispatch, grid, type KernelSource, makeDispatch } from "../gpu/kernel.ts";
+import { type KernelTemplate, specialize } from "../gpu/template.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 import { checkSizes } from "./check_sizes.ts";
 
-const forwardKernel = { name: "swiglu", code: forwardCode };
-const backwardKernel = { name: "swiglu_backward", code: backwardCode };
+const forwardTemplate = { file: "kernels/swiglu.wgsl", code: forwardCode };
+const backwardTemplate = { file: "kernels/swiglu_backward.wgsl", code: backwardCode };
 
 /** Threads per workgroup, as the kernels declare. */
 const THREADS = 256;
 
 /**
- * The kernel with its `Values` type declared: `vec4f` when `n` is a multiple of 4 (vectorized loads and
- * a quarter of the threads: about 1.7× faster on the software adapter), else `f32`.
+ * The kernel of `template` with `Values` vec4f when `n` is a multiple of 4 (vectorized loads and a
+ * quarter of the threads: about 1.7× faster on the software adapter), else f32.
  */
-function specialize(kernel: KernelSource, n: number): { kernel: KernelSource; count: number } {
+function kernelFor(template: KernelTemplate, n: number): { kernel: KernelSource; count: number } {
   const vec4 = n % 4 === 0;
-  const type = vec4 ? "vec4f" : "f32";
   return {
-    kernel: specializeKernel(
-      `${kernel.name}_${type}`,
-      { file: `kernels/${kernel.name}.wgsl`, code: kernel.code },
-      (code) => `${code}\nalias Values = ${type};\n`,
-    ),
+    kernel: specialize(template, { slots: { VALUES: vec4 ? "vec4f" : "f32" } }),
     count: vec4 ? n / 4 : n,
   };
 }
@@ -77,7 +73,7 @@ export async function swigluForward(gpu: Gpu, args: SwigluForwardArgs): Promise<
     `n ${args.n}`,
     [args.out, args.gate, args.up].map((t) => [t, args.n] as const),
   );
-  const { kernel, count } = specialize(forwardKernel, args.n);
+  const { kernel, count } = kernelFor(forwardTemplate, args.n);
   return [
     await makeDispatch(gpu, kernel, {
       params: { u32: [count] },
@@ -101,7 +97,7 @@ export async function swigluBackward(gpu: Gpu, args: SwigluBackwardArgs): Promis
     `n ${args.n}`,
     [args.dgate, args.dup, args.dout, args.gate, args.up].map((t) => [t, args.n] as const),
   );
-  const { kernel, count } = specialize(backwardKernel, args.n);
+  const { kernel, count } = kernelFor(backwardTemplate, args.n);
   return [
     await makeDispatch(gpu, kernel, {
       params: { u32: [count] },
