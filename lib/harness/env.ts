@@ -38,9 +38,13 @@ export interface RecordEnvironmentOptions {
  *
  * @example Record the environment of the current process
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { requestGpu } from "../gpu/device.ts";
+ *
  * const gpu = await requestGpu();
  * const env = await recordEnvironment(gpu.adapter);
- * console.log(env.gitCommit, env.adapter.isFallbackAdapter);
+ * assert.equal(env.adapter.isFallbackAdapter, gpu.adapter.isFallbackAdapter);
+ * gpu.device.destroy();
  * ```
  */
 export async function recordEnvironment(

@@ -140,12 +140,14 @@ export async function acquireBenchLock(dir: string, options: AcquireLockOptions 
  * @throws {OutputWriteError} when the folder cannot be created or written.
  * @example
  * ```ts
- * const lock = await lockOutputFolder("reports", { task: "deno task report --rebuild", action: "rebuild" });
+ * const outDir = await Deno.makeTempDir();
+ * const lock = await lockOutputFolder(outDir, { task: "deno task report --rebuild", action: "rebuild" });
  * try {
- *   // write reports/results.json
+ *   await Deno.writeTextFile(`${outDir}/results.json`, "{}");
  * } finally {
  *   await lock.release();
  * }
+ * await Deno.remove(outDir, { recursive: true });
  * ```
  */
 export async function lockOutputFolder(dir: string, options: AcquireLockOptions = {}): Promise<BenchLock> {

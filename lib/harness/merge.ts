@@ -208,8 +208,26 @@ function mergeSuite(suite: string, outputs: readonly BenchOutput[], allowMixedPr
  * two, a suite of mixed presets (unless allowed), or shards of different counts.
  * @example
  * ```ts
- * const outputs = await Promise.all(["shard-1", "shard-2"].map(readBenchOutput));
+ * import assert from "node:assert/strict";
+ * import { recordEnvironment } from "./env.ts";
+ *
+ * const environment = await recordEnvironment({
+ *   vendor: "mesa",
+ *   architecture: "",
+ *   description: "llvmpipe",
+ *   isFallbackAdapter: true,
+ * });
+ * // Two unsharded bench outputs, each with one suite's records.
+ * const dirs = [await Deno.makeTempDir(), await Deno.makeTempDir()];
+ * for (const [i, dir] of dirs.entries()) {
+ *   const suites = { [`suite${i}`]: [{ name: "matmul", bestMs: 1 + i }] };
+ *   await Deno.writeTextFile(`${dir}/results.json`, JSON.stringify({ schemaVersion: 1, environment, suites }));
+ * }
+ * const outputs = await Promise.all(dirs.map(readBenchOutput));
  * const { results, missing } = mergeBenchOutputs(outputs);
+ * assert.deepEqual(Object.keys(results.suites), ["suite0", "suite1"]);
+ * assert.deepEqual(missing, []);
+ * for (const dir of dirs) await Deno.remove(dir, { recursive: true });
  * ```
  */
 export function mergeBenchOutputs(

@@ -63,7 +63,12 @@ async function explainingOsErrors<T>(path: string, kept: string, write: () => Pr
  * @throws {OutputWriteError} when the OS refuses (disk full, read-only): the previous file is left intact.
  * @example
  * ```ts
- * await writeOutputFile("reports/tables/kernels-matmul.csv", new TextEncoder().encode("op,ms\n"));
+ * import assert from "node:assert/strict";
+ *
+ * const outDir = await Deno.makeTempDir();
+ * await writeOutputFile(`${outDir}/tables/kernels-matmul.csv`, new TextEncoder().encode("op,ms\n"));
+ * assert.equal(await Deno.readTextFile(`${outDir}/tables/kernels-matmul.csv`), "op,ms\n");
+ * await Deno.remove(outDir, { recursive: true });
  * ```
  */
 export async function writeOutputFile(path: string, bytes: Uint8Array): Promise<void> {
@@ -85,7 +90,9 @@ export async function writeOutputFile(path: string, bytes: Uint8Array): Promise<
  * @throws {OutputWriteError} when the OS refuses (disk full, read-only): the lines before are kept.
  * @example
  * ```ts
- * await appendResult("reports/results.jsonl", { suite: "kernels", name: "matmul nt 256", bestMs: 3.1 });
+ * const outDir = await Deno.makeTempDir();
+ * await appendResult(`${outDir}/results.jsonl`, { suite: "kernels", name: "matmul nt 256", bestMs: 3.1 });
+ * await Deno.remove(outDir, { recursive: true });
  * ```
  */
 export async function appendResult(path: string, record: unknown): Promise<void> {
@@ -141,7 +148,13 @@ export interface ReadResultsOptions {
  *
  * @example
  * ```ts
- * const records = await readResults<{ name: string }>("reports/results.jsonl");
+ * import assert from "node:assert/strict";
+ *
+ * const outDir = await Deno.makeTempDir();
+ * await appendResult(`${outDir}/results.jsonl`, { name: "matmul nt 256" });
+ * const records = await readResults<{ name: string }>(`${outDir}/results.jsonl`);
+ * assert.deepEqual(records, [{ name: "matmul nt 256" }]);
+ * await Deno.remove(outDir, { recursive: true });
  * ```
  */
 export async function readResults<T = unknown>(

@@ -43,7 +43,22 @@ export async function validateSuites(suites: readonly BenchSuite[]): Promise<voi
  *
  * @example
  * ```ts
- * const results = await runSuites(gpu, [kernelSuite], { environment, timing: {}, quick: false });
+ * import assert from "node:assert/strict";
+ * import { requestGpu } from "../gpu/device.ts";
+ * import { recordEnvironment } from "./env.ts";
+ * import type { BenchSuite } from "./suite.ts";
+ *
+ * const gpu = await requestGpu();
+ * const environment = await recordEnvironment(gpu.adapter);
+ * const demo: BenchSuite<{ ms: number }> = {
+ *   name: "demo",
+ *   description: "one made-up record",
+ *   run: () => Promise.resolve([{ ms: 1.25 }]),
+ *   section: () => ({ id: "demo", title: "Demo", intro: "", tables: [], charts: [] }),
+ * };
+ * const results = await runSuites(gpu, [demo], { environment, timing: {}, quick: true, log: () => {} });
+ * assert.equal(results.suites.demo?.length, 1); // the record, stamped with its provenance
+ * gpu.device.destroy();
  * ```
  */
 export async function runSuites(

@@ -55,7 +55,9 @@ export interface ShardContext {
  * @throws {RangeError} unless it is two integers with 1 ≤ i ≤ N.
  * @example
  * ```ts
- * parseShard("2/4"); // { index: 2, count: 4 }
+ * import assert from "node:assert/strict";
+ *
+ * assert.deepEqual(parseShard("2/4"), { index: 2, count: 4 });
  * ```
  */
 export function parseShard(text: string): Shard {

@@ -56,8 +56,16 @@ export const DEFAULT_TIMING: Required<TimingOptions> = {
  *
  * @example Time a kernel
  * ```ts
- * const timing = await measure(dispatchRepeater(gpu, [dispatch]), { trials: 3 });
- * console.log(`${timing.bestMs.toFixed(3)} ms`);
+ * import { requestGpu } from "../gpu/device.ts";
+ * import { createTensor } from "../gpu/tensor.ts";
+ * import { matmul } from "../ops/matmul.ts";
+ *
+ * const gpu = await requestGpu();
+ * const [a, b, out] = ["a", "b", "out"].map((name) => createTensor(gpu, name, [64, 64]));
+ * const dispatches = await matmul(gpu, { out: out!, a: a!, b: b!, layout: "nt", m: 64, n: 64, k: 64 });
+ * const timing = await measure(dispatchRepeater(gpu, dispatches), { targetMs: 20, trials: 3 });
+ * console.log(`64×64×64 matmul: ${timing.bestMs.toFixed(3)} ms at R = ${timing.repetitions}`);
+ * gpu.device.destroy();
  * ```
  */
 export async function measure(work: RepeatedWork, options: TimingOptions = {}): Promise<Timing> {
@@ -167,7 +175,15 @@ export async function measureInterleaved(
  *
  * @example
  * ```ts
+ * import { requestGpu } from "../gpu/device.ts";
+ * import { createTensor } from "../gpu/tensor.ts";
+ * import { matmul } from "../ops/matmul.ts";
+ *
+ * const gpu = await requestGpu();
+ * const [a, b, out] = ["a", "b", "out"].map((name) => createTensor(gpu, name, [64, 64]));
+ * const dispatches = await matmul(gpu, { out: out!, a: a!, b: b!, layout: "nt", m: 64, n: 64, k: 64 });
  * await dispatchRepeater(gpu, dispatches)(10); // 10 repetitions, one queue wait
+ * gpu.device.destroy();
  * ```
  */
 export function dispatchRepeater(gpu: Gpu, dispatches: readonly Dispatch[]): RepeatedWork {

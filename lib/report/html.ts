@@ -30,7 +30,9 @@ const ESCAPES: Record<string, string> = {
  *
  * @example
  * ```ts
- * escapeHtml('<b>"x" & y</b>'); // "&lt;b&gt;&quot;x&quot; &amp; y&lt;/b&gt;"
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(escapeHtml('<b>"x" & y</b>'), "&lt;b&gt;&quot;x&quot; &amp; y&lt;/b&gt;");
  * ```
  */
 export function escapeHtml(text: string): string {
@@ -126,7 +128,22 @@ nav a{margin-right:1em}p.data{margin:-.6em 0 1em;font-size:.9em}`;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { recordEnvironment } from "../harness/env.ts";
+ * import type { Report } from "./model.ts";
+ * import { renderChartSvgs } from "./vega.ts";
+ *
+ * const environment = await recordEnvironment({
+ *   vendor: "mesa",
+ *   architecture: "",
+ *   description: "llvmpipe",
+ *   isFallbackAdapter: true,
+ * });
+ * const table = { caption: "Matmul", columns: ["op", "ms"], rows: [["matmul", 1.25]] };
+ * const section = { id: "kernels", title: "Kernels", intro: "<p>One table.</p>", tables: [table], charts: [] };
+ * const report: Report = { title: "Demo", environment, sections: [section] };
  * const html = renderReportHtml(report, await renderChartSvgs(report.sections));
+ * assert.ok(html.includes('href="#kernels"'));
  * ```
  */
 export function renderReportHtml(report: Report, svgs: ReadonlyMap<string, string>): string {

@@ -37,7 +37,28 @@ const OPENBLAS = MATMUL_REFERENCES[0]!;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { recordEnvironment } from "../harness/env.ts";
+ * import type { KernelRecord } from "../harness/kernel_records.ts";
+ *
+ * const environment = await recordEnvironment({
+ *   vendor: "mesa",
+ *   architecture: "",
+ *   description: "llvmpipe",
+ *   isFallbackAdapter: true,
+ * });
+ * const timing = { meanMs: 3.2, bestMs: 3.1, repetitions: 16, trialsMs: [3.1, 3.2, 3.3] };
+ * const records: KernelRecord[] = [{
+ *   op: "matmul",
+ *   label: "nt 256×256×256",
+ *   params: { layout: "nt", m: 256, n: 256, k: 256 },
+ *   pass: "forward",
+ *   flops: 2 * 256 ** 3,
+ *   bytes: 0,
+ *   timing,
+ * }];
  * const section = kernelsSection(records, environment);
+ * assert.equal(section.id, "kernels");
  * ```
  */
 export function kernelsSection(records: readonly KernelRecord[], env: Environment): ReportSection {

@@ -63,8 +63,10 @@ export interface Report {
  *
  * @example
  * ```ts
- * formatCell(5.734); // "5.73"
- * formatCell(189.96); // "190.0"
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(formatCell(5.734), "5.73");
+ * assert.equal(formatCell(189.96), "190.0");
  * ```
  */
 export function formatCell(cell: Cell): string {
@@ -134,7 +136,9 @@ export interface TableFile {
  *
  * @example
  * ```ts
- * slugify("Matmul (forward, float32)"); // "matmul-forward-float32"
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(slugify("Matmul (forward, float32)"), "matmul-forward-float32");
  * ```
  */
 export function slugify(text: string): string {
@@ -155,7 +159,10 @@ export function slugify(text: string): string {
  *
  * @example
  * ```ts
- * sectionTableFiles("kernels", section.tables)[0]?.path; // "tables/kernels-matmul-forward-float32.csv"
+ * import assert from "node:assert/strict";
+ *
+ * const tables = [{ caption: "Matmul (forward, float32)", columns: ["size", "ms"], rows: [] }];
+ * assert.equal(sectionTableFiles("kernels", tables)[0]?.path, "tables/kernels-matmul-forward-float32.csv");
  * ```
  */
 export function sectionTableFiles(prefix: string, tables: readonly ReportTable[]): TableFile[] {

@@ -11,7 +11,10 @@ import { formatCell, type ReportSection, type ReportTable } from "./model.ts";
  *
  * @example
  * ```ts
- * console.log(formatTextTable({ columns: ["Op", "ms"], rows: [["matmul", 1.25]] }));
+ * import assert from "node:assert/strict";
+ *
+ * const text = formatTextTable({ columns: ["Op", "ms"], rows: [["matmul", 1.25]] });
+ * assert.equal(text, "Op      ms\n------  ----\nmatmul  1.25");
  * ```
  */
 export function formatTextTable(table: ReportTable): string {

@@ -49,6 +49,7 @@ export function compileSpec(spec: TopLevelSpec): vega.Spec {
  *   mark: "bar",
  *   encoding: { x: { field: "x", type: "nominal" }, y: { field: "y", type: "quantitative" } },
  * });
+ * if (!svg.startsWith("<svg")) throw new Error("expected an SVG document");
  * ```
  */
 export async function renderSvg(spec: TopLevelSpec): Promise<string> {

@@ -30,7 +30,9 @@ export interface WrittenReport {
  *
  * @example
  * ```ts
- * tableCsv({ columns: ["method", "ms"], rows: [["LoRA", 1.25]] }); // "method,ms\nLoRA,1.25\n"
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(tableCsv({ columns: ["method", "ms"], rows: [["LoRA", 1.25]] }), "method,ms\nLoRA,1.25\n");
  * ```
  */
 export function tableCsv(table: ReportTable): string {
@@ -45,8 +47,22 @@ export function tableCsv(table: ReportTable): string {
  * @throws {OutputWriteError} when a file cannot be written (disk full, read-only folder).
  * @example
  * ```ts
- * const written = await writeReport("reports", report);
- * console.log(`Wrote ${written.html}`);
+ * import assert from "node:assert/strict";
+ * import { join } from "node:path";
+ * import { recordEnvironment } from "../harness/env.ts";
+ *
+ * const environment = await recordEnvironment({
+ *   vendor: "mesa",
+ *   architecture: "",
+ *   description: "llvmpipe",
+ *   isFallbackAdapter: true,
+ * });
+ * const table = { caption: "Matmul", columns: ["op", "ms"], rows: [["matmul", 1.25]] };
+ * const section = { id: "kernels", title: "Kernels", intro: "", tables: [table], charts: [] };
+ * const outDir = await Deno.makeTempDir();
+ * const written = await writeReport(outDir, { title: "Demo", environment, sections: [section] });
+ * assert.equal(written.html, join(outDir, "index.html"));
+ * await Deno.remove(outDir, { recursive: true });
  * ```
  */
 export async function writeReport(outDir: string, report: Report): Promise<WrittenReport> {
