@@ -34,7 +34,7 @@ struct Params {
   scale: f32,
 }
 
-// V, NV, R, WG, the bindings q, k, v and dotv: kernels/attention_common.wgsl, prepended.
+// V, NV, R, WG, the bindings q, k, v and dotv: kernels/attention_common.wgsl, a piece of this template.
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(4) var<storage, read> out: array<V>;

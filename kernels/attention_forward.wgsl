@@ -34,7 +34,7 @@ struct Params {
   scale: f32,
 }
 
-// V, NV, R, WG, the bindings q, k, v and dotv: kernels/attention_common.wgsl, prepended.
+// V, NV, R, WG, the bindings q, k, v and dotv: kernels/attention_common.wgsl, a piece of this template.
 // Start of the running max: below any score, and exp(NEG_BIG − s) is exactly 0.
 const NEG_BIG = -1.0e30;
 

@@ -23,7 +23,7 @@ override WG: u32 = 64;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 @group(0) @binding(4) var<storage, read_write> rstd: array<f32>;
 
-// workgroup_sum(lid, value): kernels/workgroup_sum.wgsl, prepended by the loader.
+// workgroup_sum(lid, value): kernels/workgroup_sum.wgsl, a piece of this template.
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,

@@ -32,7 +32,7 @@ override WITH_DWEIGHT: bool = true;
 @group(0) @binding(5) var<storage, read_write> dx: array<f32>;
 @group(0) @binding(6) var<storage, read_write> partials: array<f32>;
 
-// workgroup_sum(lid, value): kernels/workgroup_sum.wgsl, prepended by the loader.
+// workgroup_sum(lid, value): kernels/workgroup_sum.wgsl, a piece of this template.
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,

@@ -115,7 +115,9 @@ async function compile(
 
 /**
  * `kernel` (from `kernels/<name>.wgsl`) with shared WGSL pieces put before it, such as
- * `kernels/workgroup_sum.wgsl`: {@link specialize} with the pieces and no values.
+ * `kernels/workgroup_sum.wgsl`: {@link specialize} with the pieces and no values, built anew per call
+ * (call it once, at module level). For launchers not yet on {@link specialize}, which lists the pieces in
+ * the template instead.
  */
 export function withPieces(kernel: KernelSource, pieces: readonly KernelTemplate[]): KernelSource {
   return specialize({ file: `kernels/${kernel.name}.wgsl`, code: kernel.code, pieces });

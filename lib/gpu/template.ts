@@ -10,14 +10,22 @@
  * - Line repetition, for unrolling by counters given in `repeat` (say `{ r: 4 }`): `{+r: e +}` becomes
  *   `(e_0 + … + e_3)`, with `{r}` in e replaced by 0..3; then a line naming `{r}` is repeated once per
  *   value, in the order the counters are given.
- * - `override` constants: pure numbers the template declares (`override WG: u32 = 64;`), given in
- *   `constants`. They go to the pipeline, not into the text, so that one source serves every value of a
- *   size that only tunes (threads per workgroup, a flag); the specialization carries them.
+ * - `override` constants: pure numbers or flags the template declares (`override WG: u32 = 64;`), given
+ *   in `constants`. They stay `override`s, set on the pipeline, not written into the text: sizes that
+ *   only tune (threads per workgroup) and flags need no other source. They still go through
+ *   {@link specialize}, which puts them in the kernel's name and carries them to the pipeline, so every
+ *   op specializes with this one call. Anything that changes types or code (vec4 or f32, unrolling) is a
+ *   slot or a counter.
  *
- * Shared pieces (kernels/workgroup_sum.wgsl, kernels/workgroup_argmax.wgsl, ...) are listed in the
- * template's `pieces`, put before it in order and filled with the same values. Every line of the filled
- * source remembers its template file and line, so compile errors cite them, and the specialization's
- * values are in its name (`matmul[layout=nt,…]`).
+ * Shared pieces (kernels/workgroup_sum.wgsl and the others of lib/ops/pieces.ts, or an op's own such as
+ * kernels/attention_common.wgsl) are listed in the template's `pieces`, put before it in order and
+ * filled with the same values. Every line of the filled source remembers its template file and line, so
+ * compile errors cite them, and the specialization's values are in its name (`matmul[layout=nt,…]`).
+ *
+ * A template is a module constant of its op (`{ file, code, pieces }`, the code imported as text): its
+ * kernels are built once per template object and variant. Sources written by TypeScript (matmul's
+ * unrolled statements) use the second form of {@link specialize}: a small variant (layout, tile, ...)
+ * is the key, and the slots are generated from it once.
  *
  * @module
  */
@@ -47,7 +55,8 @@ export interface Specialization {
 /** Scalar values naming one specialization (what a generated source depends on). */
 export type Variant = Readonly<Record<string, string | number | boolean>>;
 
-const specialized = new Map<string, KernelSource>();
+// Per template object (a module constant of its op), the kernels built from it by variant.
+const specialized = new WeakMap<KernelTemplate, Map<string, KernelSource>>();
 
 /**
  * The kernel of `template` filled with `spec`, built once per template and specialization.
@@ -75,12 +84,14 @@ export function specialize(
   variant: Variant | Specialization = {},
   generate?: (variant: Variant) => Specialization,
 ): KernelSource {
-  const key = `${template.file}|${JSON.stringify(variant)}`;
-  let kernel = specialized.get(key);
+  let built = specialized.get(template);
+  if (!built) specialized.set(template, built = new Map());
+  const key = JSON.stringify(variant);
+  let kernel = built.get(key);
   if (!kernel) {
     const spec = generate ? generate(variant as Variant) : variant as Specialization;
     const label = generate ? variant as Variant : { ...spec.slots, ...spec.repeat, ...spec.constants };
-    specialized.set(key, kernel = fill(template, spec, nameOf(template.file, label)));
+    built.set(key, kernel = fill(template, spec, nameOf(template.file, label)));
   }
   return kernel;
 }
@@ -113,7 +124,7 @@ function fill(template: KernelTemplate, spec: Specialization, name: string): Ker
   return { name, code: lines.join("\n"), template, origins, ...constants ? { constants } : {} };
 }
 
-/** One template line as filled lines: slots, then sums, then repetition per counter. */
+/** One template line as filled lines: slots, then each counter's sums and repetition in turn. */
 function fillLine(line: string, spec: Specialization, used: Set<string>, at: string): string[] {
   if (line.trimStart().startsWith("//")) return [line];
   const indent = line.match(/^\s*/)![0];
@@ -123,20 +134,20 @@ function fillLine(line: string, spec: Specialization, used: Set<string>, at: str
     used.add(slot);
     return String(value).replaceAll("\n", `\n${indent}`);
   });
-  const counters = Object.entries(spec.repeat ?? {});
-  const summed = filled.replace(/\{\+(\w+): (.*?) \+\}/g, (whole, counter: string, term: string) => {
-    const count = spec.repeat?.[counter];
-    if (count === undefined) return whole;
-    used.add(counter);
-    return `(${repeatText(term, counter, count).join(" + ")})`;
-  });
-  return counters.reduce(
-    (out, [counter, count]) =>
-      out.flatMap((l) =>
-        l.includes(`{${counter}}`) ? (used.add(counter), repeatText(l, counter, count)) : [l]
-      ),
-    summed.split("\n"),
-  );
+  let lines = filled.split("\n");
+  for (const [counter, count] of Object.entries(spec.repeat ?? {})) {
+    lines = lines.flatMap((l) => unroll(l, counter, count, used));
+  }
+  return lines;
+}
+
+/** `line` with its `{+counter: e +}` sums written out, then repeated if it names `{counter}`. */
+function unroll(line: string, counter: string, count: number, used: Set<string>): string[] {
+  const sums = new RegExp(`\\{\\+${counter}: (.*?) \\+\\}`, "g");
+  const summed = line.replace(sums, (_, term: string) => `(${repeatText(term, counter, count).join(" + ")})`);
+  const repeated = summed.includes(`{${counter}}`);
+  if (repeated || summed !== line) used.add(counter);
+  return repeated ? repeatText(summed, counter, count) : [summed];
 }
 
 /** `text` once per value 0..count−1 of `{counter}`. */
