@@ -64,7 +64,14 @@ const specialized = new WeakMap<KernelTemplate, Map<string, KernelSource>>();
  * @throws {RangeError} when a placeholder has no value, or a slot or counter is not in the template.
  * @example
  * ```ts
- * const kernel = specialize(rmsnormTemplate, { constants: { WG: 64 } });
+ * import assert from "node:assert/strict";
+ * import { specialize } from "./template.ts";
+ *
+ * const template = { file: "kernels/example.wgsl", code: "override WG: u32 = 64;\nalias V = {{V}};" };
+ * const kernel = specialize(template, { slots: { V: "vec4f" }, constants: { WG: 16 } });
+ * assert.equal(kernel.name, "example[V=vec4f,WG=16]");
+ * assert.equal(kernel.code, "override WG: u32 = 64;\nalias V = vec4f;");
+ * assert.deepEqual(kernel.constants, { WG: 16 });
  * ```
  */
 export function specialize(template: KernelTemplate, spec?: Specialization): KernelSource;
