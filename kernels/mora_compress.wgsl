@@ -10,24 +10,22 @@
 //
 // Thread = one column q of c's row (width = chunks·P); a workgroup covers 64 columns and ROWS rows, so
 // the source indices are worked out once per thread and reused on every row. Workgroups form a linear
-// grid (2-D past the per-dimension limit, see lib/gpu/kernel.ts `grid`): column tile = index mod col_tiles.
+// grid (2-D past the per-dimension limit, see lib/gpu/kernel.ts `grid`): column tile = index mod colTiles.
 
 struct Params {
   rows: u32,
-  in_features: u32,
+  inFeatures: u32,
   width: u32,        // columns per row of c: chunks·P
   rank: u32,
   stride: u32,       // P, columns per chunk
-  col_tiles: u32,
+  colTiles: u32,
   terms: u32,        // modulo sum: chunks of the wrap-padded input, ceil(in/R)
-  group_small: u32,  // contiguous sum: floor(in/R) members per group ...
-  group_large: u32,  // ... plus one for the first in mod R groups
+  groupSmall: u32,  // contiguous sum: floor(in/R) members per group ...
+  groupLarge: u32,  // ... plus one for the first in mod R groups
 }
 
 // 0 truncate, 1 modulo sum, 2 contiguous sum, 3 wrap-padded chunks.
 override KIND: u32 = 0u;
-// Rows per workgroup.
-override ROWS: u32 = 8u;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -36,12 +34,12 @@ override ROWS: u32 = 8u;
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
-  let tile = wid.x + wid.y * nwg.x;
-  let q = (tile % params.col_tiles) * 64u + lid;
-  let row0 = (tile / params.col_tiles) * ROWS;
+  let t = mora_tile(wid, nwg, lid, params.colTiles, params.rows);
+  let q = t.column;
+  let row0 = t.row0;
   if (q >= params.width || row0 >= params.rows) { return; }
-  let row_end = min(row0 + ROWS, params.rows);
-  let n = params.in_features;
+  let rowEnd = t.rowEnd;
+  let n = params.inFeatures;
   let k = q % params.stride;
   let s = (q / params.stride) * params.rank + k;
   // first: the first source column; count: how many sources (consecutive for contiguous groups).
@@ -51,15 +49,15 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     first = s;
     count = select(0u, 1u, s < n);
   } else if (KIND == 2u) {
-    let big = params.group_small + 1u;
-    first = select(params.group_large * big + (s - params.group_large) * params.group_small, s * big,
-                   s < params.group_large);
-    count = select(params.group_small, big, s < params.group_large);
+    let big = params.groupSmall + 1u;
+    first = select(params.groupLarge * big + (s - params.groupLarge) * params.groupSmall, s * big,
+                   s < params.groupLarge);
+    count = select(params.groupSmall, big, s < params.groupLarge);
   } else if (KIND == 3u) {
     count = 1u;
   }
   if (k >= params.rank) { count = 0u; }  // padding column
-  for (var b = row0; b < row_end; b++) {
+  for (var b = row0; b < rowEnd; b++) {
     let xrow = b * n;
     var acc = 0.0;
     var src = first;

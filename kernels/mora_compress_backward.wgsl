@@ -6,28 +6,26 @@
 //   wrap-padded chunks:   dx[b, i] += Σ_{p = i + t·in < positions} dc[b, p]        (positions = slots)
 // dc is (rows·n′, P) in the layout of mora_compress.wgsl (slot p = j·R + k at column j·P + k of its row;
 // slots = n′·R, the needed chunks for the chunked compression, see lib/ops/mora/operators.ts); dx is
-// (rows, in_features), read and written.
+// (rows, inFeatures), read and written.
 // Bindings: 0 params, 1 dc, 2 dx.
 //
 // Thread = one column i of dx, looping over ROWS rows; linear workgroup grid as in mora_compress.wgsl.
 
 struct Params {
   rows: u32,
-  in_features: u32,
+  inFeatures: u32,
   width: u32,        // columns per row of dc: n′·P
   rank: u32,
   stride: u32,       // P, columns per chunk
   positions: u32,    // wrap-padded positions summed: ceil(in/R)·R (modulo sum), or slots (chunks)
-  columns: u32,      // columns written: in_features, or min(R, in_features) for truncate
-  col_tiles: u32,
-  group_small: u32,  // contiguous sum: floor(in/R) members per group ...
-  group_large: u32,  // ... plus one for the first in mod R groups
+  columns: u32,      // columns written: inFeatures, or min(R, inFeatures) for truncate
+  colTiles: u32,
+  groupSmall: u32,  // contiguous sum: floor(in/R) members per group ...
+  groupLarge: u32,  // ... plus one for the first in mod R groups
 }
 
 // 0 truncate, 1 modulo sum, 2 contiguous sum, 3 wrap-padded chunks.
 override KIND: u32 = 0u;
-// Rows per workgroup.
-override ROWS: u32 = 8u;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> dc: array<f32>;
@@ -36,12 +34,12 @@ override ROWS: u32 = 8u;
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
-  let tile = wid.x + wid.y * nwg.x;
-  let i = (tile % params.col_tiles) * 64u + lid;
-  let row0 = (tile / params.col_tiles) * ROWS;
+  let t = mora_tile(wid, nwg, lid, params.colTiles, params.rows);
+  let i = t.column;
+  let row0 = t.row0;
   if (i >= params.columns || row0 >= params.rows) { return; }
-  let row_end = min(row0 + ROWS, params.rows);
-  let n = params.in_features;
+  let rowEnd = t.rowEnd;
+  let n = params.inFeatures;
   // Wrap-padded positions of feature i: i, i + in, ... below positions; their slot advances by in mod R.
   var first = i;
   var count = 1u;
@@ -51,11 +49,11 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     step = select(n, n % params.rank, KIND == 1u);
     first = select(i, i % params.rank, KIND == 1u);
   } else if (KIND == 2u) {
-    let big = params.group_small + 1u;
-    let split = params.group_large * big;
-    first = select(params.group_large + (i - split) / max(params.group_small, 1u), i / big, i < split);
+    let big = params.groupSmall + 1u;
+    let split = params.groupLarge * big;
+    first = select(params.groupLarge + (i - split) / max(params.groupSmall, 1u), i / big, i < split);
   }
-  for (var b = row0; b < row_end; b++) {
+  for (var b = row0; b < rowEnd; b++) {
     let row = b * params.width;
     var acc = 0.0;
     var slot = first;

@@ -12,45 +12,43 @@
 
 struct Params {
   rows: u32,
-  in_features: u32,
+  inFeatures: u32,
   width: u32,      // columns per row of u: n′·P
   rank: u32,
   stride: u32,     // P, columns per chunk
-  col_tiles: u32,
+  colTiles: u32,
 }
 
-// Rows per workgroup.
-override ROWS: u32 = 8u;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> cos_table: array<f32>;
-@group(0) @binding(3) var<storage, read> sin_table: array<f32>;
+@group(0) @binding(2) var<storage, read> cosTable: array<f32>;
+@group(0) @binding(3) var<storage, read> sinTable: array<f32>;
 @group(0) @binding(4) var<storage, read_write> u: array<f32>;
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
-  let tile = wid.x + wid.y * nwg.x;
-  let q = (tile % params.col_tiles) * 64u + lid;
-  let row0 = (tile / params.col_tiles) * ROWS;
+  let t = mora_tile(wid, nwg, lid, params.colTiles, params.rows);
+  let q = t.column;
+  let row0 = t.row0;
   if (q >= params.width || row0 >= params.rows) { return; }
-  let row_end = min(row0 + ROWS, params.rows);
+  let rowEnd = t.rowEnd;
   let k = q % params.stride;
   if (k >= params.rank) {  // padding column
-    for (var b = row0; b < row_end; b++) { u[b * params.width + q] = 0.0; }
+    for (var b = row0; b < rowEnd; b++) { u[b * params.width + q] = 0.0; }
     return;
   }
   let p = (q / params.stride) * params.rank + k;
   let half = params.rank / 2u;
   let low = k < half;
   let partner = select(p - half, p + half, low);
-  let src = p % params.in_features;
-  let partner_src = partner % params.in_features;
-  let cos_p = cos_table[p];
-  let sin_p = select(sin_table[p], -sin_table[p], low);
-  for (var b = row0; b < row_end; b++) {
-    let xrow = b * params.in_features;
+  let src = p % params.inFeatures;
+  let partner_src = partner % params.inFeatures;
+  let cos_p = cosTable[p];
+  let sin_p = select(sinTable[p], -sinTable[p], low);
+  for (var b = row0; b < rowEnd; b++) {
+    let xrow = b * params.inFeatures;
     u[b * params.width + q] = cos_p * x[xrow + src] + sin_p * x[xrow + partner_src];
   }
 }

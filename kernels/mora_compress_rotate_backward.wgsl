@@ -12,33 +12,32 @@
 
 struct Params {
   rows: u32,
-  in_features: u32,
+  inFeatures: u32,
   slots: u32,      // L′ = n′·R
   width: u32,      // columns per row of dc: n′·P
   rank: u32,
   stride: u32,     // P, columns per chunk
-  col_tiles: u32,
+  colTiles: u32,
 }
 
-// Rows per workgroup, at most MAX_ROWS (the per-row accumulators live in a fixed-size array).
-override ROWS: u32 = 8u;
+// ROWS (kernels/mora_tiling.wgsl) is at most MAX_ROWS: the per-row accumulators live in a fixed-size array.
 const MAX_ROWS: u32 = 32u;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> dc: array<f32>;
-@group(0) @binding(2) var<storage, read> cos_table: array<f32>;
-@group(0) @binding(3) var<storage, read> sin_table: array<f32>;
+@group(0) @binding(2) var<storage, read> cosTable: array<f32>;
+@group(0) @binding(3) var<storage, read> sinTable: array<f32>;
 @group(0) @binding(4) var<storage, read_write> dx: array<f32>;
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
-  let tile = wid.x + wid.y * nwg.x;
-  let i = (tile % params.col_tiles) * 64u + lid;
-  let row0 = (tile / params.col_tiles) * ROWS;
-  if (i >= params.in_features || row0 >= params.rows) { return; }
-  let row_end = min(row0 + ROWS, params.rows);
-  let n = params.in_features;
+  let t = mora_tile(wid, nwg, lid, params.colTiles, params.rows);
+  let i = t.column;
+  let row0 = t.row0;
+  if (i >= params.inFeatures || row0 >= params.rows) { return; }
+  let rowEnd = t.rowEnd;
+  let n = params.inFeatures;
   let half = params.rank / 2u;
   // Terms outer, rows inner: each wrap-padded position's coefficients are loaded once per thread.
   var acc: array<f32, MAX_ROWS>;
@@ -46,18 +45,18 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   for (var p = i; p < params.slots; p += n) {
     let low = k < half;
     let partner = select(p - half, p + half, low);
-    let cos_p = cos_table[p];
-    let partner_sin = select(-sin_table[partner], sin_table[partner], low);
+    let cos_p = cosTable[p];
+    let partner_sin = select(-sinTable[partner], sinTable[partner], low);
     let column = (p / params.rank) * params.stride + k;
     let partner_column = select(column - half, column + half, low);
-    for (var r = 0u; r < row_end - row0; r++) {
+    for (var r = 0u; r < rowEnd - row0; r++) {
       let row = (row0 + r) * params.width;
       acc[r] += cos_p * dc[row + column] + partner_sin * dc[row + partner_column];
     }
     k += n % params.rank;
     if (k >= params.rank) { k -= params.rank; }
   }
-  for (var r = 0u; r < row_end - row0; r++) {
+  for (var r = 0u; r < rowEnd - row0; r++) {
     let j = (row0 + r) * n + i;
     dx[j] = dx[j] + acc[r];
   }

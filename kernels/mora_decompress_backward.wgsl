@@ -2,7 +2,7 @@
 //   zero pad (Eq. 4):     dz[b, s] = dout[b, s] if s < out, else 0
 //   tile:                 dz[b, s] = Σ_{t: s + t·slots < out} dout[b, s + t·slots]
 //   contiguous repeat:    dz[b, s] = Σ_{o in group s of out} dout[b, o]
-// dout is (rows, out_features); dz is (rows·n′, P) in the layout of mora_compress.wgsl (slot s = j·R + k at
+// dout is (rows, outFeatures); dz is (rows·n′, P) in the layout of mora_compress.wgsl (slot s = j·R + k at
 // column j·P + k, zeros at k ≥ R), overwritten. For the chunked variants slots = n′·R, the needed chunks,
 // a period that folds like chunks·R since o mod L = o mod L′ for every o < out (lib/ops/mora/operators.ts).
 // Bindings: 0 params, 1 dout, 2 dz.
@@ -12,20 +12,18 @@
 
 struct Params {
   rows: u32,
-  out_features: u32,
+  outFeatures: u32,
   slots: u32,       // n′·R, the period of the tile
   width: u32,       // columns per row of dz: n′·P
   rank: u32,
   stride: u32,      // P, columns per chunk
-  col_tiles: u32,
-  group_small: u32,  // contiguous repeat: floor(out/R) members per group ...
-  group_large: u32,  // ... plus one for the first out mod R groups
+  colTiles: u32,
+  groupSmall: u32,  // contiguous repeat: floor(out/R) members per group ...
+  groupLarge: u32,  // ... plus one for the first out mod R groups
 }
 
 // 0 zero pad, 1 tile, 2 contiguous repeat.
 override KIND: u32 = 1u;
-// Rows per workgroup.
-override ROWS: u32 = 8u;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> dout: array<f32>;
@@ -34,11 +32,11 @@ override ROWS: u32 = 8u;
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
-  let tile = wid.x + wid.y * nwg.x;
-  let q = (tile % params.col_tiles) * 64u + lid;
-  let row0 = (tile / params.col_tiles) * ROWS;
+  let t = mora_tile(wid, nwg, lid, params.colTiles, params.rows);
+  let q = t.column;
+  let row0 = t.row0;
   if (q >= params.width || row0 >= params.rows) { return; }
-  let row_end = min(row0 + ROWS, params.rows);
+  let rowEnd = t.rowEnd;
   let k = q % params.stride;
   let s = (q / params.stride) * params.rank + k;
   // Members: first, first + step, ... (count of them).
@@ -46,19 +44,19 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   var step = params.slots;
   var count = 0u;
   if (KIND == 0u) {
-    count = select(0u, 1u, s < params.out_features);
+    count = select(0u, 1u, s < params.outFeatures);
   } else if (KIND == 1u) {
-    count = select(0u, (params.out_features - s + params.slots - 1u) / params.slots, s < params.out_features);
+    count = select(0u, (params.outFeatures - s + params.slots - 1u) / params.slots, s < params.outFeatures);
   } else {
-    let big = params.group_small + 1u;
-    first = select(params.group_large * big + (s - params.group_large) * params.group_small, s * big,
-                   s < params.group_large);
-    count = select(params.group_small, big, s < params.group_large);
+    let big = params.groupSmall + 1u;
+    first = select(params.groupLarge * big + (s - params.groupLarge) * params.groupSmall, s * big,
+                   s < params.groupLarge);
+    count = select(params.groupSmall, big, s < params.groupLarge);
     step = 1u;
   }
   if (k >= params.rank) { count = 0u; }  // padding column
-  for (var b = row0; b < row_end; b++) {
-    let row = b * params.out_features;
+  for (var b = row0; b < rowEnd; b++) {
+    let row = b * params.outFeatures;
     var acc = 0.0;
     for (var t = 0u; t < count; t++) {
       acc += dout[row + first + t * step];

@@ -19,6 +19,7 @@ import padCode from "../../../kernels/mora_square_pad.wgsl" with { type: "text" 
 import type { Gpu } from "../../gpu/device.ts";
 import { type Dispatch, grid, makeDispatch } from "../../gpu/kernel.ts";
 import type { ScratchPool } from "../../gpu/scratch.ts";
+import { specialize } from "../../gpu/template.ts";
 import type { Tensor } from "../../gpu/tensor.ts";
 import { checkSizes } from "../check_sizes.ts";
 import { matmul } from "../matmul.ts";
@@ -33,7 +34,7 @@ import {
   moraPaddedRank,
 } from "./operators.ts";
 
-const padKernel = { name: "mora_square_pad", code: padCode };
+const padTemplate = { file: "kernels/mora_square_pad.wgsl", code: padCode };
 
 /** Scratch tensors of one adapter forward or backward, shared between layers; see {@link moraScratchShapes}. */
 export interface MoraScratch {
@@ -124,11 +125,10 @@ function checkScratch(op: string, args: MoraDims & MoraScratch): void {
 function padSquare(gpu: Gpu, M: Tensor, square: Tensor, R: number, crop: boolean): Promise<Dispatch> {
   const P = moraPaddedRank(R);
   const [src, dst] = crop ? [square, M] : [M, square];
-  return makeDispatch(gpu, padKernel, {
+  return makeDispatch(gpu, specialize(padTemplate, { constants: { CROP: crop ? 1 : 0 } }), {
     params: { u32: [R, P] },
     tensors: [src, dst],
     workgroups: grid(gpu, Math.ceil(dst.size / 64)),
-    constants: { CROP: crop ? 1 : 0 },
   });
 }
 

@@ -44,6 +44,7 @@ import compressRotateCode from "../../../kernels/mora_compress_rotate.wgsl" with
 import decompressCode from "../../../kernels/mora_decompress.wgsl" with { type: "text" };
 import decompressBackwardCode from "../../../kernels/mora_decompress_backward.wgsl" with { type: "text" };
 import compressBackwardCode from "../../../kernels/mora_compress_backward.wgsl" with { type: "text" };
+import tilingCode from "../../../kernels/mora_tiling.wgsl" with { type: "text" };
 import compressRotateBackwardCode from "../../../kernels/mora_compress_rotate_backward.wgsl" with {
   type: "text",
 };
@@ -57,18 +58,30 @@ import {
 } from "./variants.ts";
 import type { Gpu } from "../../gpu/device.ts";
 import { type Dispatch, grid, makeDispatch } from "../../gpu/kernel.ts";
+import { specialize } from "../../gpu/template.ts";
 import { createTensor, type Tensor } from "../../gpu/tensor.ts";
 import { checkSizes } from "../check_sizes.ts";
 
-const kernels = {
-  compress: { name: "mora_compress", code: compressCode },
-  compressRotate: { name: "mora_compress_rotate", code: compressRotateCode },
-  decompress: { name: "mora_decompress", code: decompressCode },
-  decompressBackward: { name: "mora_decompress_backward", code: decompressBackwardCode },
-  compressBackward: { name: "mora_compress_backward", code: compressBackwardCode },
+const tiling = { file: "kernels/mora_tiling.wgsl", code: tilingCode };
+/** The row-looping kernels' templates, each with the shared tiling prologue (kernels/mora_tiling.wgsl). */
+const templates = {
+  compress: { file: "kernels/mora_compress.wgsl", code: compressCode, pieces: [tiling] },
+  compressRotate: { file: "kernels/mora_compress_rotate.wgsl", code: compressRotateCode, pieces: [tiling] },
+  decompress: { file: "kernels/mora_decompress.wgsl", code: decompressCode, pieces: [tiling] },
+  decompressBackward: {
+    file: "kernels/mora_decompress_backward.wgsl",
+    code: decompressBackwardCode,
+    pieces: [tiling],
+  },
+  compressBackward: {
+    file: "kernels/mora_compress_backward.wgsl",
+    code: compressBackwardCode,
+    pieces: [tiling],
+  },
   compressRotateBackward: {
-    name: "mora_compress_rotate_backward",
+    file: "kernels/mora_compress_rotate_backward.wgsl",
     code: compressRotateBackwardCode,
+    pieces: [tiling],
   },
 };
 
@@ -209,22 +222,28 @@ export async function moraCompressForward(gpu: Gpu, args: MoraCompressForwardArg
   if (compression === "rotatedChunks") {
     const { cos, sin } = rotationTablesOn(gpu, layout.chunks, R);
     return [
-      await makeDispatch(gpu, kernels.compressRotate, {
+      await makeDispatch(gpu, specialize(templates.compressRotate, { constants: { ROWS: ROWS_PER_GROUP } }), {
         params: { u32: [rows, inF, width, R, stride, colTiles] },
         tensors: [args.x, cos, sin, args.compressed],
         workgroups,
-        constants: { ROWS: ROWS_PER_GROUP },
       }),
     ];
   }
   const groups = contiguousGroups(inF, R);
   return [
-    await makeDispatch(gpu, kernels.compress, {
-      params: { u32: [rows, inF, width, R, stride, colTiles, layout.padded / R, groups.small, groups.large] },
-      tensors: [args.x, args.compressed],
-      workgroups,
-      constants: { KIND: COMPRESSION_KIND[compression], ROWS: ROWS_PER_GROUP },
-    }),
+    await makeDispatch(
+      gpu,
+      specialize(templates.compress, {
+        constants: { KIND: COMPRESSION_KIND[compression], ROWS: ROWS_PER_GROUP },
+      }),
+      {
+        params: {
+          u32: [rows, inF, width, R, stride, colTiles, layout.padded / R, groups.small, groups.large],
+        },
+        tensors: [args.x, args.compressed],
+        workgroups,
+      },
+    ),
   ];
 }
 
@@ -247,12 +266,17 @@ export async function moraDecompressForward(gpu: Gpu, args: MoraDecompressForwar
   const { colTiles, workgroups } = tiles(gpu, columns, rows);
   const groups = contiguousGroups(outF, R);
   return [
-    await makeDispatch(gpu, kernels.decompress, {
-      params: { u32: [rows, outF, slots, width, R, stride, columns, colTiles, groups.small, groups.large] },
-      tensors: [args.z, args.out],
-      workgroups,
-      constants: { KIND: DECOMPRESSION_KIND[decompression], ROWS: ROWS_PER_GROUP },
-    }),
+    await makeDispatch(
+      gpu,
+      specialize(templates.decompress, {
+        constants: { KIND: DECOMPRESSION_KIND[decompression], ROWS: ROWS_PER_GROUP },
+      }),
+      {
+        params: { u32: [rows, outF, slots, width, R, stride, columns, colTiles, groups.small, groups.large] },
+        tensors: [args.z, args.out],
+        workgroups,
+      },
+    ),
   ];
 }
 
@@ -276,12 +300,17 @@ export async function moraDecompressBackward(
   const groups = contiguousGroups(outF, R);
   const decompression = MORA_OPERATORS[args.variant].decompression;
   return [
-    await makeDispatch(gpu, kernels.decompressBackward, {
-      params: { u32: [rows, outF, slots, width, R, stride, colTiles, groups.small, groups.large] },
-      tensors: [args.dout, args.dz],
-      workgroups,
-      constants: { KIND: DECOMPRESSION_KIND[decompression], ROWS: ROWS_PER_GROUP },
-    }),
+    await makeDispatch(
+      gpu,
+      specialize(templates.decompressBackward, {
+        constants: { KIND: DECOMPRESSION_KIND[decompression], ROWS: ROWS_PER_GROUP },
+      }),
+      {
+        params: { u32: [rows, outF, slots, width, R, stride, colTiles, groups.small, groups.large] },
+        tensors: [args.dout, args.dz],
+        workgroups,
+      },
+    ),
   ];
 }
 
@@ -307,12 +336,15 @@ export async function moraCompressBackward(gpu: Gpu, args: MoraCompressBackwardA
     const { cos, sin } = rotationTablesOn(gpu, layout.chunks, R);
     const { colTiles, workgroups } = tiles(gpu, Math.min(inF, slots), rows);
     return [
-      await makeDispatch(gpu, kernels.compressRotateBackward, {
-        params: { u32: [rows, inF, slots, width, R, stride, colTiles] },
-        tensors: [args.dcompressed, cos, sin, args.dx],
-        workgroups,
-        constants: { ROWS: ROWS_PER_GROUP },
-      }),
+      await makeDispatch(
+        gpu,
+        specialize(templates.compressRotateBackward, { constants: { ROWS: ROWS_PER_GROUP } }),
+        {
+          params: { u32: [rows, inF, slots, width, R, stride, colTiles] },
+          tensors: [args.dcompressed, cos, sin, args.dx],
+          workgroups,
+        },
+      ),
     ];
   }
   const columns = compression === "truncate" || chunked ? Math.min(slots, inF) : inF;
@@ -321,14 +353,19 @@ export async function moraCompressBackward(gpu: Gpu, args: MoraCompressBackwardA
   // The chunked sum runs over the wrap-padded positions below slots′ (= padded for the modulo sum).
   const positions = chunked ? slots : layout.padded;
   return [
-    await makeDispatch(gpu, kernels.compressBackward, {
-      params: {
-        u32: [rows, inF, width, R, stride, positions, columns, colTiles, groups.small, groups.large],
+    await makeDispatch(
+      gpu,
+      specialize(templates.compressBackward, {
+        constants: { KIND: COMPRESSION_KIND[compression], ROWS: ROWS_PER_GROUP },
+      }),
+      {
+        params: {
+          u32: [rows, inF, width, R, stride, positions, columns, colTiles, groups.small, groups.large],
+        },
+        tensors: [args.dcompressed, args.dx],
+        workgroups,
       },
-      tensors: [args.dcompressed, args.dx],
-      workgroups,
-      constants: { KIND: COMPRESSION_KIND[compression], ROWS: ROWS_PER_GROUP },
-    }),
+    ),
   ];
 }
 

@@ -1,0 +1,21 @@
+// The MoRA tiling prologue, a piece shared by the mora_* kernels that loop over rows (lib/ops/mora/operators.ts):
+// workgroups of 64 threads form a linear grid (2-D past the per-dimension limit, see lib/gpu/kernel.ts `grid`),
+// and workgroup `tile` covers the 64 columns of column tile `tile mod colTiles` (one column per thread) on the
+// ROWS rows from (tile / colTiles)·ROWS. A thread works out its source indices once and reuses them on every
+// row of its tile.
+
+// Rows per workgroup.
+override ROWS: u32 = 8u;
+
+// This thread's column and rows [row0, rowEnd).
+struct MoraTile {
+  column: u32,
+  row0: u32,
+  rowEnd: u32,
+}
+
+fn mora_tile(wid: vec3u, nwg: vec3u, lid: u32, colTiles: u32, rows: u32) -> MoraTile {
+  let tile = wid.x + wid.y * nwg.x;
+  let row0 = (tile / colTiles) * ROWS;
+  return MoraTile((tile % colTiles) * 64u + lid, row0, min(row0 + ROWS, rows));
+}
