@@ -1,14 +1,14 @@
 // Gradient global norm, pass 2: one workgroup sums every partial sum of squares in a fixed order.
 // partials is (count) f32 from grad_norm_partial.wgsl; out is (2):
 //   out[0] = ‖g‖₂ = sqrt(Σ partials),
-//   out[1] = clip coefficient = min(1, max_norm / (‖g‖₂ + 1e-6)) (torch clip_grad_norm_), or 1 when
-//            clipping is off (max_norm = Infinity on the host, passed as clip_enabled = 0).
-// Bindings: 0 params {count, clip_enabled, max_norm}, 1 partials, 2 out.
+//   out[1] = clip coefficient = min(1, maxNorm / (‖g‖₂ + 1e-6)) (torch clip_grad_norm_), or 1 when
+//            clipping is off (maxNorm = Infinity on the host, passed as clipEnabled = 0).
+// Bindings: 0 params {count, clipEnabled, maxNorm}, 1 partials, 2 out.
 
 struct Params {
   count: u32,
-  clip_enabled: u32,
-  max_norm: f32,
+  clipEnabled: u32,
+  maxNorm: f32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -28,7 +28,7 @@ fn main(@builtin(local_invocation_index) lid: u32) {
   if (lid == 0u) {
     let norm = sqrt(total);
     out[0] = norm;
-    let coefficient = min(1.0, params.max_norm / (norm + 1e-6));
-    out[1] = select(1.0, coefficient, params.clip_enabled != 0u);
+    let coefficient = min(1.0, params.maxNorm / (norm + 1e-6));
+    out[1] = select(1.0, coefficient, params.clipEnabled != 0u);
   }
 }

@@ -1,5 +1,5 @@
 /**
- * The AdamW update of one parameter tensor with `torch.optim.AdamW` semantics (decoupled weight decay,
+ * The AdamW update of parameter tensors with `torch.optim.AdamW` semantics (decoupled weight decay,
  * bias correction), in the operation order of torch's single-tensor implementation, step t (1-based):
  *
  * ```
@@ -11,19 +11,26 @@
  * ```
  *
  * Everything that changes per step (the learning rate from the schedule, the bias corrections) lives in
- * the `hyper` storage tensor, which the trainer rewrites with `writeTensor(hyper, adamwHyper(...))`
- * before each step; the dispatch itself is built once.
+ * the `hyper` storage tensor, one row of 7 per parameter group, which the trainer rewrites with
+ * `writeTensor(hyper, adamwHyper(...), row)` before each step; the dispatches themselves are built once.
+ *
+ * The moments of all tensors live in two arenas (`m`, `v`) at per-tensor offsets ({@link packMoments}
+ * lays them out within the binding limit), while each parameter and gradient stays its own buffer. Small
+ * tensors share a dispatch, bound side by side (a launch costs more than their update); each large one
+ * has its own. Tensors whose sizes are multiples of 4 are updated as vec4 (four values per thread, the
+ * same operations per value). Neither changes a bit of the result.
  *
  * @module
  */
 
 import code from "../../kernels/adamw.wgsl" with { type: "text" };
-import type { Gpu } from "../gpu/device.ts";
-import { type Dispatch, grid, makeDispatch } from "../gpu/kernel.ts";
+import type { Gpu, GpuLimits } from "../gpu/device.ts";
+import { type Dispatch, grid, type KernelSource, makeDispatch } from "../gpu/kernel.ts";
+import { specialize } from "../gpu/template.ts";
 import { createTensor, type Tensor } from "../gpu/tensor.ts";
 import { checkSizes } from "./check_sizes.ts";
 
-const kernel = { name: "adamw", code };
+const template = { file: "kernels/adamw.wgsl", code };
 
 /** Number of values in a `hyper` tensor (see {@link adamwHyper} for the layout). */
 export const ADAMW_HYPER_SIZE = 7;
@@ -64,22 +71,43 @@ export function adamwHyper(h: AdamwHyperParams): Float32Array<ArrayBuffer> {
   return new Float32Array([h.lr, h.beta1, h.beta2, h.eps, h.weightDecay, bc1, bc2]);
 }
 
-/** Arguments of {@link adamwUpdate}. */
-export interface AdamwUpdateArgs {
+/** Most tensors one dispatch updates, whatever the device binds (each adds a case to the kernel). */
+const MAX_TENSORS_PER_DISPATCH = 16;
+/**
+ * Most values of a group of tensors updated by one dispatch. llvmpipe runs every case of the kernel's
+ * switch for every thread (masked), so grouping costs a few loads per tensor per value while it saves a
+ * launch: it pays for small tensors only.
+ */
+const GROUP_VALUES = 16384;
+/** Storage bindings of a dispatch besides the tensors' own: m, v, hyper and clip. */
+const SHARED_BINDINGS = 4;
+
+/** One parameter tensor of an {@link adamwUpdate}. */
+export interface AdamwTensor {
   /** Parameter (n), updated in place. */
   param: Tensor;
-  /** First moment (n), updated in place; zeros before step 1. */
-  m: Tensor;
-  /** Second moment (n), updated in place; zeros before step 1. */
-  v: Tensor;
   /** Gradient (n), read only. */
   grad: Tensor;
-  /** Hyperparameters (7) as {@link adamwHyper} lays them out, rewritten by the trainer every step. */
+  /** Where its moments start in the `m` and `v` arenas (n values each). */
+  momentOffset: number;
+  /** Where its group's {@link adamwHyper} values start in `hyper`. */
+  hyperOffset: number;
+}
+
+/** Arguments of {@link adamwUpdate}. */
+export interface AdamwUpdateArgs {
+  /** The tensors to update; empty ones are skipped. */
+  tensors: readonly AdamwTensor[];
+  /** First moments of every tensor (the arena `momentOffset` indexes), updated in place; zeros before step 1. */
+  m: Tensor;
+  /** Second moments, laid out as `m`, updated in place; zeros before step 1. */
+  v: Tensor;
+  /** Every group's 7 hyperparameters as {@link adamwHyper} lays them out, rewritten by the trainer every step. */
   hyper: Tensor;
   /** The `gradNorm` output (2), whose element 1 scales the gradient; omit for no clipping. */
   clip?: Tensor;
-  /** Number of values. */
-  n: number;
+  /** Most tensors per dispatch (default: as many as the device binds, at most 16). */
+  tensorsPerDispatch?: number;
 }
 
 const unitClips = new WeakMap<GPUDevice, Tensor>();
@@ -94,28 +122,151 @@ function unitClip(gpu: Gpu): Tensor {
   return clip;
 }
 
+/** Where one tensor's moments live: which arena, and the offset in it. */
+export interface MomentPlace {
+  /** Index of the arena. */
+  arena: number;
+  /** First value of the tensor's moments in the arena. */
+  offset: number;
+}
+
 /**
- * Builds the one dispatch of the AdamW update of `param`, `m` and `v` (all in place). The gradient is
- * not modified.
+ * Lays the moments of tensors of `sizes` out in arenas of at most `maxValues` values each (one storage
+ * binding), in order: a tensor starts a new arena when it does not fit in the current one. Returns each
+ * tensor's place and each arena's size.
+ */
+export function packMoments(
+  sizes: readonly number[],
+  maxValues: number,
+): { places: MomentPlace[]; arenaSizes: number[] } {
+  const places: MomentPlace[] = [];
+  const arenaSizes: number[] = [];
+  for (const n of sizes) {
+    // Moments of a size divisible by 4 start at a multiple of 4, so that they can be read as vec4.
+    const align = (size: number) => n % 4 === 0 ? Math.ceil(size / 4) * 4 : size;
+    const used = arenaSizes.at(-1);
+    const full = used === undefined || (n > 0 && used > 0 && align(used) + n > maxValues);
+    if (full) arenaSizes.push(0);
+    const arena = arenaSizes.length - 1;
+    const offset = align(arenaSizes[arena]!);
+    places.push({ arena, offset });
+    arenaSizes[arena] = offset + n;
+  }
+  return { places, arenaSizes };
+}
+
+/** The most tensors one dispatch can bind on this device (two storage bindings each). */
+export function adamwTensorsPerDispatch(limits: Pick<GpuLimits, "maxStorageBuffersPerShaderStage">): number {
+  const fit = Math.floor((limits.maxStorageBuffersPerShaderStage - SHARED_BINDINGS) / 2);
+  return Math.max(1, Math.min(MAX_TENSORS_PER_DISPATCH, fit));
+}
+
+/** The kernel for `count` tensors of `lanes` (1 or 4) values per thread, filled into kernels/adamw.wgsl. */
+function adamwKernel(count: number, lanes: number): KernelSource {
+  return specialize(template, { tensors: count, lanes }, ({ tensors }) => {
+    const type = lanes === 4 ? "vec4f" : "f32";
+    const ks = Array.from({ length: tensors }, (_, k) => k);
+    const bindings = ks.flatMap((k) => [
+      `@group(0) @binding(${
+        SHARED_BINDINGS + 1 + 2 * k
+      }) var<storage, read_write> param${k}: array<${type}>;`,
+      `@group(0) @binding(${SHARED_BINDINGS + 2 + 2 * k}) var<storage, read> grad${k}: array<${type}>;`,
+    ]);
+    const loads = ks.map((k) => `case ${k}u: { param = param${k}[i]; grad = grad${k}[i]; }`);
+    const stores = ks.map((k) => `case ${k}u: { param${k}[i] = theta; }`);
+    const lines = (cases: string[]) => cases.join("\n");
+    return {
+      slots: {
+        COUNT: tensors,
+        VALUES: type,
+        BINDINGS: lines(bindings),
+        LOADS: lines(loads),
+        STORES: lines(stores),
+      },
+    };
+  });
+}
+
+/** Checks every tensor against the arenas and the hyper table, naming the first that does not fit. */
+function checkAdamwArgs(args: AdamwUpdateArgs, clip: Tensor): void {
+  const { m, v, hyper } = args;
+  checkSizes("AdamW", "the moment arenas (m and v alike)", [[v, m.size]]);
+  checkSizes("AdamW", "the clip pair [norm, coefficient]", [[clip, 2]]);
+  for (const { param, grad, momentOffset, hyperOffset } of args.tensors) {
+    checkSizes("AdamW", `parameter "${param.name}" (n ${param.size})`, [[grad, param.size]]);
+    const offsets = [[momentOffset, param.size, m], [hyperOffset, ADAMW_HYPER_SIZE, hyper]] as const;
+    for (const [offset, count, into] of offsets) {
+      if (!Number.isInteger(offset) || offset < 0 || offset + count > into.size) {
+        throw new RangeError(
+          `Cannot update "${param.name}" with AdamW: ${count} values at offset ${offset} do not fit in ` +
+            `tensor "${into.name}" of ${into.size}`,
+        );
+      }
+    }
+  }
+}
+
+/**
+ * Builds the AdamW update of every tensor (parameters and moments in place, gradients read only): small
+ * tensors in shared dispatches of up to {@link adamwTensorsPerDispatch}, large ones alone, each element
+ * updated exactly as a single-tensor update would (the same operations in the same order), so the
+ * grouping does not change any bit.
  *
- * @throws {RangeError} naming the tensor whose size does not match `n` (or 7 for hyper, 2 for clip).
+ * @throws {RangeError} naming a tensor whose gradient size differs, or whose moments or group do not fit.
  */
 export async function adamwUpdate(gpu: Gpu, args: AdamwUpdateArgs): Promise<Dispatch[]> {
-  const { param, m, v, grad, hyper, n } = args;
-  if (!Number.isInteger(n) || n < 0) {
-    throw new RangeError(`Cannot update "${param.name}" with AdamW: n ${n} is not a size`);
-  }
-  const shape = `param, m, v, grad (n ${n}), hyper (${ADAMW_HYPER_SIZE}) and clip (2)`;
-  checkSizes("AdamW", shape, [[param, n], [m, n], [v, n], [grad, n], [hyper, ADAMW_HYPER_SIZE]]);
   const clip = args.clip ?? unitClip(gpu);
-  checkSizes("AdamW", shape, [[clip, 2]]);
-  return [
-    await makeDispatch(gpu, kernel, {
-      params: { u32: [n] },
-      tensors: [param, m, v, grad, hyper, clip],
-      workgroups: grid(gpu, Math.ceil(n / 256)),
-    }),
-  ];
+  checkAdamwArgs(args, clip);
+  const perDispatch = Math.min(adamwTensorsPerDispatch(gpu.limits), args.tensorsPerDispatch ?? Infinity);
+  const dispatches: Promise<Dispatch>[] = [];
+  for (const { lanes, tensors } of adamwGroups(args.tensors, perDispatch)) {
+    const table: number[] = [];
+    let workgroups = 0;
+    for (const t of tensors) {
+      table.push(t.param.size / lanes, workgroups, t.momentOffset / lanes, t.hyperOffset);
+      workgroups += Math.ceil(t.param.size / lanes / 256);
+    }
+    dispatches.push(makeDispatch(gpu, adamwKernel(tensors.length, lanes), {
+      params: { u32: table },
+      tensors: [args.m, args.v, args.hyper, clip, ...tensors.flatMap((t) => [t.param, t.grad])],
+      workgroups: grid(gpu, workgroups),
+    }));
+  }
+  return await Promise.all(dispatches);
+}
+
+/** Values (1 or 4) each thread of a tensor's update handles: 4 when its size and moments allow vec4. */
+function lanesOf(t: AdamwTensor): number {
+  return t.param.size % 4 === 0 && t.momentOffset % 4 === 0 ? 4 : 1;
+}
+
+/**
+ * The non-empty tensors in dispatch groups: a tensor of more than GROUP_VALUES / 4 values has a dispatch
+ * of its own; smaller ones of the same lanes share one while it holds at most GROUP_VALUES values and
+ * `perDispatch` tensors. (Each value's update is independent of the others, so the order is free.)
+ */
+function adamwGroups(
+  tensors: readonly AdamwTensor[],
+  perDispatch: number,
+): { lanes: number; tensors: AdamwTensor[] }[] {
+  const groups: { lanes: number; tensors: AdamwTensor[]; values: number }[] = [];
+  const open = new Map<number, { lanes: number; tensors: AdamwTensor[]; values: number }>();
+  for (const t of tensors) {
+    const n = t.param.size, lanes = lanesOf(t);
+    if (n === 0) continue;
+    if (n > GROUP_VALUES / 4) {
+      groups.push({ lanes, tensors: [t], values: n });
+      continue;
+    }
+    let group = open.get(lanes);
+    if (!group || group.tensors.length === perDispatch || group.values + n > GROUP_VALUES) {
+      groups.push(group = { lanes, tensors: [], values: 0 });
+      open.set(lanes, group);
+    }
+    group.tensors.push(t);
+    group.values += n;
+  }
+  return groups;
 }
 
 /**

@@ -4,23 +4,28 @@
  * `coefficient = min(1, maxNorm / (norm + 1e-6))`. The optimizer multiplies each gradient by the
  * coefficient as it reads it (see `adamwUpdate`'s `clip`), so the gradients themselves are not rewritten.
  *
- * Deterministic two-pass reduction without float atomics: one dispatch per tensor writes per-workgroup
- * partial sums of squares into its own region of a scratch buffer, then one single-workgroup dispatch
- * sums all partials in a fixed order.
+ * Deterministic two-pass reduction without float atomics: each tensor's workgroups write their partial
+ * sums of squares into the tensor's own region of a scratch buffer, then one single-workgroup dispatch
+ * sums all partials in a fixed order. The first pass covers many tensors per dispatch (as many as the
+ * device binds, at most 32); a tensor's partials depend only on its size, so the grouping changes no bit.
  *
  * @module
  */
 
 import partialCode from "../../kernels/grad_norm_partial.wgsl" with { type: "text" };
 import finalCode from "../../kernels/grad_norm_final.wgsl" with { type: "text" };
-import workgroupSumCode from "../../kernels/workgroup_sum.wgsl" with { type: "text" };
-import type { Gpu } from "../gpu/device.ts";
-import { type Dispatch, makeDispatch, withPieces } from "../gpu/kernel.ts";
+import type { Gpu, GpuLimits } from "../gpu/device.ts";
+import { type Dispatch, type KernelSource, makeDispatch } from "../gpu/kernel.ts";
+import { specialize } from "../gpu/template.ts";
 import { scratchTensor, type Tensor } from "../gpu/tensor.ts";
+import { workgroupSum } from "./pieces.ts";
 
-const workgroupSum = { file: "kernels/workgroup_sum.wgsl", code: workgroupSumCode };
-const partialKernel = withPieces({ name: "grad_norm_partial", code: partialCode }, [workgroupSum]);
-const finalKernel = withPieces({ name: "grad_norm_final", code: finalCode }, [workgroupSum]);
+const partialTemplate = { file: "kernels/grad_norm_partial.wgsl", code: partialCode, pieces: [workgroupSum] };
+const finalKernel = specialize({
+  file: "kernels/grad_norm_final.wgsl",
+  code: finalCode,
+  pieces: [workgroupSum],
+});
 
 /** Threads per workgroup of both kernels. */
 const WORKGROUP_SIZE = 256;
@@ -28,6 +33,10 @@ const WORKGROUP_SIZE = 256;
 const VALUES_PER_THREAD = 8;
 /** Most workgroups (partials) per tensor: enough to fill a GPU, few enough for one final workgroup. */
 const MAX_WORKGROUPS_PER_TENSOR = 1024;
+/** Largest gradient that shares its partial-sum dispatch with others (see `partialGroups`). */
+const SMALL_VALUES = 8192;
+/** Most tensors per partial-sum dispatch, whatever the device binds (each adds a case to the kernel). */
+const MAX_TENSORS_PER_DISPATCH = 32;
 
 /** Arguments of {@link gradNorm}. */
 export interface GradNormArgs {
@@ -37,6 +46,8 @@ export interface GradNormArgs {
   grads: readonly Tensor[];
   /** Clip threshold (torch `max_norm`), positive; `Infinity` turns clipping off (coefficient 1). */
   maxNorm: number;
+  /** Most gradients per partial-sum dispatch (default: as many as the device binds, at most 32). */
+  tensorsPerDispatch?: number;
 }
 
 /** Number of partial sums (workgroups) for a tensor of `n` values. */
@@ -44,8 +55,67 @@ function gradNormWorkgroups(n: number): number {
   return Math.min(MAX_WORKGROUPS_PER_TENSOR, Math.ceil(n / (WORKGROUP_SIZE * VALUES_PER_THREAD)));
 }
 
+/** One gradient's region of the partial sums. */
+interface Region {
+  grad: Tensor;
+  /** Its workgroups, one partial each. */
+  workgroups: number;
+  /** Its first partial. */
+  first: number;
+}
+
 /**
- * Builds the dispatches of the global gradient norm: one per non-empty gradient, then one final.
+ * The non-empty regions in dispatch groups: a gradient of more than SMALL_VALUES values has a dispatch of
+ * its own; smaller ones share one, `perDispatch` at most. llvmpipe runs every case of the kernel's switch
+ * for every thread (masked), so grouping pays for small tensors only, where the launch costs more.
+ */
+function partialGroups(regions: readonly Region[], perDispatch: number): Region[][] {
+  const groups: Region[][] = [];
+  let small: Region[] | undefined;
+  for (const region of regions) {
+    if (region.workgroups === 0) continue;
+    if (region.grad.size > SMALL_VALUES) {
+      groups.push([region]);
+      continue;
+    }
+    if (!small || small.length === perDispatch) groups.push(small = []);
+    small.push(region);
+  }
+  return groups;
+}
+
+/** The kernel's table of a group: per gradient, its size, first workgroup in the dispatch, workgroups, first partial. */
+function partialTable(group: readonly Region[]): number[] {
+  let workgroups = 0;
+  return group.flatMap((r) => {
+    const row = [r.grad.size, workgroups, r.workgroups, r.first];
+    workgroups += r.workgroups;
+    return row;
+  });
+}
+
+/** The most gradients one partial-sum dispatch can bind on this device (besides the partials). */
+export function gradNormTensorsPerDispatch(
+  limits: Pick<GpuLimits, "maxStorageBuffersPerShaderStage">,
+): number {
+  return Math.max(1, Math.min(MAX_TENSORS_PER_DISPATCH, limits.maxStorageBuffersPerShaderStage - 1));
+}
+
+/** The partial-sum kernel for `count` gradients: their bindings and switch cases filled in. */
+function partialKernel(count: number): KernelSource {
+  return specialize(partialTemplate, { tensors: count }, ({ tensors }) => {
+    const ks = Array.from({ length: tensors }, (_, k) => k);
+    const bindings = ks.map((k) => `@group(0) @binding(${2 + k}) var<storage, read> grad${k}: array<f32>;`);
+    const cases = ks.map((k) =>
+      `case ${k}u: { for (var j = j0; j < t.x; j += stride) { let g = grad${k}[j]; s += g * g; } }`
+    );
+    return { slots: { COUNT: tensors, BINDINGS: bindings.join("\n"), CASES: cases.join("\n") } };
+  });
+}
+
+/**
+ * Builds the dispatches of the global gradient norm: one partial-sum dispatch per group of gradients
+ * ({@link gradNormTensorsPerDispatch}), then one final.
  * Allocates the scratch tensor `gradNorm.partials` (4 bytes per workgroup), which lives as long as
  * the dispatches are used.
  *
@@ -63,21 +133,23 @@ export async function gradNorm(gpu: Gpu, args: GradNormArgs): Promise<Dispatch[]
       `Cannot clip gradients to norm ${maxNorm}: pass a positive maxNorm, or Infinity for none`,
     );
   }
-  const counts = grads.map((g) => gradNormWorkgroups(g.size));
-  const total = counts.reduce((a, b) => a + b, 0);
-  const partials = scratchTensor(gpu, "gradNorm.partials", [total]);
-  const dispatches: Promise<Dispatch>[] = [];
-  let offset = 0;
-  grads.forEach((grad, k) => {
-    const workgroups = counts[k]!;
-    if (workgroups === 0) return;
-    dispatches.push(makeDispatch(gpu, partialKernel, {
-      params: { u32: [grad.size, offset] },
-      tensors: [grad, partials],
-      workgroups: [workgroups, 1, 1],
-    }));
-    offset += workgroups;
+  // Each gradient's region of partials: its workgroups, after the regions of the gradients before it.
+  let total = 0;
+  const regions = grads.map((grad): Region => {
+    const region = { grad, workgroups: gradNormWorkgroups(grad.size), first: total };
+    total += region.workgroups;
+    return region;
   });
+  const partials = scratchTensor(gpu, "gradNorm.partials", [total]);
+  const perDispatch = Math.min(gradNormTensorsPerDispatch(gpu.limits), args.tensorsPerDispatch ?? Infinity);
+  const dispatches: Promise<Dispatch>[] = [];
+  for (const group of partialGroups(regions, perDispatch)) {
+    dispatches.push(makeDispatch(gpu, partialKernel(group.length), {
+      params: { u32: partialTable(group) },
+      tensors: [partials, ...group.map((r) => r.grad)],
+      workgroups: [group.reduce((sum, r) => sum + r.workgroups, 0), 1, 1],
+    }));
+  }
   const clipEnabled = Number.isFinite(maxNorm) ? 1 : 0;
   dispatches.push(makeDispatch(gpu, finalKernel, {
     params: { u32: [total, clipEnabled], f32: [clipEnabled ? maxNorm : 0] },

@@ -1,7 +1,9 @@
 /**
  * AdamW over parameter groups (torch.optim.AdamW semantics), with global-norm gradient clipping, as
- * dispatches appended to the training step's command buffer. Per-step values (learning rate, bias
- * corrections) live in one small `hyper` tensor per group, rewritten before each submit.
+ * dispatches appended to the training step's command buffer: one gradient-norm pass over all gradients
+ * and one AdamW dispatch per group of tensors (see lib/ops/adamw.ts), whose moments live in shared
+ * arenas. Per-step values (learning rate, bias corrections) live in one small `hyper` table, a row per
+ * group, rewritten before each submit.
  *
  * @module
  */
@@ -10,7 +12,7 @@ import type { Gpu } from "../gpu/device.ts";
 import type { Dispatch } from "../gpu/kernel.ts";
 import { collectScratch, createTensor, readTensor, type Tensor, writeTensor } from "../gpu/tensor.ts";
 import type { TrainableTensor } from "../model/linear.ts";
-import { ADAMW_HYPER_SIZE, adamwHyper, adamwUpdate } from "../ops/adamw.ts";
+import { ADAMW_HYPER_SIZE, adamwHyper, adamwUpdate, packMoments } from "../ops/adamw.ts";
 import { gradNorm } from "../ops/grad_norm.ts";
 
 /** Hyperparameters of one group; `lrScale` multiplies the scheduled rate (LoRA+ uses it for B). */
@@ -60,37 +62,56 @@ export interface MomentState {
 
 interface Slot {
   param: TrainableTensor;
-  m: Tensor;
-  v: Tensor;
+  /** The moment arena its m and v live in. */
+  arena: Arena;
+  /** First value of its moments in the arena. */
+  offset: number;
+  /** Row of its group in the hyper table. */
+  groupRow: number;
   /** Updates applied to this tensor since its state was last reset (torch's per-parameter `step`). */
   step: number;
+}
+
+/** First and second moments of several tensors, one buffer each (one storage binding). */
+interface Arena {
+  m: Tensor;
+  v: Tensor;
 }
 
 /** AdamW state for a set of trainable tensors. */
 export class AdamW {
   readonly #slots: Slot[];
-  readonly #hyper = new Map<string, Tensor>();
+  readonly #arenas: Arena[];
+  /** The groups' names, in the order of their rows in `#hyper`. */
+  readonly #groups: string[];
+  /** Every group's {@link adamwHyper} values, one row of ADAMW_HYPER_SIZE per group. */
+  readonly #hyper: Tensor;
   readonly #norm: Tensor;
   readonly #scratch: Tensor[] = [];
 
   /**
-   * Allocates the moments of every tensor (zeros).
+   * Allocates the moments of every tensor (zeros), packed in as few arenas as the binding limit allows.
    *
    * @param tensors what to train
    * @param config hyperparameters
    */
   constructor(readonly gpu: Gpu, tensors: TrainableTensor[], readonly config: AdamWConfig) {
-    this.#slots = tensors.map((param) => ({
+    const { maxStorageBufferBindingSize, maxBufferSize } = gpu.limits;
+    const maxValues = Math.floor(Math.min(maxStorageBufferBindingSize, maxBufferSize) / 4);
+    const { places, arenaSizes } = packMoments(tensors.map((t) => t.value.size), maxValues);
+    this.#arenas = arenaSizes.map((size, i) => ({
+      m: createTensor(gpu, `adam.m.${i}`, [size]),
+      v: createTensor(gpu, `adam.v.${i}`, [size]),
+    }));
+    this.#groups = [...new Set(tensors.map((t) => t.group))];
+    this.#slots = tensors.map((param, i) => ({
       param,
-      m: createTensor(gpu, `adam.m.${param.name}`, param.value.shape),
-      v: createTensor(gpu, `adam.v.${param.name}`, param.value.shape),
+      arena: this.#arenas[places[i]!.arena]!,
+      offset: places[i]!.offset,
+      groupRow: this.#groups.indexOf(param.group),
       step: 0,
     }));
-    for (const { param } of this.#slots) {
-      if (!this.#hyper.has(param.group)) {
-        this.#hyper.set(param.group, createTensor(gpu, `adam.hyper.${param.group}`, [ADAMW_HYPER_SIZE]));
-      }
-    }
+    this.#hyper = createTensor(gpu, "adam.hyper", [this.#groups.length, ADAMW_HYPER_SIZE]);
     this.#norm = createTensor(gpu, "adam.grad_norm", [2]);
   }
 
@@ -109,18 +130,14 @@ export class AdamW {
         grads: this.#slots.map((s) => s.param.grad),
         maxNorm: this.config.maxGradNorm,
       }));
-    for (const s of this.#slots) {
-      out.push(
-        ...await adamwUpdate(this.gpu, {
-          param: s.param.value,
-          m: s.m,
-          v: s.v,
-          grad: s.param.grad,
-          hyper: this.#hyper.get(s.param.group)!,
-          clip: this.#norm,
-          n: s.param.value.size,
-        }),
-      );
+    for (const arena of this.#arenas) {
+      const tensors = this.#slots.filter((s) => s.arena === arena).map((s) => ({
+        param: s.param.value,
+        grad: s.param.grad,
+        momentOffset: s.offset,
+        hyperOffset: s.groupRow * ADAMW_HYPER_SIZE,
+      }));
+      out.push(...await adamwUpdate(this.gpu, { tensors, ...arena, hyper: this.#hyper, clip: this.#norm }));
     }
     return out;
   }
@@ -136,29 +153,33 @@ export class AdamW {
       s.step += 1;
       stepOfGroup.set(s.param.group, s.step);
     }
-    for (const [group, tensor] of this.#hyper) {
+    const table = new Float32Array(this.#hyper.size);
+    this.#groups.forEach((group, row) => {
       const g = { lrScale: 1, weightDecay: this.config.weightDecay, ...this.config.groups?.[group] };
-      writeTensor(
-        tensor,
-        adamwHyper({
-          lr: lr * g.lrScale,
-          beta1: this.config.beta1,
-          beta2: this.config.beta2,
-          eps: this.config.eps,
-          weightDecay: g.weightDecay,
-          step: stepOfGroup.get(group)!,
-        }),
-      );
-    }
+      const hyper = adamwHyper({
+        lr: lr * g.lrScale,
+        beta1: this.config.beta1,
+        beta2: this.config.beta2,
+        eps: this.config.eps,
+        weightDecay: g.weightDecay,
+        step: stepOfGroup.get(group)!,
+      });
+      table.set(hyper, row * ADAMW_HYPER_SIZE);
+    });
+    writeTensor(this.#hyper, table);
   }
 
-  /** Reads every tensor's moments and step count back (waits for the GPU). */
+  /** Reads every tensor's moments and step count back (waits for the GPU once per arena). */
   async readState(): Promise<MomentState[]> {
-    const out: MomentState[] = [];
-    for (const s of this.#slots) {
-      out.push({ name: s.param.name, m: await readTensor(s.m), v: await readTensor(s.v), step: s.step });
+    const read = new Map<Arena, { m: Float32Array<ArrayBuffer>; v: Float32Array<ArrayBuffer> }>();
+    for (const arena of this.#arenas) {
+      read.set(arena, { m: await readTensor(arena.m), v: await readTensor(arena.v) });
     }
-    return out;
+    return this.#slots.map((s) => {
+      const { m, v } = read.get(s.arena)!;
+      const end = s.offset + s.param.value.size;
+      return { name: s.param.name, m: m.slice(s.offset, end), v: v.slice(s.offset, end), step: s.step };
+    });
   }
 
   /**
@@ -170,7 +191,8 @@ export class AdamW {
     const byName = new Map(state.map((s) => [s.name, s]));
     for (const s of this.#slots) {
       const saved = byName.get(s.param.name);
-      if (!saved || saved.m.length !== s.m.size || saved.v.length !== s.v.size) {
+      const n = s.param.value.size;
+      if (!saved || saved.m.length !== n || saved.v.length !== n) {
         throw new RangeError(
           `Cannot restore the optimizer state of "${s.param.name}": the saved state lacks it or has another ` +
             `size; it was saved for another model or method`,
@@ -179,8 +201,8 @@ export class AdamW {
     }
     for (const s of this.#slots) {
       const saved = byName.get(s.param.name)!;
-      writeTensor(s.m, saved.m);
-      writeTensor(s.v, saved.v);
+      writeTensor(s.arena.m, saved.m, s.offset);
+      writeTensor(s.arena.v, saved.v, s.offset);
       s.step = saved.step;
     }
   }
@@ -189,19 +211,20 @@ export class AdamW {
   reset(select: (t: TrainableTensor) => boolean = () => true): void {
     for (const s of this.#slots) {
       if (!select(s.param)) continue;
-      writeTensor(s.m, new Float32Array(s.m.size));
-      writeTensor(s.v, new Float32Array(s.v.size));
+      const zeros = new Float32Array(s.param.value.size);
+      writeTensor(s.arena.m, zeros, s.offset);
+      writeTensor(s.arena.v, zeros, s.offset);
       s.step = 0;
     }
   }
 
   /** Frees the optimizer state. */
   destroy(): void {
-    for (const s of this.#slots) {
-      s.m.destroy();
-      s.v.destroy();
+    for (const arena of this.#arenas) {
+      arena.m.destroy();
+      arena.v.destroy();
     }
-    for (const t of [...this.#hyper.values(), ...this.#scratch]) t.destroy();
+    for (const t of [this.#hyper, ...this.#scratch]) t.destroy();
     this.#norm.destroy();
   }
 }

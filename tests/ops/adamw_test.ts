@@ -1,102 +1,138 @@
 import { deepStrictEqual as assertEquals, rejects, throws } from "node:assert/strict";
 import type { Gpu } from "../../lib/gpu/device.ts";
 import { runDispatches } from "../../lib/gpu/kernel.ts";
-import { createTensor, readTensor, type Tensor, writeTensor } from "../../lib/gpu/tensor.ts";
+import { createTensor, readTensor, readTensorU32, type Tensor, writeTensor } from "../../lib/gpu/tensor.ts";
 import {
   ADAMW_HYPER_SIZE,
   adamwHyper,
   type AdamwHyperParams,
+  adamwTensorsPerDispatch,
   adamwUpdate,
   adamwUpdateCpu,
+  packMoments,
 } from "../../lib/ops/adamw.ts";
 import { gradNorm, gradNormCpu } from "../../lib/ops/grad_norm.ts";
 import { assertAllClose, Rng } from "../_numeric.ts";
 import { gpuTest, testGpu } from "../_gpu.ts";
 
-/** One parameter tensor on the GPU and its float64 mirror on the CPU. */
+/** One parameter tensor on the GPU (its moments in the shared arenas) and its float64 mirror on the CPU. */
 interface Slot {
   param: Tensor;
-  m: Tensor;
-  v: Tensor;
   grad: Tensor;
+  momentOffset: number;
+  /** Its group (row of the hyper table). */
+  group: number;
   cpu: { param: Float64Array; m: Float64Array; v: Float64Array };
 }
 
-function makeSlot(gpu: Gpu, rng: Rng, n: number, k: number): Slot {
-  const init = rng.floats(n, -1, 1);
-  return {
-    param: createTensor(gpu, `param${k}`, [n], init),
-    m: createTensor(gpu, `m${k}`, [n]),
-    v: createTensor(gpu, `v${k}`, [n]),
-    grad: createTensor(gpu, `grad${k}`, [n]),
-    cpu: { param: Float64Array.from(init), m: new Float64Array(n), v: new Float64Array(n) },
-  };
+/** Moment arenas and the slots whose moments they hold. */
+interface Setup {
+  slots: Slot[];
+  m: Tensor;
+  v: Tensor;
+}
+
+function makeSetup(gpu: Gpu, rng: Rng, sizes: readonly number[], groups: number): Setup {
+  const { places, arenaSizes } = packMoments(sizes, Infinity);
+  const slots = sizes.map((n, k) => {
+    const init = rng.floats(n, -1, 1);
+    return {
+      param: createTensor(gpu, `param${k}`, [n], init),
+      grad: createTensor(gpu, `grad${k}`, [n]),
+      momentOffset: places[k]!.offset,
+      group: k % groups,
+      cpu: { param: Float64Array.from(init), m: new Float64Array(n), v: new Float64Array(n) },
+    };
+  });
+  const size = arenaSizes[0] ?? 0;
+  return { slots, m: createTensor(gpu, "m", [size]), v: createTensor(gpu, "v", [size]) };
 }
 
 /** Options of {@link runSteps}. */
 interface RunOptions {
   /** Tensor sizes. */
   sizes: number[];
-  /** Hyperparameters of step t (1-based). */
-  hyperAt: (t: number) => AdamwHyperParams;
+  /** Hyperparameters of group g at step t (1-based). */
+  hyperAt: (t: number, group: number) => AdamwHyperParams;
+  /** Number of groups (tensor k is in group k mod groups); default 1. */
+  groups?: number;
   /** Clip threshold, or undefined to omit `clip` (no clipping). */
   maxNorm?: number;
+  /** Most tensors per AdamW dispatch (default: the device's). */
+  tensorsPerDispatch?: number;
   steps: number;
   seed: number;
 }
 
 /**
- * Builds gradNorm (when clipping) + one adamwUpdate per tensor once, then runs `steps` steps on the GPU
- * and on the CPU with the same random gradients and hyper values. Returns the slots and the clip
+ * Builds gradNorm (when clipping) + the multi-tensor adamwUpdate once, then runs `steps` steps on the GPU
+ * and on the CPU with the same random gradients and hyper values. Returns the setup and the clip
  * coefficients the GPU computed.
  */
-async function runSteps(gpu: Gpu, options: RunOptions): Promise<{ slots: Slot[]; coefficients: number[] }> {
+async function runSteps(gpu: Gpu, options: RunOptions): Promise<Setup & { coefficients: number[] }> {
   const rng = new Rng(options.seed);
-  const slots = options.sizes.map((n, k) => makeSlot(gpu, rng, n, k));
-  const hyper = createTensor(gpu, "hyper", [ADAMW_HYPER_SIZE]);
+  const groups = options.groups ?? 1;
+  const setup = makeSetup(gpu, rng, options.sizes, groups);
+  const { slots } = setup;
+  const hyper = createTensor(gpu, "hyper", [groups, ADAMW_HYPER_SIZE]);
   const norm = createTensor(gpu, "norm", [2]);
   const clipping = options.maxNorm !== undefined;
   const grads = slots.map((s) => s.grad);
   const dispatches = clipping ? await gradNorm(gpu, { out: norm, grads, maxNorm: options.maxNorm! }) : [];
-  for (const s of slots) {
-    const { param, m, v, grad } = s;
-    const clip = clipping ? norm : undefined;
-    dispatches.push(...await adamwUpdate(gpu, { param, m, v, grad, hyper, clip, n: param.size }));
-  }
+  const tensors = slots.map((s) => ({ ...s, hyperOffset: s.group * ADAMW_HYPER_SIZE }));
+  dispatches.push(
+    ...await adamwUpdate(gpu, {
+      tensors,
+      m: setup.m,
+      v: setup.v,
+      hyper,
+      ...clipping ? { clip: norm } : {},
+      ...options.tensorsPerDispatch ? { tensorsPerDispatch: options.tensorsPerDispatch } : {},
+    }),
+  );
   const coefficients: number[] = [];
   for (let t = 1; t <= options.steps; t++) {
     const values = options.sizes.map((n) => rng.floats(n, -1, 1));
-    slots.forEach((s, k) => writeTensor(s.grad, values[k]!));
-    const h = adamwHyper(options.hyperAt(t));
-    writeTensor(hyper, h);
+    slots.forEach((s, k) => values[k]!.length > 0 && writeTensor(s.grad, values[k]!));
+    const rows = Array.from({ length: groups }, (_, g) => adamwHyper(options.hyperAt(t, g)));
+    rows.forEach((row, g) => writeTensor(hyper, row, g * ADAMW_HYPER_SIZE));
     await runDispatches(gpu, dispatches);
     const coefficient = clipping ? gradNormCpu(values, options.maxNorm!)[1]! : 1;
-    slots.forEach((s, k) => adamwUpdateCpu(s.cpu.param, s.cpu.m, s.cpu.v, values[k]!, h, coefficient));
+    slots.forEach((s, k) =>
+      adamwUpdateCpu(s.cpu.param, s.cpu.m, s.cpu.v, values[k]!, rows[s.group]!, coefficient)
+    );
     if (clipping) coefficients.push((await readTensor(norm))[1]!);
     // The optimizer reads the gradient but must leave it as written.
     for (const [k, s] of slots.entries()) assertEquals(await readTensor(s.grad), values[k]);
   }
   hyper.destroy();
   norm.destroy();
-  return { slots, coefficients };
+  return { ...setup, coefficients };
+}
+
+/** Frees the setup's tensors. */
+function destroySetup({ slots, m, v }: Setup): void {
+  for (const t of [m, v, ...slots.flatMap((s) => [s.param, s.grad])]) t.destroy();
 }
 
 /**
- * Compares every slot with its CPU mirror, then frees it. `gradScale` bounds |g·clip| over all steps.
+ * Compares every slot with its CPU mirror, then frees the setup. `gradScale` bounds |g·clip| over all steps.
  */
-async function assertSlotsMatch(slots: Slot[], gradScale: number, paramAtol: number): Promise<void> {
+async function assertSlotsMatch(setup: Setup, gradScale: number, paramAtol: number): Promise<void> {
   // m is a signed sum of terms ≤ gradScale that can cancel, so its error is absolute: a few float32
   // roundings of terms of that size plus the clip coefficient's ~1e-7 relative error; 4 ulps of
   // gradScale (measured ≤ 6.4e-8·gradScale).
   const mTol = { atol: 2.5e-7 * gradScale, rtol: 0 };
   // v sums positive terms (no cancellation): a few roundings per step, relative (measured ≤ 3.3e-7).
   const vTol = { atol: 0, rtol: 1e-6 };
-  for (const s of slots) {
-    assertAllClose(await readTensor(s.m), s.cpu.m, mTol, `${s.param.name} m`);
-    assertAllClose(await readTensor(s.v), s.cpu.v, vTol, `${s.param.name} v`);
+  const [m, v] = [await readTensor(setup.m), await readTensor(setup.v)];
+  for (const s of setup.slots) {
+    const moments = (arena: Float32Array) => arena.subarray(s.momentOffset, s.momentOffset + s.param.size);
+    assertAllClose(moments(m), s.cpu.m, mTol, `${s.param.name} m`);
+    assertAllClose(moments(v), s.cpu.v, vTol, `${s.param.name} v`);
     assertAllClose(await readTensor(s.param), s.cpu.param, { atol: paramAtol, rtol: 0 }, s.param.name);
-    for (const t of [s.param, s.m, s.v, s.grad]) t.destroy();
   }
+  destroySetup(setup);
 }
 
 Deno.test({
@@ -104,8 +140,9 @@ Deno.test({
   ...gpuTest,
   async fn() {
     const gpu = await testGpu();
-    const { slots, coefficients } = await runSteps(gpu, {
-      sizes: [1, 7, 257, 1000],
+    // Scalar and vec4 tensors, small ones sharing a dispatch and large ones alone (4097 > 16384 / 4).
+    const { coefficients, ...setup } = await runSteps(gpu, {
+      sizes: [1, 7, 257, 1000, 0, 4097, 4100, 12],
       // A decaying learning rate: the trainer rewrites hyper every step.
       hyperAt: (step) => ({
         lr: 0.01 * (1 - 0.1 * step),
@@ -119,11 +156,11 @@ Deno.test({
       steps: 5,
       seed: 31,
     });
-    // Gradients of norm ≈ sqrt(1265/3) ≈ 20 against maxNorm 0.5: every step clips.
+    // Gradients of norm ≈ sqrt(9471/3) ≈ 56 against maxNorm 0.5: every step clips.
     assertEquals(coefficients.every((c) => c > 0 && c < 0.05), true);
     // |θ| ≤ ~1 accumulates ≤ 1 float32 rounding (6e-8) per operation per step, and each step's update
     // (≤ lr) carries the ~1e-6 relative error of m/denom: 5 steps stay below 1e-6 (measured ≤ 2.2e-7).
-    await assertSlotsMatch(slots, Math.max(...coefficients), 1e-6);
+    await assertSlotsMatch(setup, Math.max(...coefficients), 1e-6);
   },
 });
 
@@ -132,14 +169,14 @@ Deno.test({
   ...gpuTest,
   async fn() {
     const gpu = await testGpu();
-    const { slots } = await runSteps(gpu, {
+    const { coefficients: _, ...setup } = await runSteps(gpu, {
       sizes: [70, 3],
       hyperAt: (step) => ({ lr: 0.05, beta1: 0.3, beta2: 0.9, eps: 1e-6, weightDecay: 0, step }),
       steps: 3,
       seed: 32,
     });
     // As above with lr = 0.05 over 3 steps: roundings of θ dominate (measured ≤ 7e-8).
-    await assertSlotsMatch(slots, 1, 5e-7);
+    await assertSlotsMatch(setup, 1, 5e-7);
   },
 });
 
@@ -171,21 +208,85 @@ Deno.test("adamwHyper lays out [lr, β1, β2, eps, wd, 1 − β1ᵗ, 1 − β2�
 });
 
 Deno.test({
-  name: "adamwUpdate rejects tensors of the wrong size, naming them",
+  name: "adamwUpdate gives the same bits however the tensors are grouped into dispatches, with two groups",
+  ...gpuTest,
+  async fn() {
+    const gpu = await testGpu();
+    // LoRA+-like groups: every other tensor has 16× the learning rate and its own weight decay.
+    const hyperAt = (step: number, group: number) => ({
+      lr: group === 0 ? 1e-3 : 1.6e-2,
+      beta1: 0.9,
+      beta2: 0.999,
+      eps: 1e-8,
+      weightDecay: group === 0 ? 0.01 : 0,
+      step,
+    });
+    const bits = async (tensorsPerDispatch: number) => {
+      const { coefficients: _, ...setup } = await runSteps(gpu, {
+        sizes: [3, 64, 1000, 5, 8, 300],
+        hyperAt,
+        groups: 2,
+        maxNorm: 1,
+        tensorsPerDispatch,
+        steps: 3,
+        seed: 33,
+      });
+      const out = [await readTensorU32(setup.m), await readTensorU32(setup.v)];
+      for (const s of setup.slots) out.push(await readTensorU32(s.param));
+      destroySetup(setup);
+      return out;
+    };
+    assertEquals(await bits(1), await bits(16));
+  },
+});
+
+Deno.test("packMoments aligns vec4-sized moments to 4 and starts a new arena when one is full", () => {
+  assertEquals(packMoments([3, 8, 5, 4], 100), {
+    places: [{ arena: 0, offset: 0 }, { arena: 0, offset: 4 }, { arena: 0, offset: 12 }, {
+      arena: 0,
+      offset: 20,
+    }],
+    arenaSizes: [24],
+  });
+  // 6 + 8 > 12 opens arena 1; a tensor larger than the limit still gets an arena of its own.
+  assertEquals(packMoments([6, 8, 20, 0], 12), {
+    places: [{ arena: 0, offset: 0 }, { arena: 1, offset: 0 }, { arena: 2, offset: 0 }, {
+      arena: 2,
+      offset: 20,
+    }],
+    arenaSizes: [6, 8, 20],
+  });
+});
+
+Deno.test("adamwTensorsPerDispatch fits two bindings per tensor besides m, v, hyper and clip", () => {
+  assertEquals(adamwTensorsPerDispatch({ maxStorageBuffersPerShaderStage: 8 }), 2);
+  assertEquals(adamwTensorsPerDispatch({ maxStorageBuffersPerShaderStage: 32 }), 14);
+  assertEquals(adamwTensorsPerDispatch({ maxStorageBuffersPerShaderStage: 1000 }), 16);
+});
+
+Deno.test({
+  name: "adamwUpdate rejects tensors of the wrong size or offset, naming them",
   ...gpuTest,
   async fn() {
     const gpu = await testGpu();
     const param = createTensor(gpu, "param", [5]);
     const small = createTensor(gpu, "small", [4]);
     const hyper = createTensor(gpu, "hyper", [ADAMW_HYPER_SIZE]);
-    const base = { param, m: param, v: param, grad: param, hyper, n: 5 };
+    const tensor = { param, grad: param, momentOffset: 0, hyperOffset: 0 };
+    const base = { tensors: [tensor], m: param, v: param, hyper };
     const wrong = (expected: number) => ({
       name: "RangeError",
       message: new RegExp(`Cannot run AdamW: tensor "small" has 4 values, expected ${expected} for `),
     });
     await rejects(adamwUpdate(gpu, { ...base, v: small }), wrong(5));
-    await rejects(adamwUpdate(gpu, { ...base, hyper: small }), wrong(ADAMW_HYPER_SIZE));
+    await rejects(adamwUpdate(gpu, { ...base, tensors: [{ ...tensor, grad: small }] }), wrong(5));
     await rejects(adamwUpdate(gpu, { ...base, clip: small }), wrong(2));
+    const misfit = (into: string) => ({
+      name: "RangeError",
+      message: new RegExp(`do not fit in tensor "${into}"`),
+    });
+    await rejects(adamwUpdate(gpu, { ...base, tensors: [{ ...tensor, momentOffset: 1 }] }), misfit("param"));
+    await rejects(adamwUpdate(gpu, { ...base, tensors: [{ ...tensor, hyperOffset: 7 }] }), misfit("hyper"));
     for (const t of [param, small, hyper]) t.destroy();
   },
 });

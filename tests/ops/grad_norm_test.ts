@@ -11,10 +11,12 @@ async function runGradNorm(
   gpu: Gpu,
   grads: Float32Array<ArrayBuffer>[],
   maxNorm: number,
+  tensorsPerDispatch?: number,
 ): Promise<{ out: Float32Array; bits: Uint32Array }> {
   const tensors = grads.map((g, k) => createTensor(gpu, `grad${k}`, [g.length], g));
   const out = createTensor(gpu, "out", [2]);
-  await runDispatches(gpu, await gradNorm(gpu, { out, grads: tensors, maxNorm }));
+  const args = { out, grads: tensors, maxNorm, ...tensorsPerDispatch ? { tensorsPerDispatch } : {} };
+  await runDispatches(gpu, await gradNorm(gpu, args));
   const result = { out: await readTensor(out), bits: await readTensorU32(out) };
   for (const t of [...tensors, out]) t.destroy();
   return result;
@@ -79,6 +81,24 @@ Deno.test({
     const first = await runGradNorm(gpu, grads, 1);
     const second = await runGradNorm(gpu, grads, 1);
     assertEquals(first.bits, second.bits);
+  },
+});
+
+Deno.test({
+  name: "gradNorm gives the same bits with one gradient per dispatch as with small ones grouped",
+  ...gpuTest,
+  async fn() {
+    const gpu = await testGpu();
+    const rng = new Rng(24);
+    // Small gradients (≤ 8192 values) share a dispatch, with large ones (own dispatches) between them,
+    // so a group's partial-sum regions are not contiguous; an empty one has no region at all.
+    const sizes = [5, 300_000, 7, 1001, 0, 8192, 9000, 3, 2048 * 2 + 1];
+    const grads = sizes.map((n) => rng.floats(n, -1, 1));
+    const alone = await runGradNorm(gpu, grads, 1, 1);
+    for (const perDispatch of [2, undefined]) {
+      assertEquals((await runGradNorm(gpu, grads, 1, perDispatch)).bits, alone.bits);
+    }
+    assertAllClose(alone.out, gradNormCpu(grads, 1), NORM_TOL, "gradNorm");
   },
 });
 
