@@ -109,21 +109,21 @@ export {
 } from "./lib/experiment/setup.ts";
 export {
   learningStatus,
-  type MatrixRecord,
   type MatrixRun,
-  type Provenance,
   readJournal,
   runMatrix,
   type RunMatrixOptions,
-  type RunStatus,
 } from "./lib/experiment/matrix.ts";
 export { chooseRate, finalTrainingLoss, type GridPoint, SELECTION_RULE } from "./lib/experiment/lr_search.ts";
-export {
-  runUuidExperiment,
-  type UuidRunRecord,
-  type UuidRunRole,
-  type UuidRunSpec,
-} from "./lib/uuid/experiment.ts";
+export { runUuidExperiment } from "./lib/uuid/experiment.ts";
+export type {
+  MatrixRecord,
+  Provenance,
+  RunStatus,
+  UuidRunRecord,
+  UuidRunRole,
+  UuidRunSpec,
+} from "./lib/records.ts";
 export type { BaseModel, BaseSpec } from "./lib/uuid/base.ts";
 export type { UuidScore } from "./lib/uuid/score.ts";
 export { UUID_PRESETS, type UuidPreset } from "./lib/uuid/presets.ts";

@@ -10,12 +10,12 @@ import type { Dispatch } from "../lib/gpu/kernel.ts";
 import { createTensor, type Tensor } from "../lib/gpu/tensor.ts";
 import {
   attentionFlops,
-  type KernelRecord,
   matmulFlops,
   recordGflops,
   recordGigabytes,
   rmsnormBytes,
 } from "../lib/harness/kernel_records.ts";
+import type { KernelRecord } from "../lib/records.ts";
 import type { BenchContext, BenchSuite } from "../lib/harness/suite.ts";
 import { dispatchRepeater, measure } from "../lib/harness/timing.ts";
 import { attentionBackward, attentionForward } from "../lib/ops/attention.ts";

@@ -18,15 +18,10 @@ import { type MatrixRun, readJournal, runMatrix } from "../lib/experiment/matrix
 import { methodLabel } from "../lib/experiment/setup.ts";
 import type { BenchContext, BenchSuite } from "../lib/harness/suite.ts";
 import { loadPretrainData, type PretrainData } from "../lib/pretraining/data.ts";
-import {
-  type PretrainRunRecord,
-  type PretrainRunRole,
-  type PretrainRunSpec,
-  runId,
-  runPretrainExperiment,
-} from "../lib/pretraining/experiment.ts";
+import { runId, runPretrainExperiment } from "../lib/pretraining/experiment.ts";
 import { groupKey, plannedGroups, type PretrainGroup, validatePlan } from "../lib/pretraining/plan.ts";
 import { type PretrainPreset, pretrainPreset } from "../lib/pretraining/presets.ts";
+import type { PretrainRunRecord, PretrainRunRole, PretrainRunSpec } from "../lib/records.ts";
 import { pretrainSection } from "../lib/report/pretrain_section.ts";
 
 /** What the bench command line selects. */

@@ -17,7 +17,7 @@ import { keepBackup, latestSuiteRecords, mergeById, rebuiltResults } from "../li
 import { writeResultsFile } from "../lib/harness/runner.ts";
 import { parseResultsFile, type ResultsFile } from "../lib/harness/suite.ts";
 import { writeReport } from "../lib/report/write.ts";
-import type { UuidRunRecord } from "../lib/uuid/experiment.ts";
+import type { UuidRunRecord } from "../lib/records.ts";
 import { benchReport, benchSuites } from "./run.ts";
 import { readLrSearch, saveLrSearch } from "./uuid.ts";
 import { rebuildPretrainRecords } from "./pretrain.ts";

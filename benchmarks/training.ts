@@ -25,7 +25,8 @@ import type { LlamaConfig } from "../lib/model/config.ts";
 import { initLlamaWeights } from "../lib/model/init.ts";
 import { modelPreset } from "../lib/model/presets.ts";
 import { formatCell } from "../lib/report/model.ts";
-import { type StepRecord, trainingSection } from "../lib/report/training_section.ts";
+import type { StepRecord } from "../lib/records.ts";
+import { trainingSection } from "../lib/report/training_section.ts";
 import { Trainer } from "../lib/train/trainer.ts";
 
 /** A method's variant at the small and large rank (MoRA: rotation, Eq. 9, and sharing, Eq. 6, as §5.2). */

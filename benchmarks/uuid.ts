@@ -23,14 +23,8 @@ import type { BenchContext, BenchSuite } from "../lib/harness/suite.ts";
 import type { LlamaConfig } from "../lib/model/config.ts";
 import { uuidSection } from "../lib/report/uuid_section.ts";
 import { baseConfig, type BaseModel, type BaseSpec, obtainBase } from "../lib/uuid/base.ts";
-import {
-  resolveUuidRun,
-  runId,
-  runUuidExperiment,
-  type UuidRunRecord,
-  type UuidRunRole,
-  type UuidRunSpec,
-} from "../lib/uuid/experiment.ts";
+import type { UuidRunRecord, UuidRunRole, UuidRunSpec } from "../lib/records.ts";
+import { resolveUuidRun, runId, runUuidExperiment } from "../lib/uuid/experiment.ts";
 import { type UuidPreset, uuidPreset } from "../lib/uuid/presets.ts";
 
 /** What the bench command line selects. */

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { RunStatus } from "./matrix.ts";
+import type { RunStatus } from "../records.ts";
 
 /** The rule, in words, as the report prints it. */
 export const SELECTION_RULE: string =

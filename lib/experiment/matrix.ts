@@ -13,22 +13,10 @@ import { appendResult, readResults } from "../harness/results.ts";
 import type { Environment } from "../harness/env.ts";
 import { adapterName } from "../harness/env.ts";
 import { inShard, type ShardContext } from "../harness/shard.ts";
+import type { MatrixRecord, Provenance, RunStatus } from "../records.ts";
 
-/** Where and with what a record was measured; written once, never rewritten by a later run. */
-export interface Provenance {
-  /** WebGPU adapter (vendor and description). */
-  adapter: string;
-  /** Whether it was a software (fallback) adapter: then timings are CPU timings. */
-  softwareAdapter: boolean;
-  /** Git commit of the code that ran (with `-dirty` for uncommitted changes). */
-  commit: string;
-  /** Deno version. */
-  deno: string;
-  /** When the run finished, ISO 8601. */
-  date: string;
-  /** Preset the run belongs to. */
-  preset: string;
-}
+// lib/finetune/experiment.ts still imports MatrixRecord from here; it goes once that file imports lib/records.ts.
+export type { MatrixRecord } from "../records.ts";
 
 /** The provenance of a run finishing now in `environment`. */
 export function provenanceOf(environment: Environment, preset: string): Provenance {
@@ -40,21 +28,6 @@ export function provenanceOf(environment: Environment, preset: string): Provenan
     date: new Date().toISOString(),
     preset,
   };
-}
-
-/** How a run ended: trained, diverged (NaN/Inf loss), or did not learn (loss never fell). */
-export type RunStatus = "ok" | "diverged" | "not-learning";
-
-/** What every matrix record has. */
-export interface MatrixRecord {
-  /** Stable id of the run (the same spec gives the same id on every machine). */
-  id: string;
-  /** How the run ended: `ok`, `diverged` or `not-learning`. */
-  status: RunStatus;
-  /** What happened, for a run that did not end `ok`. */
-  failure?: string;
-  /** Where and when the run was measured (stamped by the runner). */
-  provenance: Provenance;
 }
 
 /** One run of the matrix: its id, a progress label, and how to run it. */

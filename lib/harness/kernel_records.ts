@@ -1,29 +1,12 @@
 /**
- * Records of the kernel benchmark and the napkin math behind their GFLOP/s and GB/s: the work an
- * op must do (model FLOPs, minimum bytes), independent of how the kernel does it.
+ * The napkin math behind the kernel benchmark's GFLOP/s and GB/s: the work an op must do (model FLOPs,
+ * minimum bytes), independent of how the kernel does it; the records themselves are in `lib/records.ts`.
  *
  * @module
  */
 
-import { gflopsPerSecond, gigabytesPerSecond, type Timing } from "./timing.ts";
-
-/** One measured kernel case. */
-export interface KernelRecord {
-  /** Which op. */
-  op: "matmul" | "attention" | "rmsnorm";
-  /** Short case label, e.g. `nt 256×256×256`. */
-  label: string;
-  /** The op's shape arguments, e.g. `{ layout: "nt", m: 256, n: 256, k: 256 }`. */
-  params: Record<string, number | string>;
-  /** What one repetition runs. */
-  pass: "forward" | "forward+backward";
-  /** Model FLOPs of one repetition (0 when not counted). */
-  flops: number;
-  /** Minimum bytes one repetition reads and writes (0 when not counted). */
-  bytes: number;
-  /** Time of one repetition. */
-  timing: Timing;
-}
+import type { KernelRecord } from "../records.ts";
+import { gflopsPerSecond, gigabytesPerSecond } from "./timing.ts";
 
 /** FLOPs of a matmul `[M,K]·[K,N]` (any layout): one multiply and one add per term, `2·M·N·K·batch`. */
 export function matmulFlops(m: number, n: number, k: number, batch = 1): number {

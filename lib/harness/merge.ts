@@ -11,7 +11,7 @@
 
 import { join } from "node:path";
 import { isDeepStrictEqual } from "node:util";
-import type { Provenance } from "../experiment/matrix.ts";
+import type { Provenance } from "../records.ts";
 import { adapterName } from "./env.ts";
 import { SHARD_MANIFEST, type ShardManifest, shardOf } from "./shard.ts";
 import { parseResultsFile, type ResultsFile } from "./suite.ts";

@@ -8,7 +8,7 @@
  * @module
  */
 
-import type { Provenance } from "../experiment/matrix.ts";
+import type { Provenance } from "../records.ts";
 import type { Environment } from "./env.ts";
 import { readResults, writeOutputFile } from "./results.ts";
 import { RESULTS_SCHEMA_VERSION, type ResultsFile } from "./suite.ts";

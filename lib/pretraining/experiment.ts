@@ -10,62 +10,21 @@
  * @module
  */
 
-import type { MergeEvent } from "../adapters/restarts.ts";
 import { trainBatches } from "../data/batches.ts";
 import { getTokenizer } from "../data/tokenizer.ts";
-import { learningStatus, type MatrixRecord } from "../experiment/matrix.ts";
-import {
-  type MethodRun,
-  type MethodSpec,
-  type ResolvedMethod,
-  resolveMethod,
-  setupMethod,
-} from "../experiment/setup.ts";
+import { learningStatus } from "../experiment/matrix.ts";
+import { type MethodRun, type ResolvedMethod, resolveMethod, setupMethod } from "../experiment/setup.ts";
 import type { Gpu } from "../gpu/device.ts";
 import { readTensor } from "../gpu/tensor.ts";
 import { llamaParameterShapes } from "../model/checkpoint.ts";
+import type { PretrainRunRecord, PretrainRunRole, PretrainRunSpec } from "../records.ts";
 import { initLlamaWeights } from "../model/init.ts";
-import { type EvalResult, evaluate } from "../train/evaluate.ts";
+import { evaluate } from "../train/evaluate.ts";
 import { Trainer, TrainingDivergedError } from "../train/trainer.ts";
 import { evenWindows } from "../data/batches.ts";
 import type { PretrainData } from "./data.ts";
 import type { PretrainModel, PretrainPreset } from "./presets.ts";
-import { type MatrixDelta, moduleSpectra, type ModuleSpectrum } from "./spectrum.ts";
-
-/** What identifies a run (its record's `id` is made of these). */
-export interface PretrainRunSpec extends MethodSpec {
-  preset: string;
-  /** Model name of the preset ({@link PretrainModel}). */
-  model: string;
-  /** Seed of the initialization, the data order and the adapters. */
-  seed: number;
-  lr: number;
-}
-
-/** Why a run was made: a Table 3 run (also Figures 4–5) or a learning-rate search run. */
-export type PretrainRunRole = "table3" | "lr-search";
-
-/** The record of a finished run. */
-export interface PretrainRunRecord extends MatrixRecord {
-  spec: PretrainRunSpec;
-  role: PretrainRunRole;
-  /** Trainable values: adapters plus embeddings, norms and LM head (every weight for FFT). */
-  trainableParams: number;
-  /** Training loss at the steps it was read back. */
-  losses: { step: number; loss: number }[];
-  /** ReLoRA/ReMoRA merges: after which update, and how long each took. */
-  merges: MergeEvent[];
-  /** The merge period of the run, for methods that merge. */
-  mergeEvery?: number;
-  /** Mean wall time of a training step, merges excluded, ms. */
-  msPerStep: number;
-  /** Peak GPU bytes allocated while training (weights, optimizer state, activations, scratch). */
-  peakBytes: number;
-  /** Held-out documents (Table 3); absent for search runs and runs that diverged. */
-  validation?: EvalResult;
-  /** Figure 5's singular-value counts of ΔW per module type; absent like `validation`. */
-  spectrum?: ModuleSpectrum[];
-}
+import { type MatrixDelta, moduleSpectra } from "./spectrum.ts";
 
 /** The unique key of a spec. */
 export function runId(spec: PretrainRunSpec): string {

@@ -7,7 +7,8 @@
 
 import { formatMedianIqr, IQR_MEANING, medianIqr } from "../experiment/stats.ts";
 import type { Environment } from "../harness/env.ts";
-import { type KernelRecord, recordGflops, recordGigabytes } from "../harness/kernel_records.ts";
+import { recordGflops, recordGigabytes } from "../harness/kernel_records.ts";
+import type { KernelRecord } from "../records.ts";
 import { barChart, type Datum } from "./charts.ts";
 import { escapeHtml } from "./html.ts";
 import { formatCell, type ReportChart, type ReportSection, type ReportTable } from "./model.ts";
@@ -39,7 +40,7 @@ const OPENBLAS = MATMUL_REFERENCES[0]!;
  * ```ts
  * import assert from "node:assert/strict";
  * import { recordEnvironment } from "../harness/env.ts";
- * import type { KernelRecord } from "../harness/kernel_records.ts";
+ * import type { KernelRecord } from "../records.ts";
  *
  * const environment = await recordEnvironment({
  *   vendor: "mesa",

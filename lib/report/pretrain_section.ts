@@ -12,7 +12,7 @@ import type { TopLevelSpec } from "vega-lite";
 import { paperResults } from "../paper/results.ts";
 import { chooseRate, finalTrainingLoss, type GridPoint, SELECTION_RULE } from "../experiment/lr_search.ts";
 import { formatMeanSd, meanSd, SD_MEANING } from "../experiment/stats.ts";
-import type { PretrainRunRecord } from "../pretraining/experiment.ts";
+import type { PretrainRunRecord } from "../records.ts";
 import { PAPER_FRACTION, PRETRAIN_PRESETS } from "../pretraining/presets.ts";
 import { SINGULAR_VALUE_THRESHOLD } from "../pretraining/spectrum.ts";
 import { barChart, type Datum, lineChart } from "./charts.ts";

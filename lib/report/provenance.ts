@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { Provenance } from "../experiment/matrix.ts";
+import type { Provenance } from "../records.ts";
 import type { ReportChart, ReportSection, ReportTable } from "./model.ts";
 
 /** One row per suite and distinct (commit, adapter, Deno, preset), with its record count and dates. */

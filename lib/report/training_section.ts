@@ -19,36 +19,10 @@ import {
   verdictAtMost,
 } from "../experiment/stats.ts";
 import type { Environment } from "../harness/env.ts";
-import type { Timing } from "../harness/timing.ts";
+import type { StepRecord } from "../records.ts";
 import { barChart, type Datum } from "./charts.ts";
 import { escapeHtml } from "./html.ts";
 import type { Cell, ReportChart, ReportSection, ReportTable } from "./model.ts";
-
-/** One measured training step. */
-export interface StepRecord {
-  /** `fft` or an adapter method. */
-  method: string;
-  /** Adapter rank r (null for fft). */
-  rank: number | null;
-  /** MoRA variant, when MoRA. */
-  variant?: string;
-  /** Whether the method trains every weight (then the nominal FLOPs are the step's: GFLOP/s is shown). */
-  trainsBase: boolean;
-  /** Merge-and-restart methods: the period, how many merges the run made and their mean time (left out). */
-  merges?: { every: number; count: number; meanMs: number };
-  /** Configuration name (`reference`, `medium`, `paper`); its methods were timed in interleaved rounds. */
-  config: string;
-  batch: number;
-  seqLen: number;
-  /** Trainable parameters. */
-  trainableParams: number;
-  /** Nominal model FLOPs of a full fine-tuning step (6N per token + attention). */
-  stepFlops: number;
-  /** Peak bytes allocated while building the step and taking its first step (model, adapters, activations). */
-  peakBytes: number;
-  /** Time of one step; trial i is interleaved round i. */
-  timing: Timing;
-}
 
 /** Step times of other frameworks on the reference config, measured by the project on the same 2 cores. */
 export const STEP_REFERENCES: readonly { name: string; ms: number }[] = [

@@ -14,7 +14,7 @@ import { formatMeanSd, meanSd, SD_MEANING } from "../experiment/stats.ts";
 import type { Environment } from "../harness/env.ts";
 import { getTokenizer } from "../data/tokenizer.ts";
 import { FORMAT_ONLY_CHAR_ACCURACY, formatOnlyLoss } from "../uuid/baseline.ts";
-import type { UuidRunRecord } from "../uuid/experiment.ts";
+import type { UuidRunRecord } from "../records.ts";
 import { UUID_PRESETS } from "../uuid/presets.ts";
 import { type Datum, lineChart } from "./charts.ts";
 import { escapeHtml } from "./html.ts";

@@ -9,49 +9,15 @@
  */
 
 import { getTokenizer } from "../data/tokenizer.ts";
-import type { MatrixRecord } from "../experiment/matrix.ts";
 import { learningStatus } from "../experiment/matrix.ts";
-import { type MethodSpec, type ResolvedMethod, resolveMethod, setupMethod } from "../experiment/setup.ts";
+import { type ResolvedMethod, resolveMethod, setupMethod } from "../experiment/setup.ts";
 import type { Gpu } from "../gpu/device.ts";
+import type { UuidRunRecord, UuidRunRole, UuidRunSpec } from "../records.ts";
 import { Trainer, TrainingDivergedError } from "../train/trainer.ts";
 import type { BaseModel } from "./base.ts";
 import { makeUuidPairs, tokenizePairs, uuidBatches, uuidSeqLen } from "./data.ts";
 import { evalSteps, type UuidPreset } from "./presets.ts";
-import { type UuidScore, UuidScorer } from "./score.ts";
-
-/** What identifies a run (its record's `id` is made of these). */
-export interface UuidRunSpec extends MethodSpec {
-  /** The UUID preset's name. */
-  preset: string;
-  /** Data and initialization seed. */
-  seed: number;
-  /** Peak learning rate. */
-  lr: number;
-  /** Where the base came from (its directory). */
-  base: string;
-}
-
-/**
- * Why a run was made: a Table 1 row (LoRA's also points of the Figure 2 sweep), a point of the sweep alone, or
- * a learning-rate search run.
- */
-export type UuidRunRole = "table1" | "sweep" | "lr-search";
-
-/** The record of a finished run. */
-export interface UuidRunRecord extends MatrixRecord {
-  /** What identifies the run. */
-  spec: UuidRunSpec;
-  /** Why it was made. */
-  role: UuidRunRole;
-  /** Trainable parameters of the method at its rank. */
-  trainableParams: number;
-  /** Loss at the steps it was read back. */
-  losses: { step: number; loss: number }[];
-  /** Scores at the evaluation steps (fewer when the run diverged). */
-  evals: ({ step: number } & UuidScore)[];
-  /** Mean wall time of a training step (scoring excluded), ms. */
-  msPerStep: number;
-}
+import { UuidScorer } from "./score.ts";
 
 /** The unique key of a spec. */
 export function runId(spec: UuidRunSpec): string {

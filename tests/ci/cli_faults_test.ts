@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { acquireBenchLock } from "../../lib/harness/lock.ts";
 import { writeResultsFile } from "../../lib/harness/runner.ts";
 import { rebuiltResults } from "../../lib/harness/rebuild.ts";
-import type { KernelRecord } from "../../lib/harness/kernel_records.ts";
+import type { KernelRecord } from "../../lib/records.ts";
 import { BENCH_RUN, deno, REPORT_RUN, TRAIN_RUN } from "../_cli.ts";
 
 const DATE = "2026-02-01T00:00:00.000Z";

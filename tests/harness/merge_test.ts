@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import type { Provenance } from "../../lib/experiment/matrix.ts";
+import type { Provenance } from "../../lib/records.ts";
 import type { Environment } from "../../lib/harness/env.ts";
 import { type BenchOutput, mergeBenchOutputs, readBenchOutput } from "../../lib/harness/merge.ts";
 import { writeResultsFile } from "../../lib/harness/runner.ts";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import type { Provenance } from "../../lib/experiment/matrix.ts";
+import type { Provenance } from "../../lib/records.ts";
 import {
   environmentOfRecords,
   latestSuiteRecords,
@@ -10,7 +10,8 @@ import {
 import { LOCK_FILE } from "../../lib/harness/lock.ts";
 import { writeResultsFile } from "../../lib/harness/runner.ts";
 import { parseResultsFile } from "../../lib/harness/suite.ts";
-import { runId, type UuidRunRecord, type UuidRunRole } from "../../lib/uuid/experiment.ts";
+import type { UuidRunRecord, UuidRunRole } from "../../lib/records.ts";
+import { runId } from "../../lib/uuid/experiment.ts";
 import { BENCH_RUN, deno, REPORT_RUN } from "../_cli.ts";
 
 const OLD = "2026-01-01T00:00:00.000Z", NEW = "2026-02-01T00:00:00.000Z";

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { type MatrixRecord, type MatrixRun, runMatrix } from "../../lib/experiment/matrix.ts";
+import { type MatrixRun, runMatrix } from "../../lib/experiment/matrix.ts";
+import type { MatrixRecord } from "../../lib/records.ts";
 import type { Gpu } from "../../lib/gpu/device.ts";
 import type { Environment } from "../../lib/harness/env.ts";
 import { runSuites } from "../../lib/harness/runner.ts";

@@ -5,7 +5,7 @@ import { recordEnvironment } from "../../lib/harness/env.ts";
 import { runSuites, writeResultsFile } from "../../lib/harness/runner.ts";
 import { type Shard, ShardManifestWriter, shardOf } from "../../lib/harness/shard.ts";
 import { parseResultsFile, type ResultsFile } from "../../lib/harness/suite.ts";
-import type { UuidRunRecord } from "../../lib/uuid/experiment.ts";
+import type { UuidRunRecord } from "../../lib/records.ts";
 import { gpuTest, testGpu } from "../_gpu.ts";
 import { tinyBench } from "../uuid/_tiny.ts";
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { PretrainRunRecord } from "../../lib/pretraining/experiment.ts";
+import type { PretrainRunRecord } from "../../lib/records.ts";
 import { compareMeans, pretrainSection } from "../../lib/report/pretrain_section.ts";
 
 const PROVENANCE = {

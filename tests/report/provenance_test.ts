@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { Provenance } from "../../lib/experiment/matrix.ts";
+import type { Provenance } from "../../lib/records.ts";
 import { provenanceLine, provenanceTable, withProvenance } from "../../lib/report/provenance.ts";
 import type { ReportSection } from "../../lib/report/model.ts";
 

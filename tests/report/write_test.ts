@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import type { Environment } from "../../lib/harness/env.ts";
-import type { KernelRecord } from "../../lib/harness/kernel_records.ts";
+import type { KernelRecord } from "../../lib/records.ts";
 import { kernelsSection } from "../../lib/report/kernels_section.ts";
 import { sectionTableFiles, slugify, validateReport } from "../../lib/report/model.ts";
 import { tableCsv, writeReport } from "../../lib/report/write.ts";

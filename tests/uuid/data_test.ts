@@ -3,7 +3,7 @@ import { byteTokenizer, gpt2Tokenizer } from "../../lib/data/tokenizer.ts";
 import { SeededRandom } from "../../lib/random.ts";
 import { makeUuidPairs, tokenizePairs, uuidBatches, uuidSeqLen, uuidV4 } from "../../lib/uuid/data.ts";
 import { charAccuracy } from "../../lib/uuid/score.ts";
-import type { UuidRunRecord } from "../../lib/uuid/experiment.ts";
+import type { UuidRunRecord } from "../../lib/records.ts";
 import { uuidSection } from "../../lib/report/uuid_section.ts";
 import { FORMAT_ONLY_CHAR_ACCURACY, formatOnlyLoss } from "../../lib/uuid/baseline.ts";
 import { uuidPretrainingDocuments } from "../../lib/uuid/data.ts";

@@ -4,7 +4,7 @@ import { methodLabel } from "../../lib/experiment/setup.ts";
 import type { BenchContext } from "../../lib/harness/suite.ts";
 import { readResults } from "../../lib/harness/results.ts";
 import { recordEnvironment } from "../../lib/harness/env.ts";
-import type { UuidRunRecord } from "../../lib/uuid/experiment.ts";
+import type { UuidRunRecord } from "../../lib/records.ts";
 import { uuidPreset } from "../../lib/uuid/presets.ts";
 import { gpuTest, testGpu } from "../_gpu.ts";
 import { TINY_CONFIG, TINY_PRESET, tinyBench } from "./_tiny.ts";

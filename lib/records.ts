@@ -1,0 +1,174 @@
+/**
+ * Every record a bench suite writes (to `results.json` and the run-matrix journals) and the report reads, in
+ * one place: the producers (`benchmarks/`, `lib/uuid`, `lib/pretraining`, `lib/finetune`, `lib/harness`) and
+ * the consumers (`lib/report`, `lib/harness/merge.ts`, `lib/harness/rebuild.ts`) import them from here. Types
+ * only; what fills them is next to the code that measures it (a record's scores, merges, spectra and timings
+ * keep their types there).
+ *
+ * @module
+ */
+
+import type { MergeEvent } from "./adapters/restarts.ts";
+import type { MethodSpec } from "./experiment/setup.ts";
+import type { Timing } from "./harness/timing.ts";
+import type { ModuleSpectrum } from "./pretraining/spectrum.ts";
+import type { EvalResult } from "./train/evaluate.ts";
+import type { UuidScore } from "./uuid/score.ts";
+
+/** Where and with what a record was measured; written once, never rewritten by a later run. */
+export interface Provenance {
+  /** WebGPU adapter (vendor and description). */
+  adapter: string;
+  /** Whether it was a software (fallback) adapter: then timings are CPU timings. */
+  softwareAdapter: boolean;
+  /** Git commit of the code that ran (with `-dirty` for uncommitted changes). */
+  commit: string;
+  /** Deno version. */
+  deno: string;
+  /** When the run finished, ISO 8601. */
+  date: string;
+  /** Preset the run belongs to. */
+  preset: string;
+}
+
+/** How a run ended: trained, diverged (NaN/Inf loss), or did not learn (loss never fell). */
+export type RunStatus = "ok" | "diverged" | "not-learning";
+
+/** What every matrix record has. */
+export interface MatrixRecord {
+  /** Stable id of the run (the same spec gives the same id on every machine). */
+  id: string;
+  /** How the run ended: `ok`, `diverged` or `not-learning`. */
+  status: RunStatus;
+  /** What happened, for a run that did not end `ok`. */
+  failure?: string;
+  /** Where and when the run was measured (stamped by the runner). */
+  provenance: Provenance;
+}
+
+// The run-matrix suites: UUID memorization (Table 1), pretraining (Table 3), fine-tuning (Tables 2, 4).
+
+/** What identifies a UUID run (its record's `id` is made of these). */
+export interface UuidRunSpec extends MethodSpec {
+  /** The UUID preset's name. */
+  preset: string;
+  /** Data and initialization seed. */
+  seed: number;
+  /** Peak learning rate. */
+  lr: number;
+  /** Where the base came from (its directory). */
+  base: string;
+}
+
+/**
+ * Why a run was made: a Table 1 row (LoRA's also points of the Figure 2 sweep), a point of the sweep alone, or
+ * a learning-rate search run.
+ */
+export type UuidRunRole = "table1" | "sweep" | "lr-search";
+
+/** The record of a finished UUID run (`uuid` suite). */
+export interface UuidRunRecord extends MatrixRecord {
+  /** What identifies the run. */
+  spec: UuidRunSpec;
+  /** Why it was made. */
+  role: UuidRunRole;
+  /** Trainable parameters of the method at its rank. */
+  trainableParams: number;
+  /** Loss at the steps it was read back. */
+  losses: { step: number; loss: number }[];
+  /** Scores at the evaluation steps (fewer when the run diverged). */
+  evals: ({ step: number } & UuidScore)[];
+  /** Mean wall time of a training step (scoring excluded), ms. */
+  msPerStep: number;
+}
+
+/** What identifies a pretraining run (its record's `id` is made of these). */
+export interface PretrainRunSpec extends MethodSpec {
+  /** The pretraining preset's name. */
+  preset: string;
+  /** Model name of the preset ({@link PretrainModel}). */
+  model: string;
+  /** Seed of the initialization, the data order and the adapters. */
+  seed: number;
+  /** Peak learning rate. */
+  lr: number;
+}
+
+/** Why a run was made: a Table 3 run (also Figures 4–5) or a learning-rate search run. */
+export type PretrainRunRole = "table3" | "lr-search";
+
+/** The record of a finished pretraining run (`pretrain` suite). */
+export interface PretrainRunRecord extends MatrixRecord {
+  /** What identifies the run. */
+  spec: PretrainRunSpec;
+  /** Why it was made. */
+  role: PretrainRunRole;
+  /** Trainable values: adapters plus embeddings, norms and LM head (every weight for FFT). */
+  trainableParams: number;
+  /** Training loss at the steps it was read back. */
+  losses: { step: number; loss: number }[];
+  /** ReLoRA/ReMoRA merges: after which update, and how long each took. */
+  merges: MergeEvent[];
+  /** The merge period of the run, for methods that merge. */
+  mergeEvery?: number;
+  /** Mean wall time of a training step, merges excluded, ms. */
+  msPerStep: number;
+  /** Peak GPU bytes allocated while training (weights, optimizer state, activations, scratch). */
+  peakBytes: number;
+  /** Held-out documents (Table 3); absent for search runs and runs that diverged. */
+  validation?: EvalResult;
+  /** Figure 5's singular-value counts of ΔW per module type; absent like `validation`. */
+  spectrum?: ModuleSpectrum[];
+}
+
+// The fine-tuning records are still defined in lib/finetune/experiment.ts (being edited in another change);
+// they move here next, and then the re-export below goes.
+export type { FinetuneRunRecord, FinetuneRunRole, FinetuneRunSpec } from "./finetune/experiment.ts";
+
+// The whole-suite benchmarks: training steps (Table 5) and kernels.
+
+/** One measured training step (`training` suite, paper Table 5). */
+export interface StepRecord {
+  /** `fft` or an adapter method. */
+  method: string;
+  /** Adapter rank r (null for fft). */
+  rank: number | null;
+  /** MoRA variant, when MoRA. */
+  variant?: string;
+  /** Whether the method trains every weight (then the nominal FLOPs are the step's: GFLOP/s is shown). */
+  trainsBase: boolean;
+  /** Merge-and-restart methods: the period, how many merges the run made and their mean time (left out). */
+  merges?: { every: number; count: number; meanMs: number };
+  /** Configuration name (`reference`, `medium`, `paper`); its methods were timed in interleaved rounds. */
+  config: string;
+  /** Sequences per step. */
+  batch: number;
+  /** Tokens per sequence. */
+  seqLen: number;
+  /** Trainable parameters. */
+  trainableParams: number;
+  /** Nominal model FLOPs of a full fine-tuning step (6N per token + attention). */
+  stepFlops: number;
+  /** Peak bytes allocated while building the step and taking its first step (model, adapters, activations). */
+  peakBytes: number;
+  /** Time of one step; trial i is interleaved round i. */
+  timing: Timing;
+}
+
+/** One measured kernel case (`kernels` suite). */
+export interface KernelRecord {
+  /** Which op. */
+  op: "matmul" | "attention" | "rmsnorm";
+  /** Short case label, e.g. `nt 256×256×256`. */
+  label: string;
+  /** The op's shape arguments, e.g. `{ layout: "nt", m: 256, n: 256, k: 256 }`. */
+  params: Record<string, number | string>;
+  /** What one repetition runs. */
+  pass: "forward" | "forward+backward";
+  /** Model FLOPs of one repetition (0 when not counted). */
+  flops: number;
+  /** Minimum bytes one repetition reads and writes (0 when not counted). */
+  bytes: number;
+  /** Time of one repetition. */
+  timing: Timing;
+}
