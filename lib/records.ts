@@ -46,6 +46,16 @@ export interface MatrixRecord {
   provenance: Provenance;
 }
 
+/** One line of the bench's journal `results.jsonl`: a record of any suite, appended as soon as it is measured. */
+export interface JournalEntry {
+  /** The date of the bench run that wrote it. */
+  date: string;
+  /** The suite the record belongs to (its key in `results.json`). */
+  suite: string;
+  /** The suite's record. */
+  record: unknown;
+}
+
 // The run-matrix suites: UUID memorization (Table 1), pretraining (Table 3), fine-tuning (Tables 2, 4).
 
 /** What identifies a UUID run (its record's `id` is made of these). */

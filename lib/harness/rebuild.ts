@@ -8,18 +8,10 @@
  * @module
  */
 
-import type { Provenance } from "../records.ts";
+import type { JournalEntry, Provenance } from "../records.ts";
 import type { Environment } from "./env.ts";
 import { readResults, writeOutputFile } from "./results.ts";
 import { RESULTS_SCHEMA_VERSION, type ResultsFile } from "./suite.ts";
-
-/** One line of `results.jsonl`. */
-export interface JournalEntry {
-  /** The date of the bench run that wrote it. */
-  date: string;
-  suite: string;
-  record: unknown;
-}
 
 function isEntry(value: unknown): value is JournalEntry {
   const e = value as Partial<JournalEntry> | null;

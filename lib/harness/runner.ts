@@ -9,6 +9,7 @@
 import { provenanceOf } from "../experiment/matrix.ts";
 import type { Gpu } from "../gpu/device.ts";
 import { formatTextSection } from "../report/text.ts";
+import type { JournalEntry } from "../records.ts";
 import type { Environment } from "./env.ts";
 import { appendResult, writeOutputFile } from "./results.ts";
 import { type ShardManifestWriter, shardOf } from "./shard.ts";
@@ -103,7 +104,8 @@ export async function runSuites(
     results.suites[suite.name] = records;
     if (options.journal) {
       for (const record of records) {
-        await appendResult(options.journal, { date: options.environment.date, suite: suite.name, record });
+        const entry: JournalEntry = { date: options.environment.date, suite: suite.name, record };
+        await appendResult(options.journal, entry);
       }
     }
     log(`\n${formatTextSection(suite.section(records, options.environment))}\n`);
