@@ -8,9 +8,10 @@
 // the square matmuls take their vec4 path, see lib/ops/mora/operators.ts).
 // Bindings: 0 params, 1 x, 2 c.
 //
-// Thread = one column q of c's row (width = chunks·P); a workgroup covers 64 columns and ROWS rows, so
-// the source indices are worked out once per thread and reused on every row. Workgroups form a linear
-// grid (2-D past the per-dimension limit, see lib/gpu/kernel.ts `grid`): column tile = index mod colTiles.
+// With TRANSPOSED = 1, c is written as its transpose (P, rows·chunks) instead (mora_compressed_index).
+//
+// Thread = one column q of c's row (width = chunks·P), looping over ROWS rows (kernels/mora_tiling.wgsl), so
+// the source indices are worked out once per thread and reused on every row.
 
 struct Params {
   rows: u32,
@@ -26,6 +27,9 @@ struct Params {
 
 // 0 truncate, 1 modulo sum, 2 contiguous sum, 3 wrap-padded chunks.
 override KIND: u32 = 0u;
+
+// 1: write the compressed values transposed, (P, rows·n′) (the backward's ∂M = (cᵀ·dz)ᵀ reads them so).
+override TRANSPOSED: u32 = 0u;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -71,6 +75,6 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         src += 1u;
       }
     }
-    c[b * params.width + q] = acc;
+    c[mora_compressed_index(b, q, params.rows, params.width, params.stride, TRANSPOSED == 1u)] = acc;
   }
 }

@@ -9,7 +9,7 @@
 // (rows, inFeatures), read and written.
 // Bindings: 0 params, 1 dc, 2 dx.
 //
-// Thread = one column i of dx, looping over ROWS rows; linear workgroup grid as in mora_compress.wgsl.
+// Thread = one column i of dx, looping over ROWS rows (kernels/mora_tiling.wgsl).
 
 struct Params {
   rows: u32,

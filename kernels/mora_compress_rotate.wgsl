@@ -6,9 +6,10 @@
 // x is (rows, in); cos, sin are (chunks, R) = (L); u is (rows·n′, P), overwritten, for the n′ needed
 // chunks (later ones never reach the output, see lib/ops/mora/operators.ts): position p = j·R + k sits at column
 // j·P + k of its row, P = R rounded up to a multiple of 4, and the columns k ≥ R are zeros.
+// With TRANSPOSED = 1, u is written as its transpose (P, rows·n′) instead (mora_compressed_index).
 // Bindings: 0 params, 1 x, 2 cos, 3 sin, 4 u.
 //
-// Thread = one column q of u's row, looping over ROWS rows; linear workgroup grid as in mora_compress.wgsl.
+// Thread = one column q of u's row, looping over ROWS rows (kernels/mora_tiling.wgsl).
 
 struct Params {
   rows: u32,
@@ -20,11 +21,18 @@ struct Params {
 }
 
 
+// 1: write the compressed values transposed, (P, rows·n′) (the backward's ∂M = (cᵀ·dz)ᵀ reads them so).
+override TRANSPOSED: u32 = 0u;
+
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> cosTable: array<f32>;
 @group(0) @binding(3) var<storage, read> sinTable: array<f32>;
 @group(0) @binding(4) var<storage, read_write> u: array<f32>;
+
+fn index(b: u32, q: u32) -> u32 {
+  return mora_compressed_index(b, q, params.rows, params.width, params.stride, TRANSPOSED == 1u);
+}
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
@@ -36,7 +44,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let rowEnd = t.rowEnd;
   let k = q % params.stride;
   if (k >= params.rank) {  // padding column
-    for (var b = row0; b < rowEnd; b++) { u[b * params.width + q] = 0.0; }
+    for (var b = row0; b < rowEnd; b++) { u[index(b, q)] = 0.0; }
     return;
   }
   let p = (q / params.stride) * params.rank + k;
@@ -49,6 +57,6 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let sin_p = select(sinTable[p], -sinTable[p], low);
   for (var b = row0; b < rowEnd; b++) {
     let xrow = b * params.inFeatures;
-    u[b * params.width + q] = cos_p * x[xrow + src] + sin_p * x[xrow + partner_src];
+    u[index(b, q)] = cos_p * x[xrow + src] + sin_p * x[xrow + partner_src];
   }
 }

@@ -8,7 +8,7 @@
 // (rows, in), read and written.
 // Bindings: 0 params, 1 dc, 2 cos, 3 sin, 4 dx.
 //
-// Thread = one column i of dx, looping over ROWS rows; linear workgroup grid as in mora_compress.wgsl.
+// Thread = one column i of dx, looping over ROWS rows (kernels/mora_tiling.wgsl).
 
 struct Params {
   rows: u32,

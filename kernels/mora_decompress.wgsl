@@ -9,8 +9,8 @@
 // out is (rows, outFeatures), read and written.
 // Bindings: 0 params, 1 z, 2 out.
 //
-// Thread = one output column o, looping over ROWS rows (the source slot is computed once); linear
-// workgroup grid as in mora_compress.wgsl.
+// Thread = one output column o, looping over ROWS rows (kernels/mora_tiling.wgsl; the source slot is
+// computed once).
 
 struct Params {
   rows: u32,

@@ -7,7 +7,7 @@
 // a period that folds like chunks·R since o mod L = o mod L′ for every o < out (lib/ops/mora/operators.ts).
 // Bindings: 0 params, 1 dout, 2 dz.
 //
-// Thread = one column q of dz's row, looping over ROWS rows; linear workgroup grid as in mora_compress.wgsl.
+// Thread = one column q of dz's row, looping over ROWS rows (kernels/mora_tiling.wgsl).
 // Each sum runs in a fixed order, so results are deterministic.
 
 struct Params {

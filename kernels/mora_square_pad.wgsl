@@ -1,7 +1,8 @@
 // MoRA's square matrix M between its (R, R) shape and the zero-padded (P, P) copy the square matmuls use
 // (P = R rounded up to a multiple of 4, the row length of the compressed layout, see lib/ops/mora/operators.ts):
 //   pad  (CROP = 0): dst[a, k] = src[a, k] for a, k < R, else 0     src (R, R), dst (P, P)
-//   crop (CROP = 1): dst[a, k] = src[a, k]                           src (P, P), dst (R, R)
+//   crop (CROP = 1): dst[a, k] = src[k, a], the transpose's crop      src (P, P), dst (R, R)
+// (the backward computes ∂Mᵀ = cᵀ·dz padded, see lib/ops/mora/adapter_path.ts, and crops it into ∂M).
 // dst is overwritten.
 // Bindings: 0 params, 1 src, 2 dst.
 //
@@ -27,7 +28,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let P = params.stride;
   if (CROP == 1u) {
     if (i >= R * R) { return; }
-    dst[i] = src[(i / R) * P + i % R];
+    dst[i] = src[(i % R) * P + i / R];
     return;
   }
   if (i >= P * P) { return; }

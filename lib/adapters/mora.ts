@@ -108,7 +108,6 @@ export class MoraLayer extends WrappedLinear implements AdapterLayer {
       gradM: this.gradM,
       dout: dy,
       M: this.m,
-      matmulScratch: this.scratch,
     };
     if (!(training && this.dropout)) return [...base, ...await moraBackward(gpu, { ...adapter, dx, x })];
     const dropped = await this.#droppedInput(gpu, x, rows);

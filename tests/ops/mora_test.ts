@@ -178,6 +178,8 @@ for (const variant of MORA_VARIANTS) {
       // n = 1 with in = R (reference merge crash for rotation) and pad > in twice over (x wraps 3×).
       await checkOperators(gpu, rng, { rows: 3, inF: 16, outF: 40, R: 16, variant });
       await checkOperators(gpu, rng, { rows: 3, inF: 5, outF: 9, R: 18, variant });
+      // The reference config's gate/up shape: P = R, out a multiple of 4 (the vec4 kernels' aligned loads).
+      await checkOperators(gpu, rng, { rows: ROWS, inF: 128, outF: 512, R: 72, variant });
     },
   });
 }
@@ -266,6 +268,8 @@ for (const variant of MORA_VARIANTS) {
         await checkAdapter(gpu, rng, { rows: ROWS, inF, outF, R: moraRank(inF, outF, 4, variant), variant });
       }
       await checkAdapter(gpu, rng, { rows: 3, inF: 5, outF: 9, R: 18, variant }); // pad > in
+      // The reference config's attention shape: P = R = 44, whose rotation halves (22) are not vec4-aligned.
+      await checkAdapter(gpu, rng, { rows: ROWS, inF: 128, outF: 128, R: 44, variant });
       // Identity decompression (the matmul accumulates into out, dz = dout): out = chunks·R or R, R a
       // multiple of 4 (R = out = 22 is padded to 24 columns, so z is not out's layout).
       const identity = isChunked(variant) ? { inF: 64, outF: 64, R: 16 } : { inF: 40, outF: 24, R: 24 };

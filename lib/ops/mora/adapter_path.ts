@@ -4,10 +4,12 @@
  *
  * - {@link moraForward}: compress, matmul, decompress-add: 3 dispatches, or 2 when f_decomp is the
  *   identity ({@link moraDecompressionIsIdentity}: the matmul accumulates into the layer output).
- * - {@link moraBackward}: recompute the compression (a gather, cheaper than keeping it per layer), fold,
- *   ∂M, and with ∂x the matmul `dc = dz·M` and the scatter-add: 5 dispatches, 4 with the identity.
- * - When R is not a multiple of 4, the matmuls take M zero-padded to (P, P) (see `operators.ts`): one small
- *   pad dispatch each way, and a crop of ∂M.
+ * - {@link moraBackward}: recompute the compression transposed (a gather, cheaper than keeping it per
+ *   layer), fold, `∂Mᵀ = cᵀ·dz` (an "nn" matmul: no transpose pass and no transpose buffer) and its
+ *   transposing crop into ∂M, and with ∂x the matmul `dc = dz·M` and the scatter-add: 6 dispatches, 5
+ *   with the identity.
+ * - When R is not a multiple of 4, the matmuls take M zero-padded to (P, P) (see `operators.ts`): one more
+ *   small pad dispatch each way.
  *
  * The caller owns the scratch tensors ({@link moraScratchShapes}; a `ScratchPool` shares them between
  * layers, as they live within one forward or backward).
@@ -18,7 +20,6 @@
 import padCode from "../../../kernels/mora_square_pad.wgsl" with { type: "text" };
 import type { Gpu } from "../../gpu/device.ts";
 import { type Dispatch, grid, makeDispatch } from "../../gpu/kernel.ts";
-import type { ScratchPool } from "../../gpu/scratch.ts";
 import { specialize } from "../../gpu/template.ts";
 import type { Tensor } from "../../gpu/tensor.ts";
 import { checkSizes } from "../check_sizes.ts";
@@ -44,13 +45,13 @@ export interface MoraScratch {
   z?: Tensor;
   /** M zero-padded to (P, P) for the matmuls; absent when P = R. */
   square?: Tensor;
-  /** ∂L/∂M zero-padded to (P, P), cropped into gradM; absent when P = R. */
+  /** (∂L/∂M)ᵀ zero-padded to (P, P), cropped and transposed into gradM. */
   squareGrad?: Tensor;
 }
 
 /**
  * The scratch tensors an adapter of these sizes needs, by role, with their shapes: `compressed` always,
- * `z` unless {@link moraDecompressionIsIdentity}, `square` and `squareGrad` unless R is a multiple of 4.
+ * `z` unless {@link moraDecompressionIsIdentity}, `squareGrad` always, `square` unless R is a multiple of 4.
  */
 export function moraScratchShapes(dims: MoraDims): Partial<Record<keyof MoraScratch, number[]>> {
   const shape = moraCompressedShape(dims);
@@ -58,7 +59,8 @@ export function moraScratchShapes(dims: MoraDims): Partial<Record<keyof MoraScra
   return {
     compressed: shape,
     ...moraDecompressionIsIdentity(dims) ? {} : { z: shape },
-    ...P === dims.R ? {} : { square: [P, P], squareGrad: [P, P] },
+    squareGrad: [P, P],
+    ...P === dims.R ? {} : { square: [P, P] },
   };
 }
 
@@ -73,8 +75,11 @@ export function moraScratchShapes(dims: MoraDims): Partial<Record<keyof MoraScra
  */
 export function moraScratch(dims: MoraDims, get: (role: string, shape: number[]) => Tensor): MoraScratch {
   const shapes = moraScratchShapes(dims);
-  const scratch: MoraScratch = { compressed: get("compressed", shapes.compressed!) };
-  for (const role of ["z", "square", "squareGrad"] as const) {
+  const scratch: MoraScratch = {
+    compressed: get("compressed", shapes.compressed!),
+    squareGrad: get("squareGrad", shapes.squareGrad!),
+  };
+  for (const role of ["z", "square"] as const) {
     const shape = shapes[role];
     if (shape) scratch[role] = get(role, shape);
   }
@@ -103,13 +108,15 @@ export interface MoraBackwardArgs extends MoraDims, MoraScratch {
   x: Tensor;
   /** (R, R). */
   M: Tensor;
-  /** Pool for the "tn" matmul's transpose buffer, shared by all layers; default: one per call. */
-  matmulScratch?: ScratchPool;
 }
 
-/** Throws a RangeError naming the first scratch tensor that is missing or not of its shape's size. */
-function checkScratch(op: string, args: MoraDims & MoraScratch): void {
+/**
+ * Throws a RangeError naming the first scratch tensor that is missing or not of its shape's size, but for
+ * `unused` (the forward has no use for squareGrad).
+ */
+function checkScratch(op: string, args: MoraDims & MoraScratch, unused?: keyof MoraScratch): void {
   for (const [role, shape] of Object.entries(moraScratchShapes(args))) {
+    if (role === unused) continue;
     const tensor = args[role as keyof MoraScratch];
     const size = shape.reduce((a, b) => a * b, 1);
     if (tensor?.size === size) continue;
@@ -121,7 +128,7 @@ function checkScratch(op: string, args: MoraDims & MoraScratch): void {
   }
 }
 
-/** Pads M (R, R) into `square` (P, P) with zeros, or crops `square` back into M (`crop`). */
+/** Pads M (R, R) into `square` (P, P) with zeros, or crops the transpose of `square` into M (`crop`). */
 function padSquare(gpu: Gpu, M: Tensor, square: Tensor, R: number, crop: boolean): Promise<Dispatch> {
   const P = moraPaddedRank(R);
   const [src, dst] = crop ? [square, M] : [M, square];
@@ -152,7 +159,7 @@ export async function moraForward(gpu: Gpu, args: MoraForwardArgs): Promise<Disp
     args.out,
     args.rows * args.outF,
   ]]);
-  checkScratch(op, args);
+  checkScratch(op, args, "squareGrad");
   const pad = args.square ? [await padSquare(gpu, args.M, args.square, args.R, false)] : [];
   const compress = await moraCompressForward(gpu, args);
   // Eq. 2 per chunk: z_j = M·c_j, i.e. (slotRows, P) = (slotRows, P)·(P, P)ᵀ.
@@ -176,10 +183,10 @@ export async function moraForward(gpu: Gpu, args: MoraForwardArgs): Promise<Disp
 }
 
 /**
- * Builds the adapter backward (spec §2.5): recompute `c = f_comp(x)` into `compressed`, fold `dout` into
- * `z` as dz (skipped, dz = dout, when {@link moraDecompressionIsIdentity}), `gradM = dzᵀ·c` (matmul "tn",
- * overwritten; through `squareGrad` and a crop when R is not a multiple of 4), and, when `dx` is given,
- * `dc = dz·M` into `compressed` (c is used up by then) and scatter-add `dc` into `dx` (accumulates).
+ * Builds the adapter backward (spec §2.5): recompute `cᵀ = f_comp(x)ᵀ` into `compressed`, fold `dout` into
+ * `z` as dz (skipped, dz = dout, when {@link moraDecompressionIsIdentity}), `∂Mᵀ = cᵀ·dz` into `squareGrad`
+ * and its crop, transposed, into `gradM` (overwritten), and, when `dx` is given, `dc = dz·M` into
+ * `compressed` (cᵀ is used up by then) and scatter-add `dc` into `dx` (accumulates).
  *
  * @throws {RangeError} naming a tensor of the wrong size, or a scratch tensor that is needed and missing.
  * @example
@@ -190,30 +197,22 @@ export async function moraForward(gpu: Gpu, args: MoraForwardArgs): Promise<Disp
 export async function moraBackward(gpu: Gpu, args: MoraBackwardArgs): Promise<Dispatch[]> {
   const op = "MoRA backward";
   const [slotRows, P] = moraCompressedShape(args);
-  const { R, compressed, dx, square, squareGrad } = args;
+  const { R, compressed, dx, square } = args;
   checkSizes(op, "M, gradM (R, R) and dout (rows, outF)", [
     [args.M, R * R],
     [args.gradM, R * R],
     [args.dout, args.rows * args.outF],
   ]);
   checkScratch(op, args);
+  const squareGrad = args.squareGrad!;
   const dz = args.z ?? args.dout;
   const plan = [
     ...square ? [await padSquare(gpu, args.M, square, R, false)] : [],
-    ...await moraCompressForward(gpu, args),
+    ...await moraCompressForward(gpu, { ...args, transposed: true }),
     ...args.z ? await moraDecompressBackward(gpu, { ...args, dz }) : [],
-    // ∂M = Σ_rows Σ_j dz_j·c_jᵀ: (P, P) = (slotRows, P)ᵀ·(slotRows, P)
-    ...await matmul(gpu, {
-      out: squareGrad ?? args.gradM,
-      a: dz,
-      b: compressed,
-      layout: "tn",
-      m: P,
-      n: P,
-      k: slotRows,
-      scratch: args.matmulScratch,
-    }),
-    ...squareGrad ? [await padSquare(gpu, args.gradM, squareGrad, R, true)] : [],
+    // ∂Mᵀ = Σ_rows Σ_j c_j·dz_jᵀ: (P, P) = (P, slotRows)·(slotRows, P)
+    ...await matmul(gpu, { out: squareGrad, a: compressed, b: dz, layout: "nn", m: P, n: P, k: slotRows }),
+    await padSquare(gpu, args.gradM, squareGrad, R, true),
   ];
   if (!dx) return plan;
   return [

@@ -44,6 +44,10 @@ import compressRotateCode from "../../../kernels/mora_compress_rotate.wgsl" with
 import decompressCode from "../../../kernels/mora_decompress.wgsl" with { type: "text" };
 import decompressBackwardCode from "../../../kernels/mora_decompress_backward.wgsl" with { type: "text" };
 import compressBackwardCode from "../../../kernels/mora_compress_backward.wgsl" with { type: "text" };
+import decompressVec4Code from "../../../kernels/mora_decompress_vec4.wgsl" with { type: "text" };
+import decompressBackwardVec4Code from "../../../kernels/mora_decompress_backward_vec4.wgsl" with {
+  type: "text",
+};
 import tilingCode from "../../../kernels/mora_tiling.wgsl" with { type: "text" };
 import compressRotateBackwardCode from "../../../kernels/mora_compress_rotate_backward.wgsl" with {
   type: "text",
@@ -65,6 +69,12 @@ import { checkSizes } from "../check_sizes.ts";
 const tiling = { file: "kernels/mora_tiling.wgsl", code: tilingCode };
 /** The row-looping kernels' templates, each with the shared tiling prologue (kernels/mora_tiling.wgsl). */
 const templates = {
+  decompressVec4: { file: "kernels/mora_decompress_vec4.wgsl", code: decompressVec4Code, pieces: [tiling] },
+  decompressBackwardVec4: {
+    file: "kernels/mora_decompress_backward_vec4.wgsl",
+    code: decompressBackwardVec4Code,
+    pieces: [tiling],
+  },
   compress: { file: "kernels/mora_compress.wgsl", code: compressCode, pieces: [tiling] },
   compressRotate: { file: "kernels/mora_compress_rotate.wgsl", code: compressRotateCode, pieces: [tiling] },
   decompress: { file: "kernels/mora_decompress.wgsl", code: decompressCode, pieces: [tiling] },
@@ -122,8 +132,10 @@ export function moraCompressedShape(dims: MoraDims): [number, number] {
 
 /** Arguments of {@link moraCompressForward}. */
 export interface MoraCompressForwardArgs extends MoraDims {
-  /** (rows·neededChunks, P), overwritten with f_comp(x). */
+  /** (rows·neededChunks, P), overwritten with f_comp(x); its transpose (P, rows·neededChunks) if `transposed`. */
   compressed: Tensor;
+  /** Write the transpose of the compressed values (the backward's ∂M product reads it); default false. */
+  transposed?: boolean;
   /** (rows, inF). */
   x: Tensor;
 }
@@ -203,7 +215,8 @@ function rotationTablesOn(gpu: Gpu, chunks: number, R: number): { cos: Tensor; s
 }
 
 /**
- * Builds f_comp: `compressed = C·x` row by row (overwritten), one dispatch reading x once.
+ * Builds f_comp: `compressed = C·x` row by row (overwritten, or its transpose with `transposed`), one
+ * dispatch reading x once.
  *
  * @example
  * ```ts
@@ -219,10 +232,12 @@ export async function moraCompressForward(gpu: Gpu, args: MoraCompressForwardArg
   checkSizes(op, shapeOf(args), [[args.x, rows * inF], [args.compressed, rows * width]]);
   const { colTiles, workgroups } = tiles(gpu, width, rows);
   const compression = MORA_OPERATORS[args.variant].compression;
+  const TRANSPOSED = args.transposed ? 1 : 0;
   if (compression === "rotatedChunks") {
     const { cos, sin } = rotationTablesOn(gpu, layout.chunks, R);
+    const constants = { TRANSPOSED, ROWS: ROWS_PER_GROUP };
     return [
-      await makeDispatch(gpu, specialize(templates.compressRotate, { constants: { ROWS: ROWS_PER_GROUP } }), {
+      await makeDispatch(gpu, specialize(templates.compressRotate, { constants }), {
         params: { u32: [rows, inF, width, R, stride, colTiles] },
         tensors: [args.x, cos, sin, args.compressed],
         workgroups,
@@ -234,7 +249,7 @@ export async function moraCompressForward(gpu: Gpu, args: MoraCompressForwardArg
     await makeDispatch(
       gpu,
       specialize(templates.compress, {
-        constants: { KIND: COMPRESSION_KIND[compression], ROWS: ROWS_PER_GROUP },
+        constants: { KIND: COMPRESSION_KIND[compression], TRANSPOSED, ROWS: ROWS_PER_GROUP },
       }),
       {
         params: {
@@ -263,21 +278,43 @@ export async function moraDecompressForward(gpu: Gpu, args: MoraDecompressForwar
   checkSizes(op, shapeOf(args), [[args.out, rows * outF], [args.z, rows * width]]);
   const decompression = MORA_OPERATORS[args.variant].decompression;
   const columns = decompression === "zeroPad" ? Math.min(R, outF) : outF;
-  const { colTiles, workgroups } = tiles(gpu, columns, rows);
   const groups = contiguousGroups(outF, R);
+  const params = (colTiles: number) => ({
+    u32: [rows, outF, slots, width, R, stride, columns, colTiles, groups.small, groups.large],
+  });
+  const kind = DECOMPRESSION_KIND[decompression];
+  if (outF % 4 === 0) {
+    // Four output columns per thread, vec4 read-add-write of out (z as vec4s too when aligned).
+    const { colTiles, workgroups } = tiles(gpu, Math.ceil(columns / 4), rows);
+    const constants = { KIND: kind, ALIGNED: vec4Sources(decompression, R, stride), ROWS: ROWS_PER_GROUP };
+    return [
+      await makeDispatch(gpu, specialize(templates.decompressVec4, { constants }), {
+        params: params(colTiles),
+        tensors: [args.z, args.z, args.out],
+        workgroups,
+      }),
+    ];
+  }
+  const { colTiles, workgroups } = tiles(gpu, columns, rows);
   return [
     await makeDispatch(
       gpu,
-      specialize(templates.decompress, {
-        constants: { KIND: DECOMPRESSION_KIND[decompression], ROWS: ROWS_PER_GROUP },
-      }),
+      specialize(templates.decompress, { constants: { KIND: kind, ROWS: ROWS_PER_GROUP } }),
       {
-        params: { u32: [rows, outF, slots, width, R, stride, columns, colTiles, groups.small, groups.large] },
+        params: params(colTiles),
         tensors: [args.z, args.out],
         workgroups,
       },
     ),
   ];
+}
+
+/**
+ * 1 when the decompression reads four consecutive output columns from one aligned vec4 of the compressed
+ * row: the tile with P = R (the row is its slots′ = n′·R values, a multiple of 4), else 0.
+ */
+function vec4Sources(decompression: string, R: number, stride: number): number {
+  return decompression === "tile" && stride === R ? 1 : 0;
 }
 
 /**
@@ -296,20 +333,30 @@ export async function moraDecompressBackward(
   const { slots, width, stride } = compressedLayout(op, args);
   const { rows, outF, R } = args;
   checkSizes(op, shapeOf(args), [[args.dout, rows * outF], [args.dz, rows * width]]);
-  const { colTiles, workgroups } = tiles(gpu, width, rows);
   const groups = contiguousGroups(outF, R);
   const decompression = MORA_OPERATORS[args.variant].decompression;
+  const kind = DECOMPRESSION_KIND[decompression];
+  const params = (colTiles: number) => ({
+    u32: [rows, outF, slots, width, R, stride, colTiles, groups.small, groups.large],
+  });
+  if (outF % 4 === 0) {
+    // Four columns of dz per thread, one vec4 store (dout read as vec4s too when aligned).
+    const { colTiles, workgroups } = tiles(gpu, width / 4, rows);
+    const constants = { KIND: kind, ALIGNED: vec4Sources(decompression, R, stride), ROWS: ROWS_PER_GROUP };
+    return [
+      await makeDispatch(gpu, specialize(templates.decompressBackwardVec4, { constants }), {
+        params: params(colTiles),
+        tensors: [args.dout, args.dout, args.dz],
+        workgroups,
+      }),
+    ];
+  }
+  const { colTiles, workgroups } = tiles(gpu, width, rows);
   return [
     await makeDispatch(
       gpu,
-      specialize(templates.decompressBackward, {
-        constants: { KIND: DECOMPRESSION_KIND[decompression], ROWS: ROWS_PER_GROUP },
-      }),
-      {
-        params: { u32: [rows, outF, slots, width, R, stride, colTiles, groups.small, groups.large] },
-        tensors: [args.dout, args.dz],
-        workgroups,
-      },
+      specialize(templates.decompressBackward, { constants: { KIND: kind, ROWS: ROWS_PER_GROUP } }),
+      { params: params(colTiles), tensors: [args.dout, args.dz], workgroups },
     ),
   ];
 }
