@@ -48,6 +48,9 @@ import decompressVec4Code from "../../../kernels/mora_decompress_vec4.wgsl" with
 import decompressBackwardVec4Code from "../../../kernels/mora_decompress_backward_vec4.wgsl" with {
   type: "text",
 };
+import compressRotateBackwardVec4Code from "../../../kernels/mora_compress_rotate_backward_vec4.wgsl" with {
+  type: "text",
+};
 import tilingCode from "../../../kernels/mora_tiling.wgsl" with { type: "text" };
 import compressRotateBackwardCode from "../../../kernels/mora_compress_rotate_backward.wgsl" with {
   type: "text",
@@ -69,6 +72,11 @@ import { checkSizes } from "../check_sizes.ts";
 const tiling = { file: "kernels/mora_tiling.wgsl", code: tilingCode };
 /** The row-looping kernels' templates, each with the shared tiling prologue (kernels/mora_tiling.wgsl). */
 const templates = {
+  compressRotateBackwardVec4: {
+    file: "kernels/mora_compress_rotate_backward_vec4.wgsl",
+    code: compressRotateBackwardVec4Code,
+    pieces: [tiling],
+  },
   decompressVec4: { file: "kernels/mora_decompress_vec4.wgsl", code: decompressVec4Code, pieces: [tiling] },
   decompressBackwardVec4: {
     file: "kernels/mora_decompress_backward_vec4.wgsl",
@@ -382,6 +390,23 @@ export async function moraCompressBackward(gpu: Gpu, args: MoraCompressBackwardA
   if (compression === "rotatedChunks") {
     const { cos, sin } = rotationTablesOn(gpu, layout.chunks, R);
     const { colTiles, workgroups } = tiles(gpu, Math.min(inF, slots), rows);
+    if (inF % 4 === 0) {
+      // Four columns of dx per thread, vec4 read-add-write (dc and its partners as vec4s when aligned).
+      const grouped = tiles(gpu, Math.ceil(Math.min(inF, slots) / 4), rows);
+      const aligned = stride === R;
+      const constants = {
+        ALIGNED: aligned ? 1 : 0,
+        PARTNER_ALIGNED: aligned && R % 8 === 0 ? 1 : 0,
+        ROWS: ROWS_PER_GROUP,
+      };
+      return [
+        await makeDispatch(gpu, specialize(templates.compressRotateBackwardVec4, { constants }), {
+          params: { u32: [rows, inF, slots, width, R, stride, grouped.colTiles] },
+          tensors: [args.dcompressed, args.dcompressed, cos, sin, args.dx],
+          workgroups: grouped.workgroups,
+        }),
+      ];
+    }
     return [
       await makeDispatch(
         gpu,
