@@ -51,6 +51,7 @@ import decompressBackwardVec4Code from "../../../kernels/mora_decompress_backwar
 import compressRotateBackwardVec4Code from "../../../kernels/mora_compress_rotate_backward_vec4.wgsl" with {
   type: "text",
 };
+import compressRotateVec4Code from "../../../kernels/mora_compress_rotate_vec4.wgsl" with { type: "text" };
 import tilingCode from "../../../kernels/mora_tiling.wgsl" with { type: "text" };
 import compressRotateBackwardCode from "../../../kernels/mora_compress_rotate_backward.wgsl" with {
   type: "text",
@@ -72,6 +73,11 @@ import { checkSizes } from "../check_sizes.ts";
 const tiling = { file: "kernels/mora_tiling.wgsl", code: tilingCode };
 /** The row-looping kernels' templates, each with the shared tiling prologue (kernels/mora_tiling.wgsl). */
 const templates = {
+  compressRotateVec4: {
+    file: "kernels/mora_compress_rotate_vec4.wgsl",
+    code: compressRotateVec4Code,
+    pieces: [tiling],
+  },
   compressRotateBackwardVec4: {
     file: "kernels/mora_compress_rotate_backward_vec4.wgsl",
     code: compressRotateBackwardVec4Code,
@@ -243,6 +249,23 @@ export async function moraCompressForward(gpu: Gpu, args: MoraCompressForwardArg
   const TRANSPOSED = args.transposed ? 1 : 0;
   if (compression === "rotatedChunks") {
     const { cos, sin } = rotationTablesOn(gpu, layout.chunks, R);
+    if (!args.transposed && inF % 4 === 0) {
+      // Four columns per thread, one vec4 store (x and the rotation partners as vec4s when aligned).
+      const grouped = tiles(gpu, width / 4, rows);
+      const aligned = stride === R;
+      const vec4Constants = {
+        ALIGNED: aligned ? 1 : 0,
+        PARTNER_ALIGNED: aligned && R % 8 === 0 ? 1 : 0,
+        ROWS: ROWS_PER_GROUP,
+      };
+      return [
+        await makeDispatch(gpu, specialize(templates.compressRotateVec4, { constants: vec4Constants }), {
+          params: { u32: [rows, inF, width, R, stride, grouped.colTiles] },
+          tensors: [args.x, args.x, cos, sin, args.compressed],
+          workgroups: grouped.workgroups,
+        }),
+      ];
+    }
     const constants = { TRANSPOSED, ROWS: ROWS_PER_GROUP };
     return [
       await makeDispatch(gpu, specialize(templates.compressRotate, { constants }), {
