@@ -52,6 +52,9 @@ import compressRotateBackwardVec4Code from "../../../kernels/mora_compress_rotat
   type: "text",
 };
 import compressRotateVec4Code from "../../../kernels/mora_compress_rotate_vec4.wgsl" with { type: "text" };
+import compressBackwardVec4Code from "../../../kernels/mora_compress_backward_vec4.wgsl" with {
+  type: "text",
+};
 import tilingCode from "../../../kernels/mora_tiling.wgsl" with { type: "text" };
 import compressRotateBackwardCode from "../../../kernels/mora_compress_rotate_backward.wgsl" with {
   type: "text",
@@ -73,6 +76,11 @@ import { checkSizes } from "../check_sizes.ts";
 const tiling = { file: "kernels/mora_tiling.wgsl", code: tilingCode };
 /** The row-looping kernels' templates, each with the shared tiling prologue (kernels/mora_tiling.wgsl). */
 const templates = {
+  compressBackwardVec4: {
+    file: "kernels/mora_compress_backward_vec4.wgsl",
+    code: compressBackwardVec4Code,
+    pieces: [tiling],
+  },
   compressRotateVec4: {
     file: "kernels/mora_compress_rotate_vec4.wgsl",
     code: compressRotateVec4Code,
@@ -443,24 +451,23 @@ export async function moraCompressBackward(gpu: Gpu, args: MoraCompressBackwardA
     ];
   }
   const columns = compression === "truncate" || chunked ? Math.min(slots, inF) : inF;
-  const { colTiles, workgroups } = tiles(gpu, columns, rows);
   const groups = contiguousGroups(inF, R);
   // The chunked sum runs over the wrap-padded positions below slots′ (= padded for the modulo sum).
   const positions = chunked ? slots : layout.padded;
+  const params = (colTiles: number) => ({
+    u32: [rows, inF, width, R, stride, positions, columns, colTiles, groups.small, groups.large],
+  });
+  const constants = { KIND: COMPRESSION_KIND[compression], ROWS: ROWS_PER_GROUP };
+  // Four columns of dx per thread (vec4 read-add-write) when its rows are whole vec4s.
+  const vec4 = inF % 4 === 0;
+  const { colTiles, workgroups } = tiles(gpu, vec4 ? Math.ceil(columns / 4) : columns, rows);
+  const template = vec4 ? templates.compressBackwardVec4 : templates.compressBackward;
   return [
-    await makeDispatch(
-      gpu,
-      specialize(templates.compressBackward, {
-        constants: { KIND: COMPRESSION_KIND[compression], ROWS: ROWS_PER_GROUP },
-      }),
-      {
-        params: {
-          u32: [rows, inF, width, R, stride, positions, columns, colTiles, groups.small, groups.large],
-        },
-        tensors: [args.dcompressed, args.dx],
-        workgroups,
-      },
-    ),
+    await makeDispatch(gpu, specialize(template, { constants }), {
+      params: params(colTiles),
+      tensors: [args.dcompressed, args.dx],
+      workgroups,
+    }),
   ];
 }
 
