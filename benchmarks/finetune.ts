@@ -30,6 +30,9 @@ import {
   type FinetuneRunSpec,
   resolveFinetuneRun,
   runFinetuneExperiment,
+  scoreUntrainedBase,
+  untrainedBaseId,
+  untrainedBaseSpec,
 } from "../lib/finetune/experiment.ts";
 import { FINETUNE_PRESETS, type FinetunePreset, finetunePreset, lrGrid } from "../lib/finetune/presets.ts";
 import { finetuneTask, type TaskData } from "../lib/finetune/tasks.ts";
@@ -212,7 +215,31 @@ class FinetunePlan {
     };
   }
 
-  run(spec: FinetuneRunSpec, role: FinetuneRunRole): MatrixRun<FinetuneRunRecord> {
+  /** The un-fine-tuned base scored on each task: the floor row of the tables. */
+  untrainedBase(tasks: Iterable<string>): MatrixRun<FinetuneRunRecord>[] {
+    return [...tasks].map((task) => {
+      const spec = untrainedBaseSpec(task, {
+        preset: this.preset.name,
+        base: this.baseName,
+        data: this.o.data ?? "analog",
+      });
+      return {
+        id: untrainedBaseId(spec),
+        label: `${task}: the untrained base`,
+        execute: () =>
+          scoreUntrainedBase(
+            this.ctx.gpu,
+            this.preset,
+            spec,
+            this.base,
+            this.data.get(task)!,
+            this.ctx.progress,
+          ),
+      };
+    });
+  }
+
+  run(spec: FinetuneRunSpec, role: Exclude<FinetuneRunRole, "base">): MatrixRun<FinetuneRunRecord> {
     return {
       id: finetuneRunId(spec),
       label: `${role === "lr-search" ? "lr search: " : ""}${spec.task}: ${
@@ -302,7 +329,10 @@ export function makeFinetuneSuite(
       const saved = o.lrSearch ? [] : await readLrSearch(o.outDir, preset.name);
       const search = await plan.search(groups, saved);
       await saveLrSearch(o.outDir, preset.name, search.all);
-      const reported = await plan.matrix(plan.table(groups, o.seeds ?? preset.seeds, search.mine));
+      const reported = await plan.matrix([
+        ...plan.untrainedBase(data.keys()),
+        ...plan.table(groups, o.seeds ?? preset.seeds, search.mine),
+      ]);
       return [...search.mine, ...reported];
     },
     section: (records, environment) =>
@@ -311,11 +341,13 @@ export function makeFinetuneSuite(
 }
 
 /**
- * Whether a record is a row of the suite's table: Table 4 holds MoRA on the math task at every operator;
+ * Whether a record is a row of the suite's table: the untrained base's of its tasks (both tables' floor row);
+ * Table 4 holds MoRA on the math task at every operator;
  * Table 2 every record but MoRA at an operator other than its preset's for that rank (rotation at the small
  * rank, sharing at the large one). `smallRank` is the smaller rank of the records' preset.
  */
 export function inTable(table: FinetuneTable, r: FinetuneRunRecord, smallRank: number): boolean {
+  if (r.role === "base") return table === "table2" || r.spec.task === ABLATION_TASK;
   if (table === "table4") return r.spec.task === ABLATION_TASK && r.spec.method === "mora";
   const variants = FINETUNE_PRESETS[r.spec.preset]?.variants ?? FINETUNE_PRESETS.quick!.variants;
   const expected = r.spec.rank === null

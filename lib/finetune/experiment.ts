@@ -34,8 +34,11 @@ export interface FinetuneRunSpec extends MethodSpec {
   data: string;
 }
 
-/** Why a run was made. */
-export type FinetuneRunRole = "reported" | "lr-search";
+/**
+ * Why a run was made: a reported run, a learning-rate search run (scored on training loss only), or the
+ * un-fine-tuned base scored on the task (the floor a fine-tuning run must rise above to have learned).
+ */
+export type FinetuneRunRole = "reported" | "lr-search" | "base";
 
 /** The record of a finished run. */
 export interface FinetuneRunRecord extends MatrixRecord {
@@ -216,9 +219,61 @@ function taskBatches(data: TaskData, preset: FinetunePreset, tokenizer: Tokenize
   };
 }
 
+/** The spec of the un-fine-tuned base on a task: no method trains, so it is FFT at rate 0 for 0 steps. */
+export function untrainedBaseSpec(
+  task: string,
+  on: Pick<FinetuneRunSpec, "preset" | "base" | "data">,
+): FinetuneRunSpec {
+  return { method: "fft", rank: null, task, seed: 0, lr: 0, ...on };
+}
+
+/** The key of the un-fine-tuned base's record on a task. */
+export function untrainedBaseId(spec: FinetuneRunSpec): string {
+  return [spec.preset, spec.task, "untrained-base", spec.base, spec.data].join("|");
+}
+
+/** Scores the base itself, not fine-tuned, on a task's held-out items (Table 2's floor row). */
+export async function scoreUntrainedBase(
+  gpu: Gpu,
+  preset: FinetunePreset,
+  spec: FinetuneRunSpec,
+  base: BaseModel,
+  data: TaskData,
+  log: (line: string) => void,
+): Promise<Omit<FinetuneRunRecord, "provenance">> {
+  const tokenizer = base.tokenizer ?? getTokenizer(preset.tokenizer);
+  const run = await setupMethod(gpu, base, resolveFinetuneRun(preset, spec, 1));
+  const scorer = new TaskScorer(run.model, tokenizer, preset.evalBatch);
+  try {
+    const scored = await scoreTask(scorer, data, preset, spec.task);
+    log(`  untrained base: ${scoreLine(scored)}`);
+    return {
+      id: untrainedBaseId(spec),
+      spec,
+      role: "base",
+      status: "ok",
+      trainableParams: 0,
+      steps: 0,
+      losses: [],
+      msPerStep: 0,
+      ...scored,
+    };
+  } finally {
+    scorer.destroy();
+    run.destroy();
+  }
+}
+
+/** Scores and perplexity as one log line. */
+function scoreLine(scored: { scores: Record<string, number>; perplexity?: number }): string {
+  const shown = Object.entries(scored.scores).map(([k, v]) => `${k} ${(100 * v).toFixed(1)}%`);
+  const ppl = scored.perplexity === undefined ? [] : [`perplexity ${scored.perplexity.toFixed(2)}`];
+  return [...shown, ...ppl].join(", ");
+}
+
 /** Options of {@link runFinetuneExperiment}. */
 export interface FinetuneRunOptions {
-  role: FinetuneRunRole;
+  role: Exclude<FinetuneRunRole, "base">;
   log: (line: string) => void;
   /** Save the trained adapters in PEFT format under this directory (one folder per run). */
   saveAdaptersDir?: string;
@@ -280,9 +335,7 @@ export async function runFinetuneExperiment(
     const status = learningStatus(record.losses, tokenizer.vocabSize);
     if (options.role === "reported") {
       Object.assign(record, await scoreTask(scorer, data, preset, spec.task));
-      const shown = Object.entries(record.scores).map(([k, v]) => `${k} ${(100 * v).toFixed(1)}%`);
-      const ppl = record.perplexity === undefined ? [] : [`perplexity ${record.perplexity.toFixed(2)}`];
-      options.log(`  loss ${record.losses.at(-1)?.loss.toFixed(3)}: ${[...shown, ...ppl].join(", ")}`);
+      options.log(`  loss ${record.losses.at(-1)?.loss.toFixed(3)}: ${scoreLine(record)}`);
       if (options.saveAdaptersDir && resolved.adapter) {
         await saveAdapters(
           join(options.saveAdaptersDir, adapterFolder(record.id)),

@@ -94,9 +94,24 @@ function table2Rows(reported: readonly FinetuneRunRecord[]) {
   }));
 }
 
-function table2(reported: readonly FinetuneRunRecord[]): ReportTable {
+/** Label of the untrained base's row. */
+const BASE_ROW = "Base, not fine-tuned (the floor)";
+
+function table2(
+  reported: readonly FinetuneRunRecord[],
+  untrained: readonly FinetuneRunRecord[],
+): ReportTable {
   const ranks = ranksOf(reported);
   const columns = columnTasks();
+  const baseRow: Cell[][] = untrained.length
+    ? [[
+      BASE_ROW,
+      ...columns.flatMap((c) => {
+        return [pctCell(scores(untrained, c.column, () => true)), null];
+      }),
+      "–",
+    ]]
+    : [];
   const rows: Cell[][] = table2Rows(reported).map((row) => {
     const paper = paperRow(row.method, row.rank === null ? null : paperRank(row.rank, ranks) ?? -1);
     const n = Math.max(...columns.map((c) => scores(reported, c.column, row.pick).length));
@@ -112,7 +127,9 @@ function table2(reported: readonly FinetuneRunRecord[]): ReportTable {
   return {
     caption:
       `Table 2, ours beside the paper's. Ours: accuracy (%) on each task's held-out items, each run at ` +
-      `the rate its own search chose; mean ± sd over seeds (${SD_MEANING}). The paper's: LLaMA-2 7B on the ` +
+      `the rate its own search chose; mean ± sd over seeds (${SD_MEANING}). The first row is the base ` +
+      `itself, not fine-tuned: a run that does not rise above it learned nothing the column measures. The ` +
+      `paper's: LLaMA-2 7B on the ` +
       `real benchmarks. Each column header names our analog; the analogs are CPU-scale stand-ins, so compare ` +
       `trends (who is ahead, does rank matter), not values.`,
     columns: [
@@ -120,11 +137,14 @@ function table2(reported: readonly FinetuneRunRecord[]): ReportTable {
       ...columns.flatMap((c) => [`${c.column} ours (${c.analog})`, `${c.column} paper`]),
       "seeds",
     ],
-    rows,
+    rows: [...baseRow, ...rows],
   };
 }
 
-function perplexityTable(reported: readonly FinetuneRunRecord[]): ReportTable | undefined {
+function perplexityTable(
+  reported: readonly FinetuneRunRecord[],
+  untrained: readonly FinetuneRunRecord[],
+): ReportTable | undefined {
   const domain = reported.filter((r) => r.perplexity !== undefined);
   if (domain.length === 0) return undefined;
   const ranks = ranksOf(reported);
@@ -133,10 +153,20 @@ function perplexityTable(reported: readonly FinetuneRunRecord[]): ReportTable | 
     caption: `Continual-pretraining analogs: perplexity of held-out domain documents (lower is better), ` +
       `mean ± sd over seeds. The paper reports no perplexity for these tasks.`,
     columns: ["Method", ...tasks.map((t) => `${t} perplexity (${FINETUNE_TASKS[t]?.analog ?? t})`)],
-    rows: table2Rows(domain).map((row) => [
-      rowLabel(row.method, row.rank, ranks, row.variant),
+    rows: [
+      ...untrained.some((r) => r.perplexity !== undefined)
+        ? [{ label: BASE_ROW, pick: () => true, of: untrained }]
+        : [],
+      ...table2Rows(domain).map((row) => ({
+        label: rowLabel(row.method, row.rank, ranks, row.variant),
+        pick: row.pick,
+        of: domain,
+      })),
+    ].map((row) => [
+      row.label,
       ...tasks.map((t) => {
-        const v = domain.filter((r) => row.pick(r) && r.spec.task === t).map((r) => r.perplexity!);
+        const v = row.of.filter((r) => row.pick(r) && r.spec.task === t && r.perplexity !== undefined)
+          .map((r) => r.perplexity!);
         return v.length ? formatMeanSd(v, 1, 2) : null;
       }),
     ]),
@@ -171,17 +201,19 @@ function searchTable(search: readonly FinetuneRunRecord[]): ReportTable {
     }));
     const points = grid.map((p) => `${p.lr}: ${p.status === "ok" ? p.criterion.toFixed(3) : p.status}`);
     const s = runs[0]!.spec;
+    const chosen = chooseRate(grid);
+    const edge = grid.length > 2 && (chosen === grid[0]!.lr || chosen === grid.at(-1)!.lr);
     return [
       s.task,
       rowLabel(s.method, s.rank, ranks, s.variant),
       points.join(" · "),
-      chooseRate(grid) ?? "none",
+      chosen === undefined ? "none" : edge ? `${chosen} (grid edge)` : chosen,
     ];
   });
   return {
     caption:
       `Learning-rate search on seed ${search[0]?.spec.seed}: final training loss at each rate; the rule: ` +
-      `${SELECTION_RULE}.`,
+      `${SELECTION_RULE}. A choice at either end of the grid is marked: a better rate may lie beyond it.`,
     columns: ["Task", "Method", "Rate: final training loss", "Chosen"],
     rows,
   };
@@ -251,14 +283,39 @@ const FLOOR = "<b>These runs all score within 5 points of each other (one or two
   "scale the analog does not separate the methods and cannot test the claim (neither agreement nor " +
   "disagreement).</b>";
 
+/** Scores as a mean ± sd cell in percent, or an empty cell. */
+const pctCell = (v: readonly number[]): Cell => v.length ? formatMeanSd(v, 100) : null;
+
 const pct = (v: readonly number[]) => (100 * meanSd(v).mean).toFixed(1);
 
+/**
+ * Unless the best of `runs` (each a row's scores over seeds) rises more than {@link FLOOR_SPREAD} above the
+ * untrained base's score `base`, a sentence saying that the column tests nothing: fine-tuning taught nothing it
+ * measures. Undefined when it did, or when the base was not scored.
+ */
+export function noGainOverBase(
+  base: readonly number[],
+  runs: readonly { label: string; scores: readonly number[] }[],
+): string | undefined {
+  const scored = runs.filter((r) => r.scores.length > 0);
+  if (base.length === 0 || scored.length === 0) return undefined;
+  const best = Math.max(...scored.map((r) => meanSd(r.scores).mean));
+  if (best - meanSd(base).mean > FLOOR_SPREAD) return undefined;
+  return `<b>The untrained base scores ${pct(base)}% and ${
+    scored.map((r) => `${r.label} ${pct(r.scores)}%`).join(", ")
+  }: no run rises more than 5 points (a couple of held-out items) above the base, so fine-tuning taught ` +
+    `nothing this column measures and at this scale it cannot test the claim (neither agreement nor ` +
+    `disagreement).</b>`;
+}
+
 /** Plain statements of each Table 2 claim, from our numbers. */
-function claims(reported: readonly FinetuneRunRecord[]): string {
+function claims(reported: readonly FinetuneRunRecord[], untrained: readonly FinetuneRunRecord[]): string {
   const ranks = ranksOf(reported);
   const of = (method: string, rank: number | null, column: string) =>
     scores(reported, column, (r) => r.spec.method === method && r.spec.rank === rank);
   const fft = (column: string) => of("fft", null, column);
+  const base = (column: string) => scores(untrained, column, () => true);
+  const fftGain = (column: string) => noGainOverBase(base(column), [{ label: "FFT", scores: fft(column) }]);
   const adapters = Object.keys(PAPER_METHOD).filter((m) => m !== "fft");
   const lines: string[] = [];
   const seedNote = reported.some((r) => r.spec.seed > 0)
@@ -280,11 +337,12 @@ function claims(reported: readonly FinetuneRunRecord[]): string {
             ? `below it: ${below.map((x) => rowLabel(x.m, x.rank, ranks)).join(", ")}`
             : "none is below it"
         }. ` +
-        (atFloor([...fft(column), ...rows.flatMap((x) => of(x.m, x.rank, column))])
-          ? FLOOR
-          : below.length > rows.length / 2
-          ? "<b>This disagrees with the paper's claim.</b>"
-          : "This agrees with the paper's claim."),
+        (fftGain(column) ??
+          (atFloor([...fft(column), ...rows.flatMap((x) => of(x.m, x.rank, column))])
+            ? FLOOR
+            : below.length > rows.length / 2
+            ? "<b>This disagrees with the paper's claim.</b>"
+            : "This agrees with the paper's claim.")),
     );
   }
   if (ranks.length === 2) {
@@ -301,14 +359,15 @@ function claims(reported: readonly FinetuneRunRecord[]): string {
               .join(", ")
           }` +
           `${fft(column).length ? `; FFT ${pct(fft(column))}` : ""}). ` +
-          (atFloor([
-              ...both.flatMap((m) => [...of(m, small, column), ...of(m, large, column)]),
-              ...fft(column),
-            ])
-            ? FLOOR
-            : closes.length > both.length / 2
-            ? "This agrees with the paper's claim."
-            : "<b>This disagrees with the paper's claim.</b>"),
+          (fftGain(column) ??
+            (atFloor([
+                ...both.flatMap((m) => [...of(m, small, column), ...of(m, large, column)]),
+                ...fft(column),
+              ])
+              ? FLOOR
+              : closes.length > both.length / 2
+              ? "This agrees with the paper's claim."
+              : "<b>This disagrees with the paper's claim.</b>")),
       );
     }
   }
@@ -317,14 +376,18 @@ function claims(reported: readonly FinetuneRunRecord[]): string {
       const mora = of("mora", rank, column), lora = of("lora", rank, column);
       if (!mora.length || !lora.length) continue;
       const c = compare(mora, lora);
+      const untested = noGainOverBase(base(column), [
+        { label: "MoRA", scores: mora },
+        { label: "LoRA", scores: lora },
+      ]);
       lines.push(
         `<b>Continual pretraining (${column}, r=${rank}):</b> the paper finds MoRA beats LoRA. On our analog ` +
           `MoRA ${pct(mora)}% vs LoRA ${pct(lora)}%: ${
-            c === "above"
+            untested ?? (c === "above"
               ? "MoRA is ahead beyond the sds; this agrees."
               : c === "within"
               ? "<b>within the sds, so our analog does not show the paper's claim.</b>"
-              : "<b>MoRA is behind, which disagrees with the paper's claim.</b>"
+              : "<b>MoRA is behind, which disagrees with the paper's claim.</b>")
           }`,
       );
     }
@@ -336,6 +399,7 @@ function claims(reported: readonly FinetuneRunRecord[]): string {
 export function finetuneSection(records: readonly FinetuneRunRecord[], env: Environment): ReportSection {
   const presetName = records[0]?.spec.preset ?? "quick";
   const reported = records.filter((r) => r.role === "reported" && r.status === "ok");
+  const untrained = records.filter((r) => r.role === "base");
   const search = records.filter((r) => r.role === "lr-search");
   const tasks = [...new Set(records.map((r) => r.spec.task))];
   const ranks = ranksOf(records);
@@ -349,15 +413,15 @@ export function finetuneSection(records: readonly FinetuneRunRecord[], env: Envi
       ranks.join(" and ")
     } stand for the paper's 8 and 256 by trainable fraction (lib/finetune/presets.ts); ` +
     `MoRA uses rotation (Eq. 9) at the small rank and sharing (Eq. 6) at the large one, as the paper does. ` +
-    `Every run trains at the rate its own search chose on training loss.</p>${claims(reported)}`;
+    `Every run trains at the rate its own search chose on training loss.</p>${claims(reported, untrained)}`;
   const failures = failureTable(records);
-  const ppl = perplexityTable(reported);
+  const ppl = perplexityTable(reported, untrained);
   return {
     id: "finetune",
     title: "Fine-tuning analogs (paper Table 2)",
     intro,
     tables: [
-      table2(reported),
+      table2(reported, untrained),
       analogTable(tasks),
       ...ppl ? [ppl] : [],
       ...search.length ? [searchTable(search)] : [],
@@ -374,6 +438,7 @@ const EQUATIONS: Record<string, number> = Object.fromEntries(PAPER_TABLE4.rows.m
 export function ablationSection(records: readonly FinetuneRunRecord[], env: Environment): ReportSection {
   const presetName = records[0]?.spec.preset ?? "quick";
   const reported = records.filter((r) => r.role === "reported" && r.status === "ok");
+  const untrained = records.filter((r) => r.role === "base" && r.spec.task === "math");
   const search = records.filter((r) => r.role === "lr-search");
   const ranks = ranksOf(records);
   const variants = PAPER_TABLE4.rows.map((r) => r.variant).filter((v) =>
@@ -381,14 +446,18 @@ export function ablationSection(records: readonly FinetuneRunRecord[], env: Envi
   );
   const of = (variant: string, rank: number, column: string) =>
     scores(reported, column, (r) => r.spec.variant === variant && r.spec.rank === rank);
+  const baseOf = (column: string) => scores(untrained, column, () => true);
+  const baseRow: Cell[][] = untrained.length
+    ? [[BASE_ROW, ...ranks.flatMap(() => [pctCell(baseOf("GSM8K")), null, pctCell(baseOf("MATH"))])]]
+    : [];
   const rows: Cell[][] = variants.map((v) => {
     const paper = PAPER_TABLE4.rows.find((r) => r.variant === v)!;
     return [
       `${v} (Eq. ${EQUATIONS[v]})`,
       ...ranks.flatMap((rank, i) => [
-        of(v, rank, "GSM8K").length ? formatMeanSd(of(v, rank, "GSM8K"), 100) : null,
+        pctCell(of(v, rank, "GSM8K")),
         ranks.length === 2 ? paper.acc[i] ?? null : null,
-        of(v, rank, "MATH").length ? formatMeanSd(of(v, rank, "MATH"), 100) : null,
+        pctCell(of(v, rank, "MATH")),
       ]),
     ];
   });
@@ -399,9 +468,15 @@ export function ablationSection(records: readonly FinetuneRunRecord[], env: Envi
     : [...variants].sort((a, b) => meanSd(of(b, small, "GSM8K")).mean - meanSd(of(a, small, "GSM8K")).mean);
   const agrees = order.join(" > ") === "rotation > decouple > sharing > truncation" ||
     order.join(" > ") === "decouple > rotation > sharing > truncation";
+  const noGain = small === undefined ? undefined : noGainOverBase(
+    baseOf("GSM8K"),
+    variants.map((v) => ({ label: v, scores: of(v, small, "GSM8K") })),
+  );
   const floor = small !== undefined && atFloor(variants.flatMap((v) => of(v, small, "GSM8K")));
-  const claim = floor
-    ? `<p>The paper ranks the operators at r = 8 as rotation ≥ decouple > sharing ≫ truncation. ${FLOOR}</p>`
+  const claim = noGain || floor
+    ? `<p>The paper ranks the operators at r = 8 as rotation ≥ decouple > sharing ≫ truncation. ${
+      noGain ?? FLOOR
+    }</p>`
     : order.length === 4
     ? `<p>The paper ranks the operators at r = 8 as rotation ≥ decouple > sharing ≫ truncation. On our ` +
       `GSM8K-like analog at r = ${small} the means order as ${
@@ -433,7 +508,8 @@ export function ablationSection(records: readonly FinetuneRunRecord[], env: Envi
     tables: [
       {
         caption:
-          `Table 4, ours beside the paper's: accuracy (%), mean ± sd over seeds (${SD_MEANING}). Our ` +
+          `Table 4, ours beside the paper's: accuracy (%), mean ± sd over seeds (${SD_MEANING}); the first ` +
+          `row is the base itself, not fine-tuned. Our ` +
           `ranks ${ranks.join(" and ")} stand for the paper's 8 and 256; the paper reports GSM8K only.`,
         columns: [
           "Operator",
@@ -443,7 +519,7 @@ export function ablationSection(records: readonly FinetuneRunRecord[], env: Envi
             `r=${rank} ours (MATH-like analog)`,
           ]),
         ],
-        rows,
+        rows: [...baseRow, ...rows],
       },
       ...search.length ? [searchTable(search)] : [],
       ...failures ? [failures] : [],

@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
 import type { FinetuneRunRecord } from "../../lib/finetune/experiment.ts";
 import type { Environment } from "../../lib/harness/env.ts";
-import { ablationSection, atFloor, finetuneSection } from "../../lib/report/finetune_section.ts";
+import {
+  ablationSection,
+  atFloor,
+  finetuneSection,
+  noGainOverBase,
+} from "../../lib/report/finetune_section.ts";
 
 const ENV = { adapter: { description: "test adapter" } } as Environment;
 
@@ -119,4 +124,45 @@ Deno.test("an analog at its floor (every run 0%, or one problem apart) is said t
   const intro = finetuneSection(table2, ENV).intro;
   assert.match(intro, /Math \(GSM8K\):.*does not separate the methods/);
   assert.doesNotMatch(intro, /disagrees/);
+});
+
+Deno.test("the untrained base is the first row; a column where no run rises above it is said to test nothing", () => {
+  const base = (task: string, scores: Record<string, number>) => ({
+    ...record(task, "fft", null, 0, scores),
+    id: `${task}|untrained-base`,
+    role: "base" as const,
+    steps: 0,
+    losses: [],
+  });
+  const records = [
+    base("instruction", { MMLU0: 0.25, MMLU5: 0.25 }),
+    base("math", { GSM8K: 0.1, MATH: 0 }),
+    // Instruction: FFT no better than the base, so "LoRA matches FFT" is vacuous; LoRA+ below both.
+    record("instruction", "fft", null, 0, { MMLU0: 0.25, MMLU5: 0.27 }),
+    record("instruction", "lora+", 8, 0, { MMLU0: 0.1, MMLU5: 0.1 }),
+    // Math: FFT well above the base, so the rank claim is tested.
+    record("math", "fft", null, 0, { GSM8K: 0.5, MATH: 0.3 }),
+    record("math", "lora", 1, 0, { GSM8K: 0.2, MATH: 0.1 }),
+    record("math", "lora", 8, 0, { GSM8K: 0.4, MATH: 0.2 }),
+  ];
+  const section = finetuneSection(records, ENV);
+  const [table] = section.tables;
+  assert.equal(table!.rows[0]![0], "Base, not fine-tuned (the floor)");
+  assert.equal(table!.rows[0]![table!.columns.indexOf("GSM8K paper") - 1], "10.0");
+  assert.equal(table!.rows[0]![table!.columns.indexOf("GSM8K paper")], null);
+  assert.match(
+    section.intro,
+    /Instruction \(MMLU5\):.*The untrained base scores 25\.0% and FFT 27\.0%: no run rises/,
+  );
+  assert.doesNotMatch(section.intro, /Instruction \(MMLU5\)[^<]*<\/b>[^<]*This agrees/);
+  assert.match(section.intro, /Math \(GSM8K\):.*This agrees with the paper's claim/);
+  const ablation = ablationSection([
+    base("math", { GSM8K: 0.1, MATH: 0 }),
+    record("math", "mora", 1, 0, { GSM8K: 0.12, MATH: 0 }, "rotation"),
+    record("math", "mora", 1, 0, { GSM8K: 0.08, MATH: 0 }, "sharing"),
+  ], ENV);
+  assert.equal(ablation.tables[0]!.rows[0]![0], "Base, not fine-tuned (the floor)");
+  assert.match(ablation.intro, /no run rises more than 5 points/);
+  assert.equal(noGainOverBase([0.1], [{ label: "FFT", scores: [0.2] }]), undefined);
+  assert.equal(noGainOverBase([], [{ label: "FFT", scores: [0.1] }]), undefined);
 });

@@ -87,8 +87,14 @@ Deno.test({
     const first = await makeFinetuneSuite("table2", o).run(await context(log));
     // math: fft (1 rate), mora r1 (2 rates); finance: one rate each of 2 groups.
     const search = first.filter((r) => r.role === "lr-search"),
-      reported = first.filter((r) => r.role === "reported");
+      reported = first.filter((r) => r.role === "reported"),
+      untrained = first.filter((r) => r.role === "base");
     assert.equal(search.length, 1 + 2 + 2);
+    // The untrained base, scored once per task: the floor row.
+    assert.deepEqual(untrained.map((r) => [r.spec.task, r.steps, Object.keys(r.scores)]), [
+      ["math", 0, ["GSM8K", "MATH"]],
+      ["finance", 0, ["Finance"]],
+    ]);
     assert.equal(reported.length, 4, search.map((r) => `${r.id} ${r.status} ${r.failure}`).join("\n"));
     for (const r of reported) {
       assert.ok(r.status !== "ok" || Object.values(r.scores).every((s) => s >= 0 && s <= 1), r.id);
@@ -101,17 +107,21 @@ Deno.test({
     const ablationLog: string[] = [];
     const ablation = await makeFinetuneSuite("table4", o).run(await context(ablationLog));
     const operators = ablation.filter((r) => r.role === "reported").map((r) => r.spec.variant);
-    const untrained = ablationLog.filter((l) => l.includes("no rate of the grid trained")).length;
-    assert.equal(operators.length + untrained, TINY_PRESET.ablationVariants.length);
+    const notTrained = ablationLog.filter((l) => l.includes("no rate of the grid trained")).length;
+    assert.equal(operators.length + notTrained, TINY_PRESET.ablationVariants.length);
     assert.ok(operators.includes("rotation"));
-    // Its search comes from the saved file (not planned again); its reported run from the journal.
-    assert.equal(ablationLog.filter((l) => l.includes("recorded earlier")).length, 1);
+    // Its search comes from the saved file (not planned again); its reported run and the base's score on
+    // math from the journal.
+    assert.equal(ablationLog.filter((l) => l.includes("recorded earlier")).length, 2);
     assert.ok(!ablationLog.some((l) => l.includes("lr search: math: mora r=1 (rotation)")));
     // Resume: nothing runs again.
     const again: string[] = [];
     const second = await makeFinetuneSuite("table2", o).run(await context(again));
     assert.deepEqual(second.map((r) => r.id), first.map((r) => r.id));
-    assert.equal(again.filter((l) => l.includes("recorded earlier")).length, reported.length);
+    assert.equal(
+      again.filter((l) => l.includes("recorded earlier")).length,
+      reported.length + untrained.length,
+    );
     // Saved adapters load back onto the base.
     const mora = reported.find((r) => r.spec.method === "mora")!;
     const dirs = [...Deno.readDirSync(`${outDir}/adapters`)].map((e) => e.name);
@@ -131,7 +141,8 @@ Deno.test({
     assert.match(t2.tables[0]!.columns.join("|"), /GSM8K ours \(generated word problems.*\)\|GSM8K paper/);
     assert.ok(t2.tables[0]!.rows.some((row) => row[0] === "FFT" && row[6] === 66.6));
     const t4 = makeFinetuneSuite("table4", o).section(ablation as FinetuneRunRecord[], env);
-    assert.equal(t4.tables[0]!.rows.length, TINY_PRESET.ablationVariants.length);
+    assert.equal(t4.tables[0]!.rows.length, 1 + TINY_PRESET.ablationVariants.length);
+    assert.equal(t4.tables[0]!.rows[0]![0], "Base, not fine-tuned (the floor)");
     assert.equal(t4.tables[0]!.columns[1], "r=1 ours (GSM8K-like analog)");
     // report --rebuild: both suites' records come back from the journal and the saved search.
     const rebuilt = await rebuildFinetuneRecords(outDir, { finetune: [], ablation: [] });
