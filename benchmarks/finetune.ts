@@ -15,7 +15,7 @@
 import { readSearchFile, saveSearchFile, searchFilePath } from "../lib/experiment/search_file.ts";
 import { join } from "node:path";
 import { ADAPTER_METHODS } from "../lib/adapters/registry.ts";
-import { getTokenizer } from "../lib/data/tokenizer.ts";
+import { getTokenizer, type Tokenizer } from "../lib/data/tokenizer.ts";
 import { chooseRate, finalTrainingLoss, type GridPoint } from "../lib/experiment/lr_search.ts";
 import { type MatrixRun, readJournal, runMatrix } from "../lib/experiment/matrix.ts";
 import { checkFits, methodLabel, type MethodSpec } from "../lib/experiment/setup.ts";
@@ -31,6 +31,7 @@ import {
   resolveFinetuneRun,
   runFinetuneExperiment,
   scoreUntrainedBase,
+  taskSteps,
   untrainedBaseId,
   untrainedBaseSpec,
 } from "../lib/finetune/experiment.ts";
@@ -187,7 +188,17 @@ export async function validatePlan(table: FinetuneTable, preset: FinetunePreset,
     checkTaskFits(task, await taskData(task, preset, o.data), preset, config, tokenizer);
   }
   for (const g of groups) {
-    const spec = { ...g.spec, task: g.task, preset: preset.name, seed: 0, lr: 1, base: "", data: "" };
+    const spec = {
+      ...g.spec,
+      task: g.task,
+      preset: preset.name,
+      seed: 0,
+      lr: 1,
+      steps: 100,
+      batch: preset.batch,
+      base: "",
+      data: "",
+    };
     checkFits(resolveFinetuneRun(preset, spec, 100), config);
   }
   if (!o.lrSearch) await readLrSearch(o.outDir, preset.name);
@@ -201,6 +212,7 @@ class FinetunePlan {
     readonly base: BaseModel,
     readonly baseName: string,
     readonly data: Map<string, TaskData>,
+    readonly tokenizer: Tokenizer,
   ) {}
 
   spec(g: FinetuneGroup, seed: number, lr: number): FinetuneRunSpec {
@@ -210,6 +222,8 @@ class FinetunePlan {
       preset: this.preset.name,
       seed,
       lr,
+      steps: taskSteps(this.preset, this.data.get(g.task)!, this.tokenizer),
+      batch: this.preset.batch,
       base: this.baseName,
       data: this.o.data ?? "analog",
     };
@@ -269,10 +283,13 @@ class FinetunePlan {
 
   /** The search records of every group: the saved ones on its grid, plus a run of every rate they lack. */
   async search(groups: readonly FinetuneGroup[], saved: readonly FinetuneRunRecord[]) {
-    // Only searches on this base and data count.
-    const ours = saved.filter((r) =>
-      r.spec.base === this.baseName && r.spec.data === (this.o.data ?? "analog")
-    );
+    // Only searches on this base and data, at this training size, count.
+    const ours = saved.filter((r) => {
+      if (!this.data.has(r.spec.task)) return false;
+      const now = this.spec({ task: r.spec.task, spec: r.spec }, r.spec.seed, r.spec.lr);
+      return r.spec.base === now.base && r.spec.data === now.data && r.spec.steps === now.steps &&
+        r.spec.batch === now.batch;
+    });
     const has = (g: FinetuneGroup, lr: number) =>
       ours.some((r) => groupKey(r.spec) === groupKey(g) && r.spec.lr === lr);
     const runs = groups.flatMap((g) =>
@@ -325,7 +342,7 @@ export function makeFinetuneSuite(
         checkTaskFits(task, data.get(task)!, preset, base.config, tokenizer);
       }
       const baseName = typeof spec === "string" ? spec : base.dir.split("/").at(-1)!;
-      const plan = new FinetunePlan(ctx, preset, o, base, baseName, data);
+      const plan = new FinetunePlan(ctx, preset, o, base, baseName, data, tokenizer);
       const saved = o.lrSearch ? [] : await readLrSearch(o.outDir, preset.name);
       const search = await plan.search(groups, saved);
       await saveLrSearch(o.outDir, preset.name, search.all);

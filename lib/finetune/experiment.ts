@@ -28,6 +28,9 @@ export interface FinetuneRunSpec extends MethodSpec {
   task: string;
   seed: number;
   lr: number;
+  /** Optimizer steps and sequences per step (part of the id: a resized preset never reuses old runs). */
+  steps: number;
+  batch: number;
   /** Where the base came from. */
   base: string;
   /** `analog`, or the `--data` directory. */
@@ -68,6 +71,7 @@ export function finetuneRunId(spec: FinetuneRunSpec): string {
     ...options ? [options] : [],
     `seed${spec.seed}`,
     `lr${spec.lr}`,
+    `steps${spec.steps}xb${spec.batch}`,
     spec.base,
     spec.data,
   ].join("|");
@@ -224,7 +228,7 @@ export function untrainedBaseSpec(
   task: string,
   on: Pick<FinetuneRunSpec, "preset" | "base" | "data">,
 ): FinetuneRunSpec {
-  return { method: "fft", rank: null, task, seed: 0, lr: 0, ...on };
+  return { method: "fft", rank: null, task, seed: 0, lr: 0, steps: 0, batch: 0, ...on };
 }
 
 /** The key of the un-fine-tuned base's record on a task. */
@@ -295,6 +299,14 @@ export async function runFinetuneExperiment(
 ): Promise<Omit<FinetuneRunRecord, "provenance">> {
   const tokenizer = base.tokenizer ?? getTokenizer(preset.tokenizer);
   const steps = taskSteps(preset, data, tokenizer);
+  if (spec.steps !== steps || spec.batch !== preset.batch) {
+    throw new RangeError(
+      `Run ${
+        finetuneRunId(spec)
+      } is for ${spec.steps} steps of ${spec.batch}, but preset ${preset.name} trains ` +
+        `${steps} steps of ${preset.batch}: make its spec from the preset`,
+    );
+  }
   const family = preset.families[data.family];
   const resolved = resolveFinetuneRun(preset, spec, steps);
   const run = await setupMethod(gpu, base, resolved);

@@ -28,6 +28,8 @@ function record(
       preset: "quick",
       seed,
       lr: 0.01,
+      steps: 24,
+      batch: 4,
       base: "b",
       data: "analog",
     },

@@ -7,7 +7,7 @@ import {
   rebuildFinetuneRecords,
 } from "../../benchmarks/finetune.ts";
 import { loadAdapters } from "../../lib/adapters/peft.ts";
-import { adapterFolder, type FinetuneRunRecord } from "../../lib/finetune/experiment.ts";
+import { adapterFolder, finetuneRunId, type FinetuneRunRecord } from "../../lib/finetune/experiment.ts";
 import { finetunePreset } from "../../lib/finetune/presets.ts";
 import { recordEnvironment } from "../../lib/harness/env.ts";
 import type { BenchContext } from "../../lib/harness/suite.ts";
@@ -149,6 +149,39 @@ Deno.test({
     const ids = (rs: readonly unknown[]) => rs.map((r) => (r as FinetuneRunRecord).id).sort();
     assert.deepEqual(ids(rebuilt.finetune), ids(first));
     assert.deepEqual(ids(rebuilt.ablation), ids(ablation));
+    // A resized preset reuses neither the saved search nor the journal: FFT on finance searches and trains anew.
+    const longer = { ...TINY_PRESET, families: { ...TINY_PRESET.families } };
+    longer.families.domain = { ...longer.families.domain, length: { steps: 7 } };
+    const resized: string[] = [];
+    const third = await makeFinetuneSuite("table2", {
+      ...o,
+      preset: longer,
+      tasks: ["finance"],
+      methods: ["fft"],
+    })
+      .run(await context(resized));
+    assert.deepEqual(third.filter((r) => r.role !== "base").map((r) => [r.role, r.steps]), [
+      ["lr-search", 7],
+      ["reported", 7],
+    ]);
+    assert.ok(resized.some((l) => l.includes("lr search: finance: fft")), resized.join("\n"));
     await Deno.remove(outDir, { recursive: true });
   },
+});
+
+Deno.test("a run's id names its training size, so a resized preset never reuses a journaled or searched run", () => {
+  const spec = {
+    method: "lora",
+    rank: 1,
+    task: "math",
+    preset: "quick",
+    seed: 0,
+    lr: 0.01,
+    steps: 24,
+    batch: 4,
+    base: "b",
+    data: "analog",
+  };
+  assert.equal(finetuneRunId(spec), "quick|math|lora|r1|-|seed0|lr0.01|steps24xb4|b|analog");
+  assert.notEqual(finetuneRunId({ ...spec, steps: 48 }), finetuneRunId(spec));
 });
