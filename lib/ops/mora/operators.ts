@@ -33,6 +33,14 @@
  * On a LLaMA down_proj (in = 4·out) this is about a quarter of the chunks, hence of the compression,
  * the square matmuls and the scratch memory.
  *
+ * **Four columns per thread.** On llvmpipe a thread's memory access is the cost, and a vec4 one costs about
+ * twice a scalar one (`y += x` over 512-row tensors: 3–4 ns per float as vec4, 6–8 as scalar, loaded
+ * machine), so the kernels whose written side is a row of whole vec4s move four columns per thread:
+ * decompress and fold when out_features is a multiple of 4, the compression backward and the row-major
+ * rotation compression when in_features is, with vec4 reads too where the four sources are one aligned
+ * vec4 (P = R; R a multiple of 8 for the rotation partners). The `_vec4` kernels sum the same terms in the
+ * same order as the scalar ones, which serve every other shape.
+ *
  * Rotation tables are computed on the CPU exactly as the float32 reference does ({@link moraRotationTables})
  * and uploaded once per (device, chunks, R), shared by every layer of that shape like the reference's cache.
  *
