@@ -12,9 +12,10 @@
  * does: on LLaMA-2-7B r = 8 trains 0.3% of the block weights and r = 256 trains 9.5%; here r = 1 trains 1%
  * (the least possible) and r = 8 trains 8%. Each task trains 24 optimizer steps of 4 sequences (96
  * instruction questions, 96 math problems: one epoch; a domain: 4 passes over a fixed sample of 24 windows of
- * 96 tokens, since random windows made the loss of so short a run all noise), the rate grid has
- * two points per method, and one seed is reported: sized so that Tables 2 and 4 (58 (task, method, rank)
- * groups) fit 30 minutes on 2 quiet cores with the committed search (README: the per-step estimate);
+ * 96 tokens, since random windows made the loss of so short a run all noise), the rate grid has four points
+ * for FFT and five for every adapter, and one seed is reported: sized so that Tables 2 and 4 (58 (task,
+ * method, rank) groups) fit 30 minutes on 2 quiet cores with the committed search (README: the per-step
+ * estimate);
  * `--seeds 0,1,2` reports three seeds with mean ± sd in about three times that.
  *
  * `smoke` (`deno task bench --quick`): the pipeline on a few steps of MoRA at one rank on every task (and two
@@ -108,8 +109,12 @@ const QUICK_BASE: FinetuneBaseSpec = {
   seed: 0,
 };
 
-/** The quick grid: FFT's, and every adapter's (one grid, so no method is favoured). */
-const QUICK_GRID = { fft: [1e-3, 3e-3], default: [1e-2, 3e-2] };
+/**
+ * The quick grid: FFT's, and every adapter's (one grid, so no method is favoured), in steps of √10. A
+ * two-point grid put every choice on an edge; these wider ones leave 9 of 58 adapter choices on the low edge
+ * at four points, which the fifth (1e-3) is for. The search table marks a choice still at an edge.
+ */
+const QUICK_GRID = { fft: [3e-4, 1e-3, 3e-3, 1e-2], default: [1e-3, 3e-3, 1e-2, 3e-2, 1e-1] };
 
 /** Every preset. */
 export const FINETUNE_PRESETS: Readonly<Record<string, FinetunePreset>> = {
