@@ -140,9 +140,9 @@ Deno.test({
   ...gpuTest,
   async fn() {
     const gpu = await testGpu();
-    // Scalar and vec4 tensors, small ones sharing a dispatch and large ones alone (4097 > 16384 / 4).
+    // Scalar and vec4 tensors, small ones sharing a dispatch and large ones alone (16385 > 65536 / 4).
     const { coefficients, ...setup } = await runSteps(gpu, {
-      sizes: [1, 7, 257, 1000, 0, 4097, 4100, 12],
+      sizes: [1, 7, 257, 1000, 0, 16385, 16388, 12],
       // A decaying learning rate: the trainer rewrites hyper every step.
       hyperAt: (step) => ({
         lr: 0.01 * (1 - 0.1 * step),
@@ -156,7 +156,7 @@ Deno.test({
       steps: 5,
       seed: 31,
     });
-    // Gradients of norm ≈ sqrt(9471/3) ≈ 56 against maxNorm 0.5: every step clips.
+    // Gradients of norm ≈ sqrt(34050/3) ≈ 107 against maxNorm 0.5: every step clips.
     assertEquals(coefficients.every((c) => c > 0 && c < 0.05), true);
     // |θ| ≤ ~1 accumulates ≤ 1 float32 rounding (6e-8) per operation per step, and each step's update
     // (≤ lr) carries the ~1e-6 relative error of m/denom: 5 steps stay below 1e-6 (measured ≤ 2.2e-7).
