@@ -131,9 +131,41 @@ export interface PretrainRunRecord extends MatrixRecord {
   spectrum?: ModuleSpectrum[];
 }
 
-// The fine-tuning records are still defined in lib/finetune/experiment.ts (being edited in another change);
-// they move here next, and then the re-export below goes.
-export type { FinetuneRunRecord, FinetuneRunRole, FinetuneRunSpec } from "./finetune/experiment.ts";
+/** What identifies a fine-tuning run (its record's `id` is made of these). */
+export interface FinetuneRunSpec extends MethodSpec {
+  preset: string;
+  task: string;
+  seed: number;
+  lr: number;
+  /** Optimizer steps and sequences per step (part of the id: a resized preset never reuses old runs). */
+  steps: number;
+  batch: number;
+  /** Where the base came from. */
+  base: string;
+  /** `analog`, or the `--data` directory. */
+  data: string;
+}
+
+/**
+ * Why a run was made: a reported run, a learning-rate search run (scored on training loss only), or the
+ * un-fine-tuned base scored on the task (the floor a fine-tuning run must rise above to have learned).
+ */
+export type FinetuneRunRole = "reported" | "lr-search" | "base";
+
+/** The record of a finished fine-tuning run (`finetune` suite). */
+export interface FinetuneRunRecord extends MatrixRecord {
+  spec: FinetuneRunSpec;
+  role: FinetuneRunRole;
+  trainableParams: number;
+  steps: number;
+  losses: { step: number; loss: number }[];
+  /** Scores in [0, 1] by paper column (MMLU0, MMLU5, GSM8K, MATH, BioMed, Finance); none for a search run. */
+  scores: Record<string, number>;
+  /** Held-out perplexity of a domain task. */
+  perplexity?: number;
+  /** Mean wall time of a training step, ms. */
+  msPerStep: number;
+}
 
 // The whole-suite benchmarks: training steps (Table 5) and kernels.
 

@@ -15,9 +15,6 @@ import { adapterName } from "../harness/env.ts";
 import { inShard, type ShardContext } from "../harness/shard.ts";
 import type { MatrixRecord, Provenance, RunStatus } from "../records.ts";
 
-// lib/finetune/experiment.ts still imports MatrixRecord from here; it goes once that file imports lib/records.ts.
-export type { MatrixRecord } from "../records.ts";
-
 /** The provenance of a run finishing now in `environment`. */
 export function provenanceOf(environment: Environment, preset: string): Provenance {
   return {

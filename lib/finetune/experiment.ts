@@ -11,52 +11,17 @@ import { join } from "node:path";
 import { saveAdapters } from "../adapters/peft.ts";
 import { tokenStream, trainBatches } from "../data/batches.ts";
 import { getTokenizer, type Tokenizer } from "../data/tokenizer.ts";
-import { learningStatus, type MatrixRecord } from "../experiment/matrix.ts";
-import { type MethodSpec, type ResolvedMethod, resolveMethod, setupMethod } from "../experiment/setup.ts";
+import { learningStatus } from "../experiment/matrix.ts";
+import { type ResolvedMethod, resolveMethod, setupMethod } from "../experiment/setup.ts";
 import type { Gpu } from "../gpu/device.ts";
 import type { LlamaConfig } from "../model/config.ts";
+import type { FinetuneRunRecord, FinetuneRunRole, FinetuneRunSpec } from "../records.ts";
 import { Trainer, TrainingDivergedError } from "../train/trainer.ts";
 import type { BaseModel } from "../uuid/base.ts";
 import { cyclicWindows, sftBatches, tokenizeExample } from "./batches.ts";
 import type { FinetunePreset } from "./presets.ts";
 import { bucket, choiceRows, promptIds, TaskScorer } from "./score.ts";
 import { finetuneTask, type TaskData } from "./tasks.ts";
-
-/** What identifies a run. */
-export interface FinetuneRunSpec extends MethodSpec {
-  preset: string;
-  task: string;
-  seed: number;
-  lr: number;
-  /** Optimizer steps and sequences per step (part of the id: a resized preset never reuses old runs). */
-  steps: number;
-  batch: number;
-  /** Where the base came from. */
-  base: string;
-  /** `analog`, or the `--data` directory. */
-  data: string;
-}
-
-/**
- * Why a run was made: a reported run, a learning-rate search run (scored on training loss only), or the
- * un-fine-tuned base scored on the task (the floor a fine-tuning run must rise above to have learned).
- */
-export type FinetuneRunRole = "reported" | "lr-search" | "base";
-
-/** The record of a finished run. */
-export interface FinetuneRunRecord extends MatrixRecord {
-  spec: FinetuneRunSpec;
-  role: FinetuneRunRole;
-  trainableParams: number;
-  steps: number;
-  losses: { step: number; loss: number }[];
-  /** Scores in [0, 1] by paper column (MMLU0, MMLU5, GSM8K, MATH, BioMed, Finance); none for a search run. */
-  scores: Record<string, number>;
-  /** Held-out perplexity of a domain task. */
-  perplexity?: number;
-  /** Mean wall time of a training step, ms. */
-  msPerStep: number;
-}
 
 /** The unique key of a spec. */
 export function finetuneRunId(spec: FinetuneRunSpec): string {

@@ -3,12 +3,12 @@ import { join } from "node:path";
 import type { Environment } from "../../lib/harness/env.ts";
 import {
   learningStatus,
-  type MatrixRecord,
   type MatrixRun,
   provenanceOf,
   readJournal,
   runMatrix,
 } from "../../lib/experiment/matrix.ts";
+import type { MatrixRecord } from "../../lib/records.ts";
 
 function environment(gitCommit: string, deno = "2.9.6"): Environment {
   return {
