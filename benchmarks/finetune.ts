@@ -22,12 +22,10 @@ import { checkFits, methodLabel, type MethodSpec } from "../lib/experiment/setup
 import type { BenchContext, BenchSuite } from "../lib/harness/suite.ts";
 import { finetuneBaseConfig, type FinetuneBaseSpec, obtainFinetuneBase } from "../lib/finetune/base.ts";
 import { loadTaskData } from "../lib/finetune/data.ts";
+import type { FinetuneRunRecord, FinetuneRunRole, FinetuneRunSpec } from "../lib/records.ts";
 import {
   checkTaskFits,
   finetuneRunId,
-  type FinetuneRunRecord,
-  type FinetuneRunRole,
-  type FinetuneRunSpec,
   resolveFinetuneRun,
   runFinetuneExperiment,
   scoreUntrainedBase,
