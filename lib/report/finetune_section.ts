@@ -11,7 +11,7 @@
 import { paperResults } from "../paper/results.ts";
 import { chooseRate, finalTrainingLoss, SELECTION_RULE } from "../experiment/lr_search.ts";
 import { formatMeanSd, meanSd, SD_MEANING } from "../experiment/stats.ts";
-import type { FinetuneRunRecord } from "../finetune/experiment.ts";
+import type { FinetuneRunRecord } from "../records.ts";
 import { FINETUNE_TASKS } from "../finetune/tasks.ts";
 import type { Environment } from "../harness/env.ts";
 import { barChart, type Datum } from "./charts.ts";
