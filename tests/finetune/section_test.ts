@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { FinetuneRunRecord } from "../../lib/finetune/experiment.ts";
+import type { FinetuneRunRecord } from "../../lib/records.ts";
 import type { Environment } from "../../lib/harness/env.ts";
 import {
   ablationSection,

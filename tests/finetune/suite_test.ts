@@ -7,7 +7,8 @@ import {
   rebuildFinetuneRecords,
 } from "../../benchmarks/finetune.ts";
 import { loadAdapters } from "../../lib/adapters/peft.ts";
-import { adapterFolder, finetuneRunId, type FinetuneRunRecord } from "../../lib/finetune/experiment.ts";
+import { adapterFolder, finetuneRunId } from "../../lib/finetune/experiment.ts";
+import type { FinetuneRunRecord } from "../../lib/records.ts";
 import { finetunePreset } from "../../lib/finetune/presets.ts";
 import { recordEnvironment } from "../../lib/harness/env.ts";
 import type { BenchContext } from "../../lib/harness/suite.ts";
