@@ -133,12 +133,17 @@ export interface PretrainRunRecord extends MatrixRecord {
 
 /** What identifies a fine-tuning run (its record's `id` is made of these). */
 export interface FinetuneRunSpec extends MethodSpec {
+  /** The fine-tuning preset's name. */
   preset: string;
+  /** The task it trains and is scored on (`lib/finetune/tasks.ts`). */
   task: string;
+  /** Seed of the adapters, dropout and data order. */
   seed: number;
+  /** Peak learning rate. */
   lr: number;
   /** Optimizer steps and sequences per step (part of the id: a resized preset never reuses old runs). */
   steps: number;
+  /** Sequences per step (see `steps`). */
   batch: number;
   /** Where the base came from. */
   base: string;
