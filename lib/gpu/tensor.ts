@@ -91,9 +91,18 @@ export function checkTensorFits(limits: TensorLimits, name: string, shape: reado
  * Allocates a zero-filled tensor, optionally uploading `data`.
  *
  * @throws {TensorTooLargeError} when the tensor exceeds `maxBufferSize` or `maxStorageBufferBindingSize`.
- * @example
+ * @example Allocate a (2, 3) tensor with data, and count its bytes
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { requestGpu } from "./device.ts";
+ * import { createTensor, readTensor } from "./tensor.ts";
+ *
+ * const gpu = await requestGpu();
  * const x = createTensor(gpu, "x", [2, 3], new Float32Array([1, 2, 3, 4, 5, 6]));
+ * assert.equal(x.size, 6);
+ * assert.equal(x.bytes, 24);
+ * assert.deepEqual(await readTensor(createTensor(gpu, "zeros", [2])), new Float32Array([0, 0]));
+ * gpu.device.destroy();
  * ```
  */
 export function createTensor(
@@ -182,9 +191,17 @@ export function writeTensor(tensor: Tensor, data: TensorData, offset = 0): void 
 /**
  * Reads the tensor back to the CPU (waits for all submitted work).
  *
- * @example
+ * @example Write values and read them back
  * ```ts
- * const values = await readTensor(x); // Float32Array
+ * import assert from "node:assert/strict";
+ * import { requestGpu } from "./device.ts";
+ * import { createTensor, readTensor, writeTensor } from "./tensor.ts";
+ *
+ * const gpu = await requestGpu();
+ * const x = createTensor(gpu, "x", [4]);
+ * writeTensor(x, new Float32Array([0.5, -2]), 2); // into elements 2 and 3
+ * assert.deepEqual(await readTensor(x), new Float32Array([0, 0, 0.5, -2]));
+ * gpu.device.destroy();
  * ```
  */
 export async function readTensor(tensor: Tensor): Promise<Float32Array<ArrayBuffer>> {
