@@ -73,9 +73,21 @@ function kernelFor(
 /**
  * Builds the lookup: one dispatch. Out-of-range ids give zero rows (no out-of-bounds read).
  *
- * @example
+ * @example Look up three tokens in a (3, 2) table; id 7 is out of range
  * ```ts
- * const plan = await embeddingForward(gpu, { out: x, ids, table: wte, tokens: 512, dim: 128, vocab: 32000 });
+ * import assert from "node:assert/strict";
+ * import { requestGpu } from "../gpu/device.ts";
+ * import { runDispatches } from "../gpu/kernel.ts";
+ * import { createTensor, readTensor } from "../gpu/tensor.ts";
+ * import { embeddingForward } from "./embedding.ts";
+ *
+ * const gpu = await requestGpu();
+ * const table = createTensor(gpu, "table", [3, 2], new Float32Array([0, 1, 10, 11, 20, 21]));
+ * const ids = createTensor(gpu, "ids", [3], new Uint32Array([2, 0, 7]));
+ * const out = createTensor(gpu, "out", [3, 2]);
+ * await runDispatches(gpu, await embeddingForward(gpu, { out, ids, table, tokens: 3, dim: 2, vocab: 3 }));
+ * assert.deepEqual(await readTensor(out), new Float32Array([20, 21, 0, 1, 0, 0]));
+ * gpu.device.destroy();
  * ```
  */
 export async function embeddingForward(gpu: Gpu, args: EmbeddingForwardArgs): Promise<Dispatch[]> {
@@ -100,11 +112,28 @@ export async function embeddingForward(gpu: Gpu, args: EmbeddingForwardArgs): Pr
  * Builds the backward: one dispatch, one thread per value of `dtable`, each summing its id's tokens in
  * `order`. Overwrites `dtable` (rows of unused ids become 0), or adds into it when `accumulate`.
  *
- * @example
+ * @example Sum the gradients of tokens 0 and 2, which share id 2
  * ```ts
- * const { order, starts } = embeddingBackwardIndex(idsArray, vocab);
- * writeTensor(orderTensor, order);
- * writeTensor(startsTensor, starts);
+ * import assert from "node:assert/strict";
+ * import { requestGpu } from "../gpu/device.ts";
+ * import { runDispatches } from "../gpu/kernel.ts";
+ * import { createTensor, readTensor } from "../gpu/tensor.ts";
+ * import { embeddingBackward, embeddingBackwardIndex } from "./embedding.ts";
+ *
+ * const gpu = await requestGpu();
+ * const { order, starts } = embeddingBackwardIndex(new Uint32Array([2, 0, 2]), 3);
+ * const args = {
+ *   dtable: createTensor(gpu, "dtable", [3, 2]),
+ *   dout: createTensor(gpu, "dout", [3, 2], new Float32Array([1, 2, 3, 4, 5, 6])),
+ *   order: createTensor(gpu, "order", [3], order),
+ *   starts: createTensor(gpu, "starts", [4], starts),
+ *   vocab: 3,
+ *   dim: 2,
+ *   tokens: 3,
+ * };
+ * await runDispatches(gpu, await embeddingBackward(gpu, args));
+ * assert.deepEqual(await readTensor(args.dtable), new Float32Array([3, 4, 0, 0, 6, 8]));
+ * gpu.device.destroy();
  * ```
  */
 export async function embeddingBackward(gpu: Gpu, args: EmbeddingBackwardArgs): Promise<Dispatch[]> {
@@ -134,7 +163,12 @@ export async function embeddingBackward(gpu: Gpu, args: EmbeddingBackwardArgs): 
  * @throws {RangeError} naming the id and the vocab size when an id is out of range.
  * @example
  * ```ts
- * embeddingBackwardIndex(new Uint32Array([2, 0, 2]), 3); // order [1, 0, 2], starts [0, 1, 1, 3]
+ * import assert from "node:assert/strict";
+ * import { embeddingBackwardIndex } from "./embedding.ts";
+ *
+ * const { order, starts } = embeddingBackwardIndex(new Uint32Array([2, 0, 2]), 3);
+ * assert.deepEqual(order, new Uint32Array([1, 0, 2]));
+ * assert.deepEqual(starts, new Uint32Array([0, 1, 1, 3]));
  * ```
  */
 export function embeddingBackwardIndex(
