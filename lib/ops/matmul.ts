@@ -251,10 +251,21 @@ function validate(s: Required<Omit<MatmulArgs, "layout" | "scratch">>): void {
  * every batch item. Returns no dispatch when out is empty.
  *
  * @throws {RangeError} when a tensor's size does not match the shape scalars, or a scalar is invalid.
- * @example Linear forward y = x·Wᵀ
+ * @example Linear forward y = x·Wᵀ: two rows of x (2, 3) through W (2, 3)
  * ```ts
- * const plan = await matmul(gpu, { out: y, a: x, b: w, layout: "nt", m: rows, n: outF, k: inF });
- * await runDispatches(gpu, plan);
+ * import assert from "node:assert/strict";
+ * import { requestGpu } from "../gpu/device.ts";
+ * import { runDispatches } from "../gpu/kernel.ts";
+ * import { createTensor, readTensor } from "../gpu/tensor.ts";
+ * import { matmul } from "./matmul.ts";
+ *
+ * const gpu = await requestGpu();
+ * const x = createTensor(gpu, "x", [2, 3], new Float32Array([1, 2, 3, 4, 5, 6]));
+ * const w = createTensor(gpu, "w", [2, 3], new Float32Array([1, 0, 0, 1, 1, 1]));
+ * const y = createTensor(gpu, "y", [2, 2]);
+ * await runDispatches(gpu, await matmul(gpu, { out: y, a: x, b: w, layout: "nt", m: 2, n: 2, k: 3 }));
+ * assert.deepEqual(await readTensor(y), new Float32Array([1, 6, 4, 15]));
+ * gpu.device.destroy();
  * ```
  */
 export async function matmul(gpu: Gpu, args: MatmulArgs): Promise<Dispatch[]> {
@@ -312,9 +323,13 @@ function transpose(gpu: Gpu, y: Tensor, x: Tensor, { k, m, batch }: KernelShape)
 /**
  * Float64 reference of {@link matmul} with alpha 1, overwriting: returns out `(batch, m, n)`.
  *
- * @example
+ * @example a (1, 2) times bᵀ for b (3, 2)
  * ```ts
- * const out = matmulCpu(a, b, "nt", 2, 3, 4); // a is (2, 4), b is (3, 4)
+ * import assert from "node:assert/strict";
+ * import { matmulCpu } from "./matmul.ts";
+ *
+ * const out = matmulCpu([1, 2], [1, 0, 0, 1, 1, 1], "nt", 1, 3, 2);
+ * assert.deepEqual(out, new Float64Array([1, 2, 3]));
  * ```
  */
 export function matmulCpu(
