@@ -82,10 +82,23 @@ export interface RmsnormBackwardArgs {
 /**
  * Builds the forward: one dispatch, one workgroup per row.
  *
- * @example
+ * @example Two rows whose RMS is 2 and 4
  * ```ts
- * const plan = await rmsnormForward(gpu, { out, rstd, x, weight, rows: 512, dim: 128, eps: 1e-5 });
- * await runDispatches(gpu, plan);
+ * import assert from "node:assert/strict";
+ * import { requestGpu } from "../gpu/device.ts";
+ * import { runDispatches } from "../gpu/kernel.ts";
+ * import { createTensor, readTensor } from "../gpu/tensor.ts";
+ * import { rmsnormForward } from "./rmsnorm.ts";
+ *
+ * const gpu = await requestGpu();
+ * const x = createTensor(gpu, "x", [2, 4], new Float32Array([2, -2, 2, -2, 4, 4, -4, 4]));
+ * const weight = createTensor(gpu, "weight", [4], new Float32Array([1, 2, 3, 4]));
+ * const [out, rstd] = [createTensor(gpu, "out", [2, 4]), createTensor(gpu, "rstd", [2])];
+ * await runDispatches(gpu, await rmsnormForward(gpu, { out, rstd, x, weight, rows: 2, dim: 4, eps: 0 }));
+ * const close = (got: Float32Array, want: number[]) => got.every((v, i) => Math.abs(v - want[i]!) < 1e-6);
+ * assert.ok(close(await readTensor(out), [1, -2, 3, -4, 1, 2, -3, 4]));
+ * assert.ok(close(await readTensor(rstd), [0.5, 0.25]));
+ * gpu.device.destroy();
  * ```
  */
 export async function rmsnormForward(gpu: Gpu, args: RmsnormForwardArgs): Promise<Dispatch[]> {
@@ -111,9 +124,32 @@ export async function rmsnormForward(gpu: Gpu, args: RmsnormForwardArgs): Promis
  * overwritten; reduced over rows deterministically through a scratch tensor `rmsnorm.dweight_partials`).
  * Two dispatches, or one when `dweight` is omitted.
  *
- * @example
+ * @example Gradients of two rows of three, against the CPU reference
  * ```ts
- * const plan = await rmsnormBackward(gpu, { dx, dweight, dout, x, weight, rstd, rows, dim, accumulateDx: true });
+ * import assert from "node:assert/strict";
+ * import { requestGpu } from "../gpu/device.ts";
+ * import { runDispatches } from "../gpu/kernel.ts";
+ * import { createTensor, readTensor } from "../gpu/tensor.ts";
+ * import { rmsnormBackward, rmsnormBackwardCpu, rmsnormForward, rmsnormForwardCpu } from "./rmsnorm.ts";
+ *
+ * const gpu = await requestGpu();
+ * const shape = { rows: 2, dim: 3, eps: 1e-5 };
+ * const data = { x: [1, -2, 3, 0.5, 0, -1], weight: [1, 0.5, 2], dout: [0.1, 0.2, -0.3, 1, -1, 0.5] };
+ * const upload = (name: string, values: number[]) =>
+ *   createTensor(gpu, name, [values.length], new Float32Array(values));
+ * const [x, weight, dout] = [upload("x", data.x), upload("weight", data.weight), upload("dout", data.dout)];
+ * const [out, rstd] = [createTensor(gpu, "out", [6]), createTensor(gpu, "rstd", [2])];
+ * const [dx, dweight] = [createTensor(gpu, "dx", [6]), createTensor(gpu, "dweight", [3])];
+ * await runDispatches(gpu, [
+ *   ...await rmsnormForward(gpu, { out, rstd, x, weight, ...shape }),
+ *   ...await rmsnormBackward(gpu, { dx, dweight, dout, x, weight, rstd, ...shape }),
+ * ]);
+ * const { rstd: rstdCpu } = rmsnormForwardCpu({ ...data, ...shape });
+ * const want = rmsnormBackwardCpu({ ...data, rstd: rstdCpu, ...shape });
+ * const close = (got: Float32Array, ref: Float64Array) => got.every((v, i) => Math.abs(v - ref[i]!) < 1e-5);
+ * assert.ok(close(await readTensor(dx), want.dx));
+ * assert.ok(close(await readTensor(dweight), want.dweight));
+ * gpu.device.destroy();
  * ```
  */
 export async function rmsnormBackward(gpu: Gpu, args: RmsnormBackwardArgs): Promise<Dispatch[]> {
