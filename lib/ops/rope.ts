@@ -29,7 +29,7 @@ const ropeTemplate = { file: "kernels/rope.wgsl", code };
 
 /** Shape and angles shared by {@link ropeForward} and {@link ropeBackward}. */
 export interface RopeShape {
-  /** Sequences. */
+  /** Number of sequences in the batch. */
   batch: number;
   /** Tokens per sequence. */
   seqLen: number;
@@ -63,9 +63,14 @@ export interface RopeBackwardArgs extends RopeShape {
  * The float32 cos and sin tables, each (seqLen, headDim/2), of positions `positionOffset + t`,
  * computed as HF LLaMA does in float32.
  *
- * @example
+ * @example Two positions of a head of size 4: frequencies 1 and 1/100
  * ```ts
- * const { cos, sin } = ropeCosSin(512, 32, 10000);
+ * import assert from "node:assert/strict";
+ * import { ropeCosSin } from "./rope.ts";
+ *
+ * const { cos, sin } = ropeCosSin(2, 4, 10000);
+ * assert.deepEqual(cos, new Float32Array([1, 1, Math.cos(1), Math.cos(0.01)]));
+ * assert.deepEqual(sin, new Float32Array([0, 0, Math.sin(1), Math.sin(0.01)]));
  * ```
  */
 export function ropeCosSin(
@@ -131,9 +136,22 @@ function rotate(gpu: Gpu, output: Tensor, input: Tensor, shape: RopeShape, sign:
  * Builds the forward, `out = RoPE(x)`: one dispatch (vectorized when headDim is a multiple of 8), plus
  * the cos/sin table uploaded now.
  *
- * @example
+ * @example Rotate the vector (1, 0) at positions 0 and 1: by angles 0 and 1
  * ```ts
- * const plan = await ropeForward(gpu, { out: qRot, x: q, batch: 4, seqLen: 128, heads: 4, headDim: 32, theta: 1e4 });
+ * import assert from "node:assert/strict";
+ * import { requestGpu } from "../gpu/device.ts";
+ * import { runDispatches } from "../gpu/kernel.ts";
+ * import { createTensor, readTensor } from "../gpu/tensor.ts";
+ * import { ropeForward } from "./rope.ts";
+ *
+ * const gpu = await requestGpu();
+ * const x = createTensor(gpu, "x", [1, 2, 1, 2], new Float32Array([1, 0, 1, 0]));
+ * const out = createTensor(gpu, "out", [1, 2, 1, 2]);
+ * const shape = { batch: 1, seqLen: 2, heads: 1, headDim: 2, theta: 1e4 };
+ * await runDispatches(gpu, await ropeForward(gpu, { out, x, ...shape }));
+ * const want = [1, 0, Math.cos(1), Math.sin(1)];
+ * assert.ok((await readTensor(out)).every((v, i) => Math.abs(v - want[i]!) < 1e-6));
+ * gpu.device.destroy();
  * ```
  */
 export async function ropeForward(gpu: Gpu, args: RopeForwardArgs): Promise<Dispatch[]> {
@@ -144,9 +162,25 @@ export async function ropeForward(gpu: Gpu, args: RopeForwardArgs): Promise<Disp
 /**
  * Builds the backward, `dx = RoPE⁻¹(dout)` (rotation by −angle), overwriting `dx`: one dispatch.
  *
- * @example
+ * @example The backward undoes the forward, the rotation's transpose being its inverse
  * ```ts
- * const plan = await ropeBackward(gpu, { dx: dq, dout: dqRot, batch: 4, seqLen: 128, heads: 4, headDim: 32, theta: 1e4 });
+ * import assert from "node:assert/strict";
+ * import { requestGpu } from "../gpu/device.ts";
+ * import { runDispatches } from "../gpu/kernel.ts";
+ * import { createTensor, readTensor } from "../gpu/tensor.ts";
+ * import { ropeBackward, ropeForward } from "./rope.ts";
+ *
+ * const gpu = await requestGpu();
+ * const values = new Float32Array([0.5, -1, 2, 0.25, 1, 3, -2, 0.5]);
+ * const x = createTensor(gpu, "x", [1, 2, 1, 4], values);
+ * const [rotated, back] = [createTensor(gpu, "rotated", [8]), createTensor(gpu, "back", [8])];
+ * const shape = { batch: 1, seqLen: 2, heads: 1, headDim: 4, theta: 1e4, positionOffset: 5 };
+ * await runDispatches(gpu, [
+ *   ...await ropeForward(gpu, { out: rotated, x, ...shape }),
+ *   ...await ropeBackward(gpu, { dx: back, dout: rotated, ...shape }),
+ * ]);
+ * assert.ok((await readTensor(back)).every((v, i) => Math.abs(v - values[i]!) < 1e-5));
+ * gpu.device.destroy();
  * ```
  */
 export async function ropeBackward(gpu: Gpu, args: RopeBackwardArgs): Promise<Dispatch[]> {
