@@ -62,9 +62,23 @@ export interface SwigluBackwardArgs {
 /**
  * Builds the forward, `out = silu(gate) ⊙ up`: one dispatch.
  *
- * @example
+ * @example Three values (not a multiple of 4: the f32 kernel), against the CPU reference
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { requestGpu } from "../gpu/device.ts";
+ * import { runDispatches } from "../gpu/kernel.ts";
+ * import { createTensor, readTensor } from "../gpu/tensor.ts";
+ * import { swigluForward, swigluForwardCpu } from "./swiglu.ts";
+ *
+ * const gpu = await requestGpu();
+ * const [gateValues, upValues] = [[-1, 0, 2], [3, 5, 0.5]];
+ * const gate = createTensor(gpu, "gate", [3], new Float32Array(gateValues));
+ * const up = createTensor(gpu, "up", [3], new Float32Array(upValues));
+ * const out = createTensor(gpu, "out", [3]);
  * await runDispatches(gpu, await swigluForward(gpu, { out, gate, up, n: gate.size }));
+ * const want = swigluForwardCpu(gateValues, upValues); // silu(0) = 0
+ * assert.ok((await readTensor(out)).every((v, i) => Math.abs(v - want[i]!) < 1e-6));
+ * gpu.device.destroy();
  * ```
  */
 export async function swigluForward(gpu: Gpu, args: SwigluForwardArgs): Promise<Dispatch[]> {
@@ -86,9 +100,25 @@ export async function swigluForward(gpu: Gpu, args: SwigluForwardArgs): Promise<
 /**
  * Builds the backward: `dgate` and `dup`, both overwritten, in one dispatch.
  *
- * @example
+ * @example Both gradients of four values (the vec4 kernel), against the CPU reference
  * ```ts
- * const plan = await swigluBackward(gpu, { dgate, dup, dout, gate, up, n: gate.size });
+ * import assert from "node:assert/strict";
+ * import { requestGpu } from "../gpu/device.ts";
+ * import { runDispatches } from "../gpu/kernel.ts";
+ * import { createTensor, readTensor } from "../gpu/tensor.ts";
+ * import { swigluBackward, swigluBackwardCpu } from "./swiglu.ts";
+ *
+ * const gpu = await requestGpu();
+ * const values = { dout: [1, -0.5, 2, 0.25], gate: [-1, 0, 2, 0.5], up: [3, 5, 0.5, -2] };
+ * const upload = (name: string, data: number[]) => createTensor(gpu, name, [4], new Float32Array(data));
+ * const [dout, gate, up] = [upload("dout", values.dout), upload("gate", values.gate), upload("up", values.up)];
+ * const [dgate, dup] = [createTensor(gpu, "dgate", [4]), createTensor(gpu, "dup", [4])];
+ * await runDispatches(gpu, await swigluBackward(gpu, { dgate, dup, dout, gate, up, n: 4 }));
+ * const want = swigluBackwardCpu(values.dout, values.gate, values.up);
+ * const close = (got: Float32Array, ref: Float64Array) => got.every((v, i) => Math.abs(v - ref[i]!) < 1e-6);
+ * assert.ok(close(await readTensor(dgate), want.dgate));
+ * assert.ok(close(await readTensor(dup), want.dup));
+ * gpu.device.destroy();
  * ```
  */
 export async function swigluBackward(gpu: Gpu, args: SwigluBackwardArgs): Promise<Dispatch[]> {
