@@ -3,15 +3,26 @@
  * from a prompt. Both build their GPU plans, run them once and free them; for many calls of one shape, build
  * a generator with `buildGreedyGenerator` and reuse it.
  *
- * @example Generate from a saved model
+ * @example Generate from a saved model (here a freshly initialized tiny one, saved to a temp folder)
  * ```ts
- * import { generateText, getTokenizer, LlamaModel, loadCheckpoint, requestGpu } from "../../mod.ts";
+ * import assert from "node:assert/strict";
+ * import { generateText, getTokenizer, initLlamaWeights, LlamaModel, loadCheckpoint } from "../../mod.ts";
+ * import { parseLlamaConfig, requestGpu, saveCheckpoint } from "../../mod.ts";
  *
  * const gpu = await requestGpu();
- * const { config, weights } = await loadCheckpoint("reports/cache/reference");
+ * const tokenizer = getTokenizer("byte");
+ * const json = JSON.parse(await Deno.readTextFile("testdata/golden/llama-tiny/config.json"));
+ * const tiny = parseLlamaConfig({ ...json, vocab_size: tokenizer.vocabSize }, "the tiny config");
+ * const dir = await Deno.makeTempDir();
+ * await saveCheckpoint(dir, tiny, initLlamaWeights(tiny, 0), tokenizer, () => {});
+ * const { config, weights } = await loadCheckpoint(dir, () => {});
  * const model = LlamaModel.create(gpu, config, weights, { trainBase: false });
- * console.log(await generateText(model, getTokenizer("byte"), "The president", { maxNewTokens: 40 }));
+ * const text = await generateText(model, tokenizer, "The president", { maxNewTokens: 8 });
+ * assert.ok(text.length <= 8); // one byte per token, cut at the first EOS
+ * assert.equal(await generateText(model, tokenizer, "The president", { maxNewTokens: 8 }), text); // greedy
  * model.destroy();
+ * await Deno.remove(dir, { recursive: true });
+ * gpu.device.destroy();
  * ```
  *
  * @module
@@ -26,7 +37,7 @@ import { buildTrainPlan } from "./train_plan.ts";
 
 /** Shape of a batch of token ids: `batch` sequences of `seqLen` tokens each. */
 export interface BatchShape {
-  /** Sequences. */
+  /** Number of sequences in the batch. */
   batch: number;
   /** Tokens in every sequence. */
   seqLen: number;
@@ -38,9 +49,21 @@ export interface BatchShape {
  *
  * @throws {RangeError} when `inputIds` does not hold `batch·seqLen` ids, or `seqLen` exceeds
  * `max_position_embeddings`.
- * @example
+ * @example The same three tokens as two sequences give the same two blocks of rows
  * ```ts
- * const logits = await computeLogits(model, new Uint32Array([2, 72, 105]), { batch: 1, seqLen: 3 });
+ * import assert from "node:assert/strict";
+ * import { computeLogits, LlamaModel, loadCheckpoint, requestGpu } from "../../mod.ts";
+ *
+ * const gpu = await requestGpu();
+ * const { config, weights } = await loadCheckpoint("testdata/golden/llama-tiny", () => {});
+ * const model = LlamaModel.create(gpu, config, weights, { trainBase: false });
+ * const ids = new Uint32Array([2, 7, 11, 2, 7, 11]);
+ * const logits = await computeLogits(model, ids, { batch: 2, seqLen: 3 });
+ * assert.equal(logits.length, 6 * config.vocabSize);
+ * const half = 3 * config.vocabSize;
+ * assert.deepEqual(logits.subarray(half), logits.subarray(0, half));
+ * model.destroy();
+ * gpu.device.destroy();
  * ```
  */
 export async function computeLogits(
