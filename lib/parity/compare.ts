@@ -100,10 +100,18 @@ export interface TrajectoryCase {
  * Compares a tensor after a trajectory (`ours`) with the reference's under `rule`: relative norm of the
  * difference against the reference's movement, a hard element bound in lr·steps, and an outlier budget.
  *
- * @example
+ * @example Four weights after five steps of lr 1e-3: float32 noise passes, one wrong-sign element fails
  * ```ts
- * const line = compareTrajectory("after5.w", ours, ref, { initial, lr: 1e-3, steps: 5 });
- * console.log(formatParityLine(line));
+ * import assert from "node:assert/strict";
+ * import { compareTrajectory, formatParityLine } from "./compare.ts";
+ *
+ * const trajectory = { initial: [1, 1, 1, 1], lr: 1e-3, steps: 5 };
+ * const ref = [0.995, 1.005, 0.995, 1.005];
+ * const line = compareTrajectory("after5.w", ref.map((v) => v + 1e-7), ref, trajectory);
+ * assert.ok(line.ok);
+ * assert.match(formatParityLine(line), /^ok {3}after5\.w .* outliers 0 \(≤ 1\)$/);
+ * const wrongSign = compareTrajectory("after5.w", [1.005, 1.005, 0.995, 1.005], ref, trajectory);
+ * assert.ok(!wrongSign.ok); // off by 2 lr·steps, above the hard bound of 0.5
  * ```
  */
 export function compareTrajectory(
