@@ -36,7 +36,7 @@ export function bitsPerByte(nllSum: number, bytes: number): number {
 export class EvalTotals {
   /** Σ NLL over predicted tokens, nats. */
   nll = 0;
-  /** Predicted tokens. */
+  /** Number of tokens predicted so far. */
   tokens = 0;
   /** UTF-8 bytes the predicted tokens stand for. */
   bytes = 0;
@@ -67,9 +67,9 @@ export class EvalTotals {
 
 /** Shape of a logits tensor, row-major `batchSize × seqLen × vocabSize`. */
 export interface LogitsShape {
-  /** Rows. */
+  /** Sequences (the outermost dimension). */
   batchSize: number;
-  /** Positions per row. */
+  /** Positions per sequence. */
   seqLen: number;
   /** Logits per position. */
   vocabSize: number;

@@ -19,7 +19,7 @@ export interface ParityTolerance {
 export interface ParityLine {
   /** What was compared, e.g. `logits` or `grad.model.norm.weight`. */
   quantity: string;
-  /** Values compared. */
+  /** Number of values compared (the reference's length). */
   count: number;
   /** max |ours − ref|. */
   maxAbs: number;

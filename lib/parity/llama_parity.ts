@@ -23,17 +23,22 @@ import { buildTrainPlan } from "../model/train_plan.ts";
 import { Trainer } from "../train/trainer.ts";
 import { compareTrajectory, compareValues, type ParityLine, type ParityTolerance } from "./compare.ts";
 
-/** Logits and loss. */
+/** Tolerance of the logits and the loss (and the loss trajectory) against the float64 reference. */
 export const LOGITS_TOL: ParityTolerance = { atol: 1e-5, rtol: 1e-5 };
-/** Gradients. */
+/** Tolerance of every parameter's gradient against the float64 reference, looser than the logits'. */
 export const GRAD_TOL: ParityTolerance = { atol: 2e-5, rtol: 1e-4 };
 
 /** AdamW hyperparameters as the reference case's metadata records them. */
 export interface CaseAdamW {
+  /** Learning rate, constant over the trajectory. */
   lr: number;
+  /** Decay rates of the first and second moments. */
   betas: [number, number];
+  /** Added to the root of the second moment. */
   eps: number;
+  /** Decoupled weight decay. */
   weight_decay: number;
+  /** Optimizer steps of the trajectory. */
   steps: number;
 }
 

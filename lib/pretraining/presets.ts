@@ -41,23 +41,29 @@ import { modelPreset } from "../model/presets.ts";
 
 /** A model a preset trains: its name (in run ids and tables) and shape. */
 export interface PretrainModel {
+  /** What runs and tables call it, e.g. `reference` or `250M`. */
   name: string;
+  /** Its shape. */
   config: LlamaConfig;
 }
 
-/** One preset: models, data shape, budget, methods, rates. */
+/** A pretraining preset: models, data shape, budget, methods, rates. */
 export interface PretrainPreset {
+  /** Its key in {@link PRETRAIN_PRESETS}, the name {@link pretrainPreset} takes. */
   name: string;
   /** Models trained (Table 3's columns). */
   models: PretrainModel[];
   /** Tokenizer of the corpus (`lib/data/tokenizer.ts`). */
   tokenizer: string;
-  /** Sequences per micro-batch, micro-batches per update, tokens per sequence. */
+  /** Sequences per micro-batch. */
   batch: number;
+  /** Micro-batches per optimizer update (their gradients are accumulated). */
   microBatches: number;
+  /** Tokens per sequence. */
   seqLen: number;
-  /** Optimizer updates, warmup updates (cosine schedule after it). */
+  /** Optimizer updates. */
   steps: number;
+  /** Warmup updates, after which the cosine schedule begins. */
   warmup: number;
   /** AdamW weight decay. */
   weightDecay: number;
@@ -123,7 +129,10 @@ function mergeOptions(period: number, restartWarmup: number): Record<string, Met
 const ALL_METHODS = ["fft", "lora", "mora", "relora", "remora"];
 const QUICK_MODEL: PretrainModel = { name: "reference", config: modelPreset("reference") };
 
-/** Every preset. */
+/**
+ * The pretraining presets by name: `quick` (the 2-core analog whose results are reported), `smoke` (the
+ * same pipeline in seconds) and `paper` (the paper's shapes and budget); see the module docs.
+ */
 export const PRETRAIN_PRESETS: Readonly<Record<string, PretrainPreset>> = {
   quick: {
     name: "quick",

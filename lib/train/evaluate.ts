@@ -17,11 +17,11 @@ import { buildTrainPlan, type TrainPlan } from "../model/train_plan.ts";
 export interface EvalResult {
   /** Mean NLL per predicted token (nats). */
   loss: number;
-  /** exp(loss). */
+  /** Perplexity, `exp(loss)`. */
   perplexity: number;
   /** NLL in bits per UTF-8 byte of the predicted text (compares tokenizers). */
   bitsPerByte: number;
-  /** Predicted tokens. */
+  /** Number of tokens predicted: the count the loss averages over. */
   tokens: number;
 }
 
