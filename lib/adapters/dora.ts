@@ -23,10 +23,12 @@ import scaleCode from "../../kernels/dora_scale_columns.wgsl" with { type: "text
 import type { Gpu } from "../gpu/device.ts";
 import { type Dispatch, grid, makeDispatch } from "../gpu/kernel.ts";
 import type { ScratchPool } from "../gpu/scratch.ts";
+import { specialize } from "../gpu/template.ts";
 import { createTensor, readTensor, type Tensor, writeTensor } from "../gpu/tensor.ts";
 import type { DenseLinear, LinearBackwardArgs, LinearForwardArgs, TrainableTensor } from "../model/linear.ts";
 import { applyDropout, type DropoutMask } from "../ops/dropout.ts";
 import { matmul } from "../ops/matmul.ts";
+import { workgroupSum } from "../ops/pieces.ts";
 import {
   droppedInputCpu,
   LORA_FAMILY,
@@ -39,7 +41,7 @@ import { type AdapterConfig, adapterDropout, type AdapterLayer, type AdapterMeth
 import { WrappedLinear } from "./wrapped_linear.ts";
 
 const kernels = {
-  norm: { name: "dora_norm", code: normCode },
+  norm: specialize({ file: "kernels/dora_norm.wgsl", code: normCode, pieces: [workgroupSum] }),
   scale: { name: "dora_scale_columns", code: scaleCode },
   magnitudeGrad: { name: "dora_magnitude_grad", code: magnitudeGradCode },
 };
