@@ -18,7 +18,7 @@ import { type MatrixRun, readJournal, runMatrix } from "../lib/experiment/matrix
 import { methodLabel } from "../lib/experiment/setup.ts";
 import type { BenchContext, BenchSuite } from "../lib/harness/suite.ts";
 import { loadPretrainData, type PretrainData } from "../lib/pretraining/data.ts";
-import { runId, runPretrainExperiment } from "../lib/pretraining/experiment.ts";
+import { pretrainRunSize, runId, runPretrainExperiment } from "../lib/pretraining/experiment.ts";
 import { groupKey, plannedGroups, type PretrainGroup, validatePlan } from "../lib/pretraining/plan.ts";
 import { type PretrainPreset, pretrainPreset } from "../lib/pretraining/presets.ts";
 import type { PretrainRunRecord, PretrainRunRole, PretrainRunSpec } from "../lib/records.ts";
@@ -85,8 +85,28 @@ class PretrainPlan {
     return this.preset.lrGrid[group.method] ?? this.preset.lrGrid.default!;
   }
 
+  spec(group: PretrainGroup, seed: number, lr: number): PretrainRunSpec {
+    const { method, rank, variant, options, model } = group;
+    return {
+      method,
+      rank,
+      ...variant === undefined ? {} : { variant },
+      ...options === undefined ? {} : { options },
+      model,
+      preset: this.preset.name,
+      seed,
+      lr,
+      ...pretrainRunSize(this.preset),
+    };
+  }
+
+  /** Whether a saved record is the very run this plan would make (same size, not just group). */
+  current(r: PretrainRunRecord): boolean {
+    return runId(this.spec(r.spec, r.spec.seed, r.spec.lr)) === r.id;
+  }
+
   run(group: PretrainGroup, seed: number, lr: number, role: PretrainRunRole): MatrixRun<PretrainRunRecord> {
-    const spec: PretrainRunSpec = { ...group, preset: this.preset.name, seed, lr };
+    const spec = this.spec(group, seed, lr);
     return {
       id: runId(spec),
       label: `${role === "lr-search" ? "lr search: " : ""}${groupKey(group)} seed ${seed} lr ${lr}`,
@@ -110,7 +130,7 @@ class PretrainPlan {
     saved: readonly PretrainRunRecord[],
   ): Promise<PretrainRunRecord[]> {
     const has = (g: PretrainGroup, lr: number) => (r: PretrainRunRecord) =>
-      recordGroup(r) === groupKey(g) && r.spec.lr === lr;
+      this.current(r) && recordGroup(r) === groupKey(g) && r.spec.lr === lr;
     const kept = saved.filter((r) => groups.some((g) => this.grid(g).some((lr) => has(g, lr)(r))));
     const runs = groups.flatMap((g) =>
       this.grid(g).filter((lr) => !kept.some(has(g, lr))).map((lr) =>

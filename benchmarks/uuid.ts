@@ -24,7 +24,7 @@ import type { LlamaConfig } from "../lib/model/config.ts";
 import { uuidSection } from "../lib/report/uuid_section.ts";
 import { baseConfig, type BaseModel, type BaseSpec, obtainBase } from "../lib/uuid/base.ts";
 import type { UuidRunRecord, UuidRunRole, UuidRunSpec } from "../lib/records.ts";
-import { resolveUuidRun, runId, runUuidExperiment } from "../lib/uuid/experiment.ts";
+import { resolveUuidRun, runId, runUuidExperiment, uuidRunSize } from "../lib/uuid/experiment.ts";
 import { type UuidPreset, uuidPreset } from "../lib/uuid/presets.ts";
 
 /** What the bench command line selects. */
@@ -82,7 +82,8 @@ export function groupRole(preset: UuidPreset, o: UuidBenchOptions, group: Method
 /** Throws, naming the bad entry, unless every group resolves and fits the base model. */
 export function validatePlan(preset: UuidPreset, groups: readonly MethodSpec[], config: LlamaConfig): void {
   for (const group of groups) {
-    checkFits(resolveUuidRun(preset, { ...group, preset: preset.name, seed: 0, lr: 1, base: "" }), config);
+    const spec = { ...group, preset: preset.name, seed: 0, lr: 1, ...uuidRunSize(preset), base: "" };
+    checkFits(resolveUuidRun(preset, spec), config);
   }
 }
 
@@ -132,7 +133,23 @@ class UuidPlan {
   ) {}
 
   spec(group: MethodSpec, seed: number, lr: number): UuidRunSpec {
-    return { ...group, preset: this.preset.name, seed, lr, base: this.baseName };
+    const { method, rank, variant, options } = group;
+    return {
+      method,
+      rank,
+      ...variant === undefined ? {} : { variant },
+      ...options === undefined ? {} : { options },
+      preset: this.preset.name,
+      seed,
+      lr,
+      ...uuidRunSize(this.preset),
+      base: this.baseName,
+    };
+  }
+
+  /** Whether a saved record is the very run this plan would make (same base and size, not just group). */
+  current(r: UuidRunRecord): boolean {
+    return runId(this.spec(r.spec, r.spec.seed, r.spec.lr)) === r.id;
   }
 
   run(spec: UuidRunSpec, role: UuidRunRole): MatrixRun<UuidRunRecord> {
@@ -156,23 +173,23 @@ class UuidPlan {
     });
   }
 
-  /** The search records of every group: saved ones, plus a search of each group that has none. */
   /** The grid a group is searched over. */
   grid(group: MethodSpec): number[] {
     return this.preset.lrGrid[group.method] ?? this.preset.lrGrid.default!;
   }
 
-  /** The saved search records of the plan's grid (other groups and rates are dropped). */
+  /** The saved search records of the plan's grid, base and size (other groups, rates and sizes are dropped). */
   onGrid(groups: readonly MethodSpec[], saved: readonly UuidRunRecord[]): UuidRunRecord[] {
     return saved.filter((r) =>
+      this.current(r) &&
       groups.some((g) => groupKey(g) === groupKey(r.spec) && this.grid(g).includes(r.spec.lr))
     );
   }
 
-  /** Whether the saved search covers every rate of a group's grid. */
+  /** Whether the saved search covers every rate of a group's grid (at this plan's base and size). */
   searched(group: MethodSpec, saved: readonly UuidRunRecord[]): boolean {
     return this.grid(group).every((lr) =>
-      saved.some((r) => groupKey(r.spec) === groupKey(group) && r.spec.lr === lr)
+      saved.some((r) => this.current(r) && groupKey(r.spec) === groupKey(group) && r.spec.lr === lr)
     );
   }
 

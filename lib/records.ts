@@ -66,6 +66,10 @@ export interface UuidRunSpec extends MethodSpec {
   seed: number;
   /** Peak learning rate. */
   lr: number;
+  /** Optimizer steps, pairs per step and pairs in all (part of the id: a resized preset reuses no run). */
+  steps: number;
+  batch: number;
+  pairs: number;
   /** Where the base came from (its directory). */
   base: string;
 }
@@ -102,6 +106,10 @@ export interface PretrainRunSpec extends MethodSpec {
   seed: number;
   /** Peak learning rate. */
   lr: number;
+  /** Optimizer updates, sequences per update and tokens per sequence (part of the id, as for UUID runs). */
+  steps: number;
+  batch: number;
+  seqLen: number;
 }
 
 /** Why a run was made: a Table 3 run (also Figures 4–5) or a learning-rate search run. */

@@ -39,6 +39,7 @@ export function runId(spec: PretrainRunSpec): string {
     ...options ? [options] : [],
     `seed${spec.seed}`,
     `lr${spec.lr}`,
+    `steps${spec.steps}xb${spec.batch}x${spec.seqLen}`,
   ].join("|");
 }
 
@@ -53,6 +54,11 @@ export function modelOf(preset: PretrainPreset, name: string): PretrainModel {
     );
   }
   return model;
+}
+
+/** The training size a preset gives its runs (part of each spec): sequences per update across micro-batches. */
+export function pretrainRunSize(preset: PretrainPreset): Pick<PretrainRunSpec, "steps" | "batch" | "seqLen"> {
+  return { steps: preset.steps, batch: preset.batch * preset.microBatches, seqLen: preset.seqLen };
 }
 
 /** The spec resolved against its method's defaults, with the unadapted tensors trainable. */
@@ -90,6 +96,13 @@ export async function runPretrainExperiment(
   data: PretrainData,
   options: { role: PretrainRunRole; log: (line: string) => void },
 ): Promise<Omit<PretrainRunRecord, "provenance">> {
+  const size = pretrainRunSize(preset);
+  if (spec.steps !== size.steps || spec.batch !== size.batch || spec.seqLen !== size.seqLen) {
+    throw new RangeError(
+      `Run ${runId(spec)} is not of preset ${preset.name}'s size (${size.steps} updates of ${size.batch} × ` +
+        `${size.seqLen} tokens): make its spec from the preset`,
+    );
+  }
   const { config } = modelOf(preset, spec.model);
   const tokenizer = getTokenizer(preset.tokenizer);
   const resolved = resolvePretrainRun(preset, spec);

@@ -8,7 +8,7 @@
 
 import { ADAPTER_METHODS } from "../adapters/registry.ts";
 import { checkFits, methodLabel, type MethodSpec } from "../experiment/setup.ts";
-import { resolvePretrainRun } from "./experiment.ts";
+import { pretrainRunSize, resolvePretrainRun } from "./experiment.ts";
 import type { PretrainPreset } from "./presets.ts";
 
 /** A group of runs: one method on one model, at every seed (or every rate of the search). */
@@ -68,7 +68,8 @@ export function validatePlan(
   }
   const warnings: string[] = [];
   for (const group of groups) {
-    const resolved = resolvePretrainRun(preset, { ...group, preset: preset.name, seed: 0, lr: 1 });
+    const spec = { ...group, preset: preset.name, seed: 0, lr: 1, ...pretrainRunSize(preset) };
+    const resolved = resolvePretrainRun(preset, spec);
     checkFits(resolved, preset.models.find((m) => m.name === group.model)!.config);
     const period = resolved.adapter?.mergeEvery;
     if (period !== undefined && period >= preset.steps) {

@@ -31,8 +31,14 @@ export function runId(spec: UuidRunSpec): string {
     ...options ? [options] : [],
     `seed${spec.seed}`,
     `lr${spec.lr}`,
+    `steps${spec.steps}xb${spec.batch}xp${spec.pairs}`,
     spec.base,
   ].join("|");
+}
+
+/** The training size a preset gives its runs (part of each spec). */
+export function uuidRunSize(preset: UuidPreset): Pick<UuidRunSpec, "steps" | "batch" | "pairs"> {
+  return { steps: preset.steps, batch: preset.batch, pairs: preset.pairs };
 }
 
 /** The spec resolved against its method's defaults for this preset (throws naming a bad spec). */
@@ -48,6 +54,13 @@ export async function runUuidExperiment(
   base: BaseModel,
   options: { role: UuidRunRole; log: (line: string) => void },
 ): Promise<Omit<UuidRunRecord, "provenance">> {
+  const size = uuidRunSize(preset);
+  if (spec.steps !== size.steps || spec.batch !== size.batch || spec.pairs !== size.pairs) {
+    throw new RangeError(
+      `Run ${runId(spec)} is not of preset ${preset.name}'s size (${size.steps} steps of ${size.batch}, ` +
+        `${size.pairs} pairs): make its spec from the preset`,
+    );
+  }
   const tokenizer = base.tokenizer ?? getTokenizer(preset.tokenizer);
   const pairs = makeUuidPairs(preset.pairs, spec.seed);
   const examples = tokenizePairs(pairs, tokenizer);

@@ -41,7 +41,17 @@ function matmul(n: number, date: string) {
 }
 
 function uuidRun(seed: number, role: UuidRunRole, date: string): UuidRunRecord {
-  const spec = { preset: "quick", method: "lora", rank: 1, seed, lr: 0.01, base: "tiny" };
+  const spec = {
+    preset: "quick",
+    method: "lora",
+    rank: 1,
+    seed,
+    lr: 0.01,
+    steps: 128,
+    batch: 16,
+    pairs: 16,
+    base: "tiny",
+  };
   return {
     id: runId(spec),
     status: "ok",

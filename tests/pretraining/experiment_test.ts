@@ -4,6 +4,7 @@ import { initLlamaWeights } from "../../lib/model/init.ts";
 import { trainBatches } from "../../lib/data/batches.ts";
 import {
   accumulatedDeltas,
+  pretrainRunSize,
   resolvePretrainRun,
   runId,
   runPretrainExperiment,
@@ -16,7 +17,13 @@ import { TINY_CONFIG, TINY_DATA, TINY_PRESET } from "./_tiny.ts";
 
 const groups = plannedGroups(TINY_PRESET);
 const group = (method: string) => groups.find((g) => g.method === method)!;
-const spec = (method: string, lr = 1e-2) => ({ ...group(method), preset: "tiny", seed: 0, lr });
+const spec = (method: string, lr = 1e-2) => ({
+  ...group(method),
+  preset: "tiny",
+  seed: 0,
+  lr,
+  ...pretrainRunSize(TINY_PRESET),
+});
 
 Deno.test(
   "adapters train next to the embeddings, norms and LM head; block projections stay frozen",

@@ -42,6 +42,10 @@ Deno.test("the suite searches, reports, saves its search and resumes from its jo
   assert.deepEqual(new Set(rebuilt.map((r) => (r as { id: string }).id)), new Set(records.map((r) => r.id)));
   const section = pretrainSection(records);
   assert.equal(section.tables[0]!.rows.length, 2);
+  // A preset of another size reuses neither the saved search nor the journal.
+  const resized = { ...TINY_PRESET, steps: TINY_PRESET.steps + 1 };
+  const longer = await makePretrainSuite({ ...options, preset: resized }).run(await context([]));
+  assert.ok(longer.every((r) => r.spec.steps === resized.steps && !records.some((o) => o.id === r.id)));
   await Deno.remove(outDir, { recursive: true });
 });
 

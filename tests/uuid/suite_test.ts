@@ -198,6 +198,13 @@ Deno.test({
     assert.deepEqual(rates.sort(), ["1:0.03", "1:0.1", "2:0.03", "2:0.1"]);
     const saved = JSON.parse(await Deno.readTextFile(lrSearchPath(outDir, "quick")));
     assert.equal(saved.records.length, 4);
+    // A preset of another size reuses none of it: every rate is searched again at the new size.
+    const longer: string[] = [];
+    const resized = { ...wide, steps: wide.steps + 1 };
+    const again = await makeUuidSuite({ ...options, preset: resized }).run(await context(longer));
+    const fresh = longer.filter((l) => /\] lr search: /.test(l) && !l.includes("recorded earlier"));
+    assert.equal(fresh.length, 4, longer.join("\n"));
+    assert.ok(again.every((r) => r.spec.steps === resized.steps));
     await Deno.remove(outDir, { recursive: true });
   },
 });
