@@ -110,8 +110,8 @@ export async function swigluForward(gpu: Gpu, args: SwigluForwardArgs): Promise<
  *
  * const gpu = await requestGpu();
  * const values = { dout: [1, -0.5, 2, 0.25], gate: [-1, 0, 2, 0.5], up: [3, 5, 0.5, -2] };
- * const upload = (name: string, data: number[]) => createTensor(gpu, name, [4], new Float32Array(data));
- * const [dout, gate, up] = [upload("dout", values.dout), upload("gate", values.gate), upload("up", values.up)];
+ * const upload = (name: keyof typeof values) => createTensor(gpu, name, [4], new Float32Array(values[name]));
+ * const [dout, gate, up] = [upload("dout"), upload("gate"), upload("up")];
  * const [dgate, dup] = [createTensor(gpu, "dgate", [4]), createTensor(gpu, "dup", [4])];
  * await runDispatches(gpu, await swigluBackward(gpu, { dgate, dup, dout, gate, up, n: 4 }));
  * const want = swigluBackwardCpu(values.dout, values.gate, values.up);
