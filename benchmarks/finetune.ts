@@ -281,13 +281,11 @@ class FinetunePlan {
 
   /** The search records of every group: the saved ones on its grid, plus a run of every rate they lack. */
   async search(groups: readonly FinetuneGroup[], saved: readonly FinetuneRunRecord[]) {
-    // Only searches on this base and data, at this training size, count.
-    const ours = saved.filter((r) => {
-      if (!this.data.has(r.spec.task)) return false;
-      const now = this.spec({ task: r.spec.task, spec: r.spec }, r.spec.seed, r.spec.lr);
-      return r.spec.base === now.base && r.spec.data === now.data && r.spec.steps === now.steps &&
-        r.spec.batch === now.batch;
-    });
+    // A saved point counts only if it is the very run this plan would make (same base, data and size).
+    const ours = saved.filter((r) =>
+      this.data.has(r.spec.task) &&
+      finetuneRunId(this.spec({ task: r.spec.task, spec: r.spec }, r.spec.seed, r.spec.lr)) === r.id
+    );
     const has = (g: FinetuneGroup, lr: number) =>
       ours.some((r) => groupKey(r.spec) === groupKey(g) && r.spec.lr === lr);
     const runs = groups.flatMap((g) =>
