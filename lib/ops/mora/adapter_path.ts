@@ -68,9 +68,21 @@ export function moraScratchShapes(dims: MoraDims): Partial<Record<keyof MoraScra
  * The scratch tensors of {@link moraScratchShapes}, each from `get(role, shape)` (a `ScratchPool`'s `get`,
  * or `createTensor`).
  *
- * @example
+ * @example R = 3 is padded to P = 4, so M needs a padded copy too
  * ```ts
- * const scratch = moraScratch(dims, (role, shape) => pool.get(`mora.${role}`, shape));
+ * import assert from "node:assert/strict";
+ * import { requestGpu } from "../../gpu/device.ts";
+ * import { createTensor } from "../../gpu/tensor.ts";
+ * import { moraScratch } from "./adapter_path.ts";
+ *
+ * const gpu = await requestGpu();
+ * const dims = { rows: 2, inF: 8, outF: 8, R: 3, variant: "sharing" } as const;
+ * const scratch = moraScratch(dims, (role, shape) => createTensor(gpu, `mora.${role}`, shape));
+ * assert.deepEqual(scratch.compressed.shape, [2, 4]);
+ * assert.deepEqual(scratch.z?.shape, [2, 4]);
+ * assert.deepEqual(scratch.square?.shape, [4, 4]);
+ * assert.deepEqual(scratch.squareGrad?.shape, [4, 4]);
+ * gpu.device.destroy();
  * ```
  */
 export function moraScratch(dims: MoraDims, get: (role: string, shape: number[]) => Tensor): MoraScratch {
@@ -146,10 +158,23 @@ function padSquare(gpu: Gpu, M: Tensor, square: Tensor, R: number, crop: boolean
  * zero-padded to (P, P) in `square` (one more small dispatch); the padding adds exact zeros only.
  *
  * @throws {RangeError} naming a tensor of the wrong size, or a scratch tensor that is needed and missing.
- * @example
+ * @example `sharing` with M = 2·I: out gains twice the chunk sums of x, tiled
  * ```ts
- * const scratch = moraScratch(dims, (role, shape) => createTensor(gpu, role, shape));
- * const plan = await moraForward(gpu, { out, x, M, ...scratch, ...dims });
+ * import assert from "node:assert/strict";
+ * import { requestGpu } from "../../gpu/device.ts";
+ * import { runDispatches } from "../../gpu/kernel.ts";
+ * import { createTensor, readTensor } from "../../gpu/tensor.ts";
+ * import { moraForward, moraScratch } from "./adapter_path.ts";
+ *
+ * const gpu = await requestGpu();
+ * const dims = { rows: 1, inF: 8, outF: 8, R: 4, variant: "sharing" } as const;
+ * const scratch = moraScratch(dims, (role, shape) => createTensor(gpu, `mora.${role}`, shape));
+ * const x = createTensor(gpu, "x", [1, 8], new Float32Array([1, 2, 3, 4, 5, 6, 7, 8]));
+ * const M = createTensor(gpu, "M", [4, 4], new Float32Array([2, 0, 0, 0, 0, 2, 0, 0, 0, 0, 2, 0, 0, 0, 0, 2]));
+ * const out = createTensor(gpu, "out", [1, 8]);
+ * await runDispatches(gpu, await moraForward(gpu, { out, x, M, ...scratch, ...dims }));
+ * assert.deepEqual(await readTensor(out), new Float32Array([12, 16, 20, 24, 12, 16, 20, 24]));
+ * gpu.device.destroy();
  * ```
  */
 export async function moraForward(gpu: Gpu, args: MoraForwardArgs): Promise<Dispatch[]> {
@@ -189,9 +214,27 @@ export async function moraForward(gpu: Gpu, args: MoraForwardArgs): Promise<Disp
  * `compressed` (cᵀ is used up by then) and scatter-add `dc` into `dx` (accumulates).
  *
  * @throws {RangeError} naming a tensor of the wrong size, or a scratch tensor that is needed and missing.
- * @example
+ * @example `sharing` with M = 2·I: ∂M = dz·cᵀ for the fold dz of dout and the chunk sums c of x
  * ```ts
- * const plan = await moraBackward(gpu, { dx, gradM, dout, x, M, ...scratch, ...dims });
+ * import assert from "node:assert/strict";
+ * import { requestGpu } from "../../gpu/device.ts";
+ * import { runDispatches } from "../../gpu/kernel.ts";
+ * import { createTensor, readTensor } from "../../gpu/tensor.ts";
+ * import { moraBackward, moraScratch } from "./adapter_path.ts";
+ *
+ * const gpu = await requestGpu();
+ * const dims = { rows: 1, inF: 8, outF: 8, R: 4, variant: "sharing" } as const;
+ * const scratch = moraScratch(dims, (role, shape) => createTensor(gpu, `mora.${role}`, shape));
+ * const x = createTensor(gpu, "x", [1, 8], new Float32Array([1, 2, 3, 4, 5, 6, 7, 8]));
+ * const M = createTensor(gpu, "M", [4, 4], new Float32Array([2, 0, 0, 0, 0, 2, 0, 0, 0, 0, 2, 0, 0, 0, 0, 2]));
+ * const dout = createTensor(gpu, "dout", [1, 8], new Float32Array([1, 2, 3, 4, 5, 6, 7, 8]));
+ * const dx = createTensor(gpu, "dx", [1, 8]);
+ * const gradM = createTensor(gpu, "gradM", [4, 4]);
+ * await runDispatches(gpu, await moraBackward(gpu, { dx, gradM, dout, x, M, ...scratch, ...dims }));
+ * const c = [6, 8, 10, 12]; // the chunk sums of x, and the fold of dout
+ * assert.deepEqual(await readTensor(gradM), new Float32Array(c.flatMap((dz) => c.map((ci) => dz * ci))));
+ * assert.deepEqual(await readTensor(dx), new Float32Array([12, 16, 20, 24, 12, 16, 20, 24]));
+ * gpu.device.destroy();
  * ```
  */
 export async function moraBackward(gpu: Gpu, args: MoraBackwardArgs): Promise<Dispatch[]> {

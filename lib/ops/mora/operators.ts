@@ -248,10 +248,21 @@ function rotationTablesOn(gpu: Gpu, chunks: number, R: number): { cos: Tensor; s
  * Builds f_comp: `compressed = C·x` row by row (overwritten, or its transpose with `transposed`), one
  * dispatch reading x once.
  *
- * @example
+ * @example `sharing` sums the chunks of R = 4 slots of a row of 8
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { requestGpu } from "../../gpu/device.ts";
+ * import { runDispatches } from "../../gpu/kernel.ts";
+ * import { createTensor, readTensor } from "../../gpu/tensor.ts";
+ * import { moraCompressedShape, moraCompressForward } from "./operators.ts";
+ *
+ * const gpu = await requestGpu();
+ * const dims = { rows: 1, inF: 8, outF: 6, R: 4, variant: "sharing" } as const;
+ * const x = createTensor(gpu, "x", [1, 8], new Float32Array([1, 2, 3, 4, 5, 6, 7, 8]));
  * const compressed = createTensor(gpu, "c", moraCompressedShape(dims));
  * await runDispatches(gpu, await moraCompressForward(gpu, { compressed, x, ...dims }));
+ * assert.deepEqual(await readTensor(compressed), new Float32Array([6, 8, 10, 12]));
+ * gpu.device.destroy();
  * ```
  */
 export async function moraCompressForward(gpu: Gpu, args: MoraCompressForwardArgs): Promise<Dispatch[]> {
@@ -313,9 +324,21 @@ export async function moraCompressForward(gpu: Gpu, args: MoraCompressForwardArg
  * Builds f_decomp added into the output: `out[b, o] += z[b, D(o)]`, one gather-add pass over `out`
  * (accumulates).
  *
- * @example
+ * @example `sharing` tiles z (R = 4) over 6 output columns, added into out
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { requestGpu } from "../../gpu/device.ts";
+ * import { runDispatches } from "../../gpu/kernel.ts";
+ * import { createTensor, readTensor } from "../../gpu/tensor.ts";
+ * import { moraDecompressForward } from "./operators.ts";
+ *
+ * const gpu = await requestGpu();
+ * const dims = { rows: 1, inF: 8, outF: 6, R: 4, variant: "sharing" } as const;
+ * const z = createTensor(gpu, "z", [1, 4], new Float32Array([1, 2, 3, 4]));
+ * const out = createTensor(gpu, "out", [1, 6], new Float32Array([10, 10, 10, 10, 10, 10]));
  * await runDispatches(gpu, await moraDecompressForward(gpu, { out, z, ...dims }));
+ * assert.deepEqual(await readTensor(out), new Float32Array([11, 12, 13, 14, 11, 12]));
+ * gpu.device.destroy();
  * ```
  */
 export async function moraDecompressForward(gpu: Gpu, args: MoraDecompressForwardArgs): Promise<Dispatch[]> {
@@ -367,9 +390,21 @@ function vec4Sources(decompression: string, R: number, stride: number): number {
 /**
  * Builds the backward of f_decomp: `dz = Dᵀ·dout` row by row (overwritten), the fold of spec §2.5.
  *
- * @example
+ * @example `sharing` folds the 6 output columns onto R = 4: dz[s] = Σ dout[o] over o mod 4 = s
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { requestGpu } from "../../gpu/device.ts";
+ * import { runDispatches } from "../../gpu/kernel.ts";
+ * import { createTensor, readTensor } from "../../gpu/tensor.ts";
+ * import { moraDecompressBackward } from "./operators.ts";
+ *
+ * const gpu = await requestGpu();
+ * const dims = { rows: 1, inF: 8, outF: 6, R: 4, variant: "sharing" } as const;
+ * const dout = createTensor(gpu, "dout", [1, 6], new Float32Array([1, 2, 3, 4, 5, 6]));
+ * const dz = createTensor(gpu, "dz", [1, 4]);
  * await runDispatches(gpu, await moraDecompressBackward(gpu, { dz, dout, ...dims }));
+ * assert.deepEqual(await readTensor(dz), new Float32Array([6, 8, 3, 4]));
+ * gpu.device.destroy();
  * ```
  */
 export async function moraDecompressBackward(
@@ -412,9 +447,21 @@ export async function moraDecompressBackward(
  * Builds the backward of f_comp: `dx += Cᵀ·dcompressed` row by row (accumulates: the base layer's
  * `dout·W0` is already in dx), undoing the chunk rotations for `rotation`.
  *
- * @example
+ * @example `sharing` sends each slot's gradient back to both chunks of the row of 8, added into dx
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { requestGpu } from "../../gpu/device.ts";
+ * import { runDispatches } from "../../gpu/kernel.ts";
+ * import { createTensor, readTensor } from "../../gpu/tensor.ts";
+ * import { moraCompressBackward } from "./operators.ts";
+ *
+ * const gpu = await requestGpu();
+ * const dims = { rows: 1, inF: 8, outF: 6, R: 4, variant: "sharing" } as const;
+ * const dcompressed = createTensor(gpu, "dc", [1, 4], new Float32Array([1, 2, 3, 4]));
+ * const dx = createTensor(gpu, "dx", [1, 8], new Float32Array(8).fill(1));
  * await runDispatches(gpu, await moraCompressBackward(gpu, { dx, dcompressed, ...dims }));
+ * assert.deepEqual(await readTensor(dx), new Float32Array([2, 3, 4, 5, 2, 3, 4, 5]));
+ * gpu.device.destroy();
  * ```
  */
 export async function moraCompressBackward(gpu: Gpu, args: MoraCompressBackwardArgs): Promise<Dispatch[]> {
