@@ -50,7 +50,10 @@ export interface AnalogSizes {
   domain: { heldOut: number; cloze: number };
 }
 
-/** One preset. */
+/**
+ * Everything a fine-tuning suite run is sized by: which methods, ranks, variants and tasks it trains,
+ * batch and sequence sizes, each task family's length, schedule and rate grid, data sizes, seeds and base.
+ */
 export interface FinetunePreset {
   name: string;
   /** Methods of Table 2 (`--methods` overrides). */
@@ -116,7 +119,7 @@ const QUICK_BASE: FinetuneBaseSpec = {
  */
 const QUICK_GRID = { fft: [3e-4, 1e-3, 3e-3, 1e-2], default: [1e-3, 3e-3, 1e-2, 3e-2, 1e-1] };
 
-/** Every preset. */
+/** The fine-tuning presets by name: `quick`, `smoke` and `paper`, as the module docs describe. */
 export const FINETUNE_PRESETS: Readonly<Record<string, FinetunePreset>> = {
   quick: {
     name: "quick",

@@ -9,7 +9,10 @@
  * @module
  */
 
-/** Schedule kinds. */
+/**
+ * Shape of the multiplier after warmup: `constant` 1; `linear` and `cosine` decay to 0 at the last step;
+ * `jagged` is ReLoRA's cosine with restarts ({@link ScheduleConfig.jagged}).
+ */
 export type ScheduleKind = "constant" | "linear" | "cosine" | "jagged";
 
 /** A schedule: warmup steps, total steps, kind. */
