@@ -42,8 +42,8 @@ import { WrappedLinear } from "./wrapped_linear.ts";
 
 const kernels = {
   norm: specialize({ file: "kernels/dora_norm.wgsl", code: normCode, pieces: [workgroupSum] }),
-  scale: { name: "dora_scale_columns", code: scaleCode },
-  magnitudeGrad: { name: "dora_magnitude_grad", code: magnitudeGradCode },
+  scale: specialize({ file: "kernels/dora_scale_columns.wgsl", code: scaleCode }),
+  magnitudeGrad: specialize({ file: "kernels/dora_magnitude_grad.wgsl", code: magnitudeGradCode }),
 };
 
 /** A DoRA adapter: a LoRA adapter plus a magnitude vector per output feature. */

@@ -15,7 +15,7 @@
  */
 
 import type { Gpu } from "./device.ts";
-import { type KernelTemplate, specialize } from "./template.ts";
+import type { KernelTemplate } from "./template.ts";
 import type { Tensor } from "./tensor.ts";
 
 /** A named WGSL source, as imported from `kernels/*.wgsl`. */
@@ -60,16 +60,12 @@ export class KernelCompileError extends Error {
 const pipelineCache = new WeakMap<GPUDevice, Map<string, Promise<GPUComputePipeline>>>();
 
 /**
- * Returns the cached compute pipeline of `kernel` with `constants` (by default the kernel's own),
- * compiling it once.
+ * Returns the cached compute pipeline of `kernel` with its `override` constants, compiling it once.
  *
  * @throws {KernelCompileError} naming the kernel, line and message when WGSL does not compile.
  */
-export function getPipeline(
-  gpu: Gpu,
-  kernel: KernelSource,
-  constants: Readonly<Record<string, number>> = kernel.constants ?? {},
-): Promise<GPUComputePipeline> {
+export function getPipeline(gpu: Gpu, kernel: KernelSource): Promise<GPUComputePipeline> {
+  const constants = kernel.constants ?? {};
   let cache = pipelineCache.get(gpu.device);
   if (!cache) pipelineCache.set(gpu.device, cache = new Map());
   const key = `${kernel.name}|${JSON.stringify(constants)}|${kernel.code}`;
@@ -114,16 +110,6 @@ async function compile(
 }
 
 /**
- * `kernel` (from `kernels/<name>.wgsl`) with shared WGSL pieces put before it, such as
- * `kernels/workgroup_sum.wgsl`: {@link specialize} with the pieces and no values, built anew per call
- * (call it once, at module level). For launchers not yet on {@link specialize}, which lists the pieces in
- * the template instead.
- */
-export function withPieces(kernel: KernelSource, pieces: readonly KernelTemplate[]): KernelSource {
-  return specialize({ file: `kernels/${kernel.name}.wgsl`, code: kernel.code, pieces });
-}
-
-/**
  * `file:line:column` of a compiler message: for a specialized source, the template line it came from
  * and the offending text (a filled or repeated line stands for several).
  */
@@ -160,8 +146,6 @@ export interface DispatchSpec {
   tensors: readonly Tensor[];
   /** Workgroup counts; each must be within `maxComputeWorkgroupsPerDimension`. */
   workgroups: readonly [number, number, number];
-  /** WGSL `override` constants, over the kernel's own; ops give them through {@link specialize}. */
-  constants?: Readonly<Record<string, number>>;
 }
 
 /**
@@ -177,7 +161,7 @@ export async function makeDispatch(gpu: Gpu, kernel: KernelSource, spec: Dispatc
         `device limit of ${max} per dimension`,
     );
   }
-  const pipeline = await getPipeline(gpu, kernel, { ...kernel.constants, ...spec.constants });
+  const pipeline = await getPipeline(gpu, kernel);
   const { device } = gpu;
   const entries: GPUBindGroupEntry[] = [];
   if (spec.params) {
