@@ -32,7 +32,9 @@ import type { TaskFamily } from "./tasks.ts";
 export interface FamilySettings {
   /** Epochs over the training set (the paper's), or a fixed number of optimizer steps (the CPU presets). */
   length: { epochs: number } | { steps: number };
+  /** Optimizer steps of linear warmup before the schedule. */
   warmup: number;
+  /** The rate's decay after warmup (the paper's cosine or linear for the family). */
   schedule: ScheduleKind;
   /**
    * Rate grid of the search by method name, `<method>:large` for a method's grid at the large rank (Table 6
@@ -43,6 +45,7 @@ export interface FamilySettings {
 
 /** Sizes of the analogs' data. */
 export interface AnalogSizes {
+  /** Fine-tuning questions and held-out scored questions. */
   instruction: { train: number; test: number };
   /** Problems per tier. */
   math: { train: number; test: number };
@@ -55,6 +58,7 @@ export interface AnalogSizes {
  * batch and sequence sizes, each task family's length, schedule and rate grid, data sizes, seeds and base.
  */
 export interface FinetunePreset {
+  /** Its name (`--preset`), part of every run id and of the journal's and search file's names. */
   name: string;
   /** Methods of Table 2 (`--methods` overrides). */
   methods: string[];
@@ -68,6 +72,7 @@ export interface FinetunePreset {
   tasks: string[];
   /** Sequences per optimizer step, and micro-batches it is split into. */
   batch: number;
+  /** Micro-batches a step's sequences are split into (gradient accumulation); divides `batch`. */
   microBatches: number;
   /** Longest training sequence; longer examples are refused before any training. */
   maxSeqLen: number;
@@ -85,11 +90,17 @@ export interface FinetunePreset {
   evalBatch: number;
   /** Loss read-backs over a run. */
   lossPoints: number;
+  /** Length, schedule and rate grid of each task family. */
   families: Record<TaskFamily, FamilySettings>;
+  /** How many items the analogs make (the real datasets' own sizes under `--data`). */
   sizes: AnalogSizes;
+  /** Seed of the learning-rate search's runs; no reported run may use it. */
   searchSeed: number;
+  /** Seeds of the reported runs (`--seeds` overrides). */
   seeds: number[];
+  /** Dropout on every adapter's input while training. */
   adapterDropout: number;
+  /** Tokenizer of the pretrained base (lib/data/tokenizer.ts), when the base brings none. */
   tokenizer: string;
   /** Base model when `--base` is not given; undefined means `--base` is required. */
   base?: FinetuneBaseSpec;
