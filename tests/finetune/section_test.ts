@@ -79,8 +79,14 @@ Deno.test("Table 2: paper layout, mean ± sd beside the paper's numbers, a disag
   assert.match(section.intro, /Math \(GSM8K\):.*for 0 of 1 methods.*This disagrees with the paper's claim/);
   assert.match(
     section.intro,
-    /Finance, r=1\):.*MoRA 60\.5% vs LoRA 40\.5%: MoRA is ahead beyond the sds; this agrees/,
+    /Finance, r=1\):.*MoRA 60\.5% vs LoRA 40\.5%\. MoRA is ahead beyond the sds and by more than 5 points; this agrees/,
   );
+  // One seed, two of 48 cloze items apart: noise, neither agreement nor disagreement.
+  const close = finetuneSection([
+    record("finance", "lora", 8, 0, { Finance: 0.5 }),
+    record("finance", "mora", 8, 0, { Finance: 0.5 + 2 / 48 }, "sharing"),
+  ], ENV);
+  assert.match(close.intro, /Finance, r=8\):.*within the sds or 5 points .* does not show the paper's claim/);
   assert.deepEqual(section.charts.map((c) => c.name), [
     "finetune-gsm8k",
     "finetune-math",
