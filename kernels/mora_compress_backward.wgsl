@@ -1,34 +1,9 @@
-// MoRA compression backward without rotation, Cᵀ (spec/mora.md §2.5), ADDED into dx (the base layer's
-// g·W0 is already there):
-//   truncate (Eq. 4):     dx[b, i] += dc[b, i]                                  for i < min(in, R) (columns)
-//   modulo sum (Eq. 6):   dx[b, i] += Σ_{p = i + t·in < positions} dc[b, p mod R]   (positions = ceil(in/R)·R)
-//   contiguous sum:       dx[b, i] += dc[b, G_in(i)]
-//   wrap-padded chunks:   dx[b, i] += Σ_{p = i + t·in < positions} dc[b, p]        (positions = slots)
-// dc is (rows·n′, P) in the layout of mora_compress.wgsl (slot p = j·R + k at column j·P + k of its row;
-// slots = n′·R, the needed chunks for the chunked compression, see lib/ops/mora/operators.ts); dx is
-// (rows, inFeatures), read and written.
+// MoRA compression backward without rotation, one column of dx per thread: the sums of
+// kernels/mora_compress_backward_common.wgsl (its Params, KIND and bindings 0, 1), for every in_features.
 // Bindings: 0 params, 1 dc, 2 dx.
 //
 // Thread = one column i of dx, looping over ROWS rows (kernels/mora_tiling.wgsl).
 
-struct Params {
-  rows: u32,
-  inFeatures: u32,
-  width: u32,        // columns per row of dc: n′·P
-  rank: u32,
-  stride: u32,       // P, columns per chunk
-  positions: u32,    // wrap-padded positions summed: ceil(in/R)·R (modulo sum), or slots (chunks)
-  columns: u32,      // columns written: inFeatures, or min(R, inFeatures) for truncate
-  colTiles: u32,
-  groupSmall: u32,  // contiguous sum: floor(in/R) members per group ...
-  groupLarge: u32,  // ... plus one for the first in mod R groups
-}
-
-// 0 truncate, 1 modulo sum, 2 contiguous sum, 3 wrap-padded chunks.
-override KIND: u32 = 0u;
-
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> dc: array<f32>;
 @group(0) @binding(2) var<storage, read_write> dx: array<f32>;
 
 @compute @workgroup_size(64)

@@ -1,29 +1,11 @@
-// MoRA compression backward without rotation, four columns of dx per thread: the vec4 form of
-// mora_compress_backward.wgsl (same members, summed in the same order) for in_features a multiple of 4:
+// MoRA compression backward without rotation, four columns of dx per thread: the sums of
+// kernels/mora_compress_backward_common.wgsl (its Params, KIND and bindings 0, 1; same members, summed in
+// the same order, as mora_compress_backward.wgsl) for in_features a multiple of 4:
 //   dx[b, i..i+3] += (Σ_{members of i} dc[b, ·], …)    nothing for columns past `columns`
-// dc is (rows·n′, P) in the layout of mora_compress.wgsl; dx is (rows, inFeatures), read and written.
-// Bindings: 0 params, 1 dc, 2 dx.
+// Bindings: 0 params, 1 dc, 2 dx (as vec4s).
 //
 // Thread = four columns of dx (column group t.column of kernels/mora_tiling.wgsl), looping over ROWS rows.
 
-struct Params {
-  rows: u32,
-  inFeatures: u32,
-  width: u32,        // columns per row of dc: n′·P
-  rank: u32,
-  stride: u32,       // P, columns per chunk
-  positions: u32,    // wrap-padded positions summed: ceil(in/R)·R (modulo sum), or slots (chunks)
-  columns: u32,      // columns written: inFeatures, or fewer (truncate, chunks)
-  colTiles: u32,
-  groupSmall: u32,   // contiguous sum: floor(in/R) members per group ...
-  groupLarge: u32,   // ... plus one for the first in mod R groups
-}
-
-// 0 truncate, 1 modulo sum, 2 contiguous sum, 3 wrap-padded chunks.
-override KIND: u32 = 0u;
-
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> dc: array<f32>;
 @group(0) @binding(2) var<storage, read_write> dx: array<vec4f>;
 
 // The slots feature i reads: first, then advancing by step (modulo R for the modulo sum), count of them.

@@ -1,25 +1,9 @@
-// MoRA rotation compression (paper Eq. 9–11, spec/mora.md §2.3 and §3), one pass over x: the input is
-// wrap-padded to L = chunks·R (xp[p] = x[p mod in]) and chunk j is rotated by RoPE angles j·θ in the
-// half-split layout (element k pairs with k ± R/2):
-//   u[b, p] = cos[p]·xp[p] − sin[p]·xp[p + R/2]   if p mod R < R/2
-//   u[b, p] = cos[p]·xp[p] + sin[p]·xp[p − R/2]   otherwise
-// x is (rows, in); cos, sin are (chunks, R) = (L); u is (rows·n′, P), overwritten, for the n′ needed
-// chunks (later ones never reach the output, see lib/ops/mora/operators.ts): position p = j·R + k sits at column
-// j·P + k of its row, P = R rounded up to a multiple of 4, and the columns k ≥ R are zeros.
+// MoRA rotation compression, one column of u per thread: the products of
+// kernels/mora_compress_rotate_common.wgsl (its Params), for every in_features.
 // With TRANSPOSED = 1, u is written as its transpose (P, rows·n′) instead (mora_compressed_index).
 // Bindings: 0 params, 1 x, 2 cos, 3 sin, 4 u.
 //
 // Thread = one column q of u's row, looping over ROWS rows (kernels/mora_tiling.wgsl).
-
-struct Params {
-  rows: u32,
-  inFeatures: u32,
-  width: u32,      // columns per row of u: n′·P
-  rank: u32,
-  stride: u32,     // P, columns per chunk
-  colTiles: u32,
-}
-
 
 // 1: write the compressed values transposed, (P, rows·n′) (the backward's ∂M = (cᵀ·dz)ᵀ reads them so).
 override TRANSPOSED: u32 = 0u;

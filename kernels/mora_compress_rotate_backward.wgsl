@@ -1,27 +1,9 @@
-// MoRA rotation compression backward (spec/mora.md §2.5): un-rotate dc chunk by chunk (Rⱼᵀ, rotation by
-// −j·θ in the half-split layout) and scatter-add the wrap-padded positions back into dx:
-//   dv[p] = cos[p]·dc[p] + sin[p + R/2]·dc[p + R/2]   if p mod R < R/2
-//   dv[p] = cos[p]·dc[p] − sin[p − R/2]·dc[p − R/2]   otherwise
-//   dx[b, i] += Σ_{p = i + t·in < slots} dv[b, p]
-// dc is (rows·n′, P) in the layout of mora_compress_rotate.wgsl (p = j·R + k at column j·P + k of its row;
-// slots = L′ = n′·R ≤ L, the needed chunks, see lib/ops/mora/operators.ts); cos, sin are (chunks, R) = (L); dx is
-// (rows, in), read and written.
+// MoRA rotation compression backward, one column of dx per thread: the sums of
+// kernels/mora_compress_rotate_backward_common.wgsl (its Params), for every in_features.
 // Bindings: 0 params, 1 dc, 2 cos, 3 sin, 4 dx.
 //
-// Thread = one column i of dx, looping over ROWS rows (kernels/mora_tiling.wgsl).
-
-struct Params {
-  rows: u32,
-  inFeatures: u32,
-  slots: u32,      // L′ = n′·R
-  width: u32,      // columns per row of dc: n′·P
-  rank: u32,
-  stride: u32,     // P, columns per chunk
-  colTiles: u32,
-}
-
-// ROWS (kernels/mora_tiling.wgsl) is at most MAX_ROWS: the per-row accumulators live in a fixed-size array.
-const MAX_ROWS: u32 = 32u;
+// Thread = one column i of dx, looping over ROWS rows (kernels/mora_tiling.wgsl), one accumulator a row
+// (kernels/mora_row_accumulators.wgsl).
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> dc: array<f32>;

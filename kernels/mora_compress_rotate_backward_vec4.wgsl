@@ -1,30 +1,13 @@
-// MoRA rotation compression backward, four columns of dx per thread: the vec4 form of
-// mora_compress_rotate_backward.wgsl (same terms, summed in the same order) for in_features a multiple of 4:
+// MoRA rotation compression backward, four columns of dx per thread: the sums of
+// kernels/mora_compress_rotate_backward_common.wgsl (its Params; same terms, summed in the same order, as
+// mora_compress_rotate_backward.wgsl) for in_features a multiple of 4:
 //   dx[b, i..i+3] += Σ_{t: p = i + t·in < slots} (dv[b, p], …, dv[b, p + 3])     (components past slots add 0)
-//   dv[p] = cos[p]·dc[p] + sin[p + R/2]·dc[p + R/2]   if p mod R < R/2
-//   dv[p] = cos[p]·dc[p] − sin[p − R/2]·dc[p − R/2]   otherwise
-// dc is (rows·n′, P) in the layout of mora_compress_rotate.wgsl; cos, sin are (chunks, R); dx is (rows, in),
-// read and written. ALIGNED = 1 when P = R and R is a multiple of 4 (dc's row is its slots, the four
-// positions p..p+3 are one aligned vec4 of dcv, the same buffer as dc); PARTNER_ALIGNED = 1 when R is also
-// a multiple of 8 (the four partners are one aligned vec4 too).
+// With ALIGNED (kernels/mora_rotate_vec4_loads.wgsl), the four positions p..p+3 are one vec4 of dcv (the
+// same buffer as dc); with PARTNER_ALIGNED, so are their partners.
 // Bindings: 0 params, 1 dc, 2 dcv (dc as vec4s), 3 cos, 4 sin, 5 dx.
 //
-// Thread = four columns of dx (column group t.column of kernels/mora_tiling.wgsl), looping over ROWS rows.
-
-struct Params {
-  rows: u32,
-  inFeatures: u32,
-  slots: u32,      // L′ = n′·R
-  width: u32,      // columns per row of dc: n′·P
-  rank: u32,
-  stride: u32,     // P, columns per chunk
-  colTiles: u32,
-}
-
-override ALIGNED: u32 = 0u;
-override PARTNER_ALIGNED: u32 = 0u;
-// ROWS (kernels/mora_tiling.wgsl) is at most MAX_ROWS: the per-row accumulators live in a fixed-size array.
-const MAX_ROWS: u32 = 32u;
+// Thread = four columns of dx (column group t.column of kernels/mora_tiling.wgsl), looping over ROWS rows,
+// one accumulator a row (kernels/mora_row_accumulators.wgsl).
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> dc: array<f32>;

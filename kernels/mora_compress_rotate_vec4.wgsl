@@ -1,25 +1,12 @@
-// MoRA rotation compression, four columns of u per thread: the vec4 form of mora_compress_rotate.wgsl (same
-// products, row-major layout only) for in_features a multiple of 4:
-//   u[b, p] = cos[p]·xp[p] − sin[p]·xp[p + R/2]   if p mod R < R/2, xp[p] = x[p mod in]
-//   u[b, p] = cos[p]·xp[p] + sin[p]·xp[p − R/2]   otherwise
-// x is (rows, in); cos, sin are (chunks, R); u is (rows·n′, P), overwritten, zeros in the columns k ≥ R.
-// ALIGNED = 1 when P = R (R a multiple of 4): the four sources of columns q..q+3 are one aligned vec4 of xv
-// (the same buffer as x); PARTNER_ALIGNED = 1 when R is also a multiple of 8 (so are their partners).
+// MoRA rotation compression, four columns of u per thread: the products of
+// kernels/mora_compress_rotate_common.wgsl (its Params; same products as mora_compress_rotate.wgsl,
+// row-major layout only) for in_features a multiple of 4, zeros in the columns k ≥ R. With ALIGNED
+// (kernels/mora_rotate_vec4_loads.wgsl), the four sources of columns q..q+3 are one vec4 of xv (the same
+// buffer as x); with PARTNER_ALIGNED, so are their partners.
 // Bindings: 0 params, 1 x, 2 xv (x as vec4s), 3 cos, 4 sin, 5 u.
 //
-// Thread = four columns of u's row (column group t.column of kernels/mora_tiling.wgsl), looping over ROWS rows.
-
-struct Params {
-  rows: u32,
-  inFeatures: u32,
-  width: u32,      // columns per row of u: n′·P
-  rank: u32,
-  stride: u32,     // P, columns per chunk
-  colTiles: u32,
-}
-
-override ALIGNED: u32 = 0u;
-override PARTNER_ALIGNED: u32 = 0u;
+// Thread = four columns of u's row (column group t.column of kernels/mora_tiling.wgsl), looping over ROWS
+// rows.
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;

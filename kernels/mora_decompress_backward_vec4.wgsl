@@ -1,28 +1,14 @@
-// MoRA decompression backward, the fold Dᵀ, four slots of dz per thread: the vec4 form of
-// mora_decompress_backward.wgsl (same members, summed in the same order) for out_features a multiple of 4:
+// MoRA decompression backward, the fold Dᵀ, four slots of dz per thread: the sums of
+// kernels/mora_decompress_backward_common.wgsl (its Params and KIND; same members, in the same order, as
+// mora_decompress_backward.wgsl) for out_features a multiple of 4:
 //   dz[b, q..q+3] = (Σ_{o: D(o) = s(q)} dout[b, o], …)      zero in the padding columns k ≥ R
-// dout is (rows, out_features); dz is (rows·n′, P) in the layout of mora_compress.wgsl, overwritten.
 // ALIGNED = 1 when the decompression is the tile and P = R: the members of slots q..q+3 are then the vec4s
 // dout[b, q + t·slots ..+3], loaded from doutv (the same buffer as dout).
 // Bindings: 0 params, 1 dout, 2 doutv (dout as vec4s), 3 dz.
 //
 // Thread = four columns of dz's row (column group t.column of kernels/mora_tiling.wgsl), looping over ROWS
-// rows. Each sum runs in a fixed order, so results are deterministic.
+// rows.
 
-struct Params {
-  rows: u32,
-  outFeatures: u32,
-  slots: u32,        // n′·R, the period of the tile
-  width: u32,        // columns per row of dz: n′·P
-  rank: u32,
-  stride: u32,       // P, columns per chunk
-  colTiles: u32,
-  groupSmall: u32,   // contiguous repeat: floor(out/R) members per group ...
-  groupLarge: u32,   // ... plus one for the first out mod R groups
-}
-
-// 0 zero pad, 1 tile, 2 contiguous repeat.
-override KIND: u32 = 1u;
 override ALIGNED: u32 = 0u;
 
 @group(0) @binding(0) var<uniform> params: Params;

@@ -1,28 +1,13 @@
-// MoRA decompression f_decomp added into the base layer's output, four output columns per thread: the vec4
-// form of mora_decompress.wgsl (same sources, same sums) for out_features a multiple of 4:
+// MoRA decompression f_decomp added into the base layer's output, four output columns per thread: the sums
+// of kernels/mora_decompress_common.wgsl (its Params and KIND; same sources as mora_decompress.wgsl) for
+// out_features a multiple of 4:
 //   out[b, o..o+3] += (z[b, D(o)], …, z[b, D(o+3)])     zero where o + c ≥ columns (zero pad past R)
-// z is (rows·n′, P) in the layout of mora_compress.wgsl; out is (rows, out_features), read and written.
 // ALIGNED = 1 when the decompression is the tile and P = R (z's row is its slots, a multiple of 4 long): the
 // four sources are then z[b, o mod slots ..+3], one vec4 load from zv (the same buffer as z).
 // Bindings: 0 params, 1 z, 2 zv (z as vec4s), 3 out.
 //
 // Thread = four output columns (column group t.column of kernels/mora_tiling.wgsl), looping over ROWS rows.
 
-struct Params {
-  rows: u32,
-  outFeatures: u32,
-  slots: u32,        // n′·R, the period of the tile
-  width: u32,        // columns per row of z: n′·P
-  rank: u32,
-  stride: u32,       // P, columns per chunk
-  columns: u32,      // columns written: out_features, or min(R, out_features) for zero pad
-  colTiles: u32,
-  groupSmall: u32,   // contiguous repeat: floor(out/R) copies of each slot ...
-  groupLarge: u32,   // ... plus one for the first out mod R slots
-}
-
-// 0 zero pad, 1 tile, 2 contiguous repeat.
-override KIND: u32 = 1u;
 override ALIGNED: u32 = 0u;
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -32,14 +17,7 @@ override ALIGNED: u32 = 0u;
 
 // The column of z that output column o reads (as mora_decompress.wgsl).
 fn source_column(o: u32) -> u32 {
-  var src = o;
-  if (KIND == 1u) {
-    src = o % params.slots;
-  } else if (KIND == 2u) {
-    let big = params.groupSmall + 1u;
-    let split = params.groupLarge * big;
-    src = select(params.groupLarge + (o - split) / max(params.groupSmall, 1u), o / big, o < split);
-  }
+  {{SOURCE}}
   return (src / params.rank) * params.stride + src % params.rank;
 }
 

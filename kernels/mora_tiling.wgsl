@@ -1,4 +1,4 @@
-// The MoRA tiling prologue, a piece shared by the mora_* kernels that loop over rows (lib/ops/mora/operators.ts):
+// The MoRA tiling prologue, a piece shared by the mora_* kernels that loop over rows (lib/ops/mora/templates.ts):
 // workgroups of 64 threads form a linear grid (2-D past the per-dimension limit, see lib/gpu/kernel.ts `grid`),
 // and workgroup `tile` covers the 64 columns of column tile `tile mod colTiles` (one column per thread) on the
 // ROWS rows from (tile / colTiles)·ROWS. A thread works out its source indices once and reuses them on every

@@ -39,7 +39,8 @@
  * decompress and fold when out_features is a multiple of 4, the compression backward and the row-major
  * rotation compression when in_features is, with vec4 reads too where the four sources are one aligned
  * vec4 (P = R; R a multiple of 8 for the rotation partners). The `_vec4` kernels sum the same terms in the
- * same order as the scalar ones, which serve every other shape.
+ * same order as the scalar ones, which serve every other shape; each pair shares its op's WGSL piece (what
+ * it computes, Params, KIND: see `templates.ts`).
  *
  * Rotation tables are computed on the CPU exactly as the float32 reference does ({@link moraRotationTables})
  * and uploaded once per (device, chunks, R), shared by every layer of that shape like the reference's cache.
@@ -47,26 +48,6 @@
  * @module
  */
 
-import compressCode from "../../../kernels/mora_compress.wgsl" with { type: "text" };
-import compressRotateCode from "../../../kernels/mora_compress_rotate.wgsl" with { type: "text" };
-import decompressCode from "../../../kernels/mora_decompress.wgsl" with { type: "text" };
-import decompressBackwardCode from "../../../kernels/mora_decompress_backward.wgsl" with { type: "text" };
-import compressBackwardCode from "../../../kernels/mora_compress_backward.wgsl" with { type: "text" };
-import decompressVec4Code from "../../../kernels/mora_decompress_vec4.wgsl" with { type: "text" };
-import decompressBackwardVec4Code from "../../../kernels/mora_decompress_backward_vec4.wgsl" with {
-  type: "text",
-};
-import compressRotateBackwardVec4Code from "../../../kernels/mora_compress_rotate_backward_vec4.wgsl" with {
-  type: "text",
-};
-import compressRotateVec4Code from "../../../kernels/mora_compress_rotate_vec4.wgsl" with { type: "text" };
-import compressBackwardVec4Code from "../../../kernels/mora_compress_backward_vec4.wgsl" with {
-  type: "text",
-};
-import tilingCode from "../../../kernels/mora_tiling.wgsl" with { type: "text" };
-import compressRotateBackwardCode from "../../../kernels/mora_compress_rotate_backward.wgsl" with {
-  type: "text",
-};
 import {
   contiguousGroups,
   MORA_OPERATORS,
@@ -76,63 +57,19 @@ import {
   type MoraVariant,
 } from "./variants.ts";
 import type { Gpu } from "../../gpu/device.ts";
-import { type Dispatch, grid, makeDispatch } from "../../gpu/kernel.ts";
-import { specialize } from "../../gpu/template.ts";
+import { type Dispatch, grid, makeDispatch, type Params } from "../../gpu/kernel.ts";
 import { createTensor, type Tensor } from "../../gpu/tensor.ts";
 import { checkSizes } from "../check_sizes.ts";
-
-const tiling = { file: "kernels/mora_tiling.wgsl", code: tilingCode };
-/** The row-looping kernels' templates, each with the shared tiling prologue (kernels/mora_tiling.wgsl). */
-const templates = {
-  compressBackwardVec4: {
-    file: "kernels/mora_compress_backward_vec4.wgsl",
-    code: compressBackwardVec4Code,
-    pieces: [tiling],
-  },
-  compressRotateVec4: {
-    file: "kernels/mora_compress_rotate_vec4.wgsl",
-    code: compressRotateVec4Code,
-    pieces: [tiling],
-  },
-  compressRotateBackwardVec4: {
-    file: "kernels/mora_compress_rotate_backward_vec4.wgsl",
-    code: compressRotateBackwardVec4Code,
-    pieces: [tiling],
-  },
-  decompressVec4: { file: "kernels/mora_decompress_vec4.wgsl", code: decompressVec4Code, pieces: [tiling] },
-  decompressBackwardVec4: {
-    file: "kernels/mora_decompress_backward_vec4.wgsl",
-    code: decompressBackwardVec4Code,
-    pieces: [tiling],
-  },
-  compress: { file: "kernels/mora_compress.wgsl", code: compressCode, pieces: [tiling] },
-  compressRotate: { file: "kernels/mora_compress_rotate.wgsl", code: compressRotateCode, pieces: [tiling] },
-  decompress: { file: "kernels/mora_decompress.wgsl", code: decompressCode, pieces: [tiling] },
-  decompressBackward: {
-    file: "kernels/mora_decompress_backward.wgsl",
-    code: decompressBackwardCode,
-    pieces: [tiling],
-  },
-  compressBackward: {
-    file: "kernels/mora_compress_backward.wgsl",
-    code: compressBackwardCode,
-    pieces: [tiling],
-  },
-  compressRotateBackward: {
-    file: "kernels/mora_compress_rotate_backward.wgsl",
-    code: compressRotateBackwardCode,
-    pieces: [tiling],
-  },
-};
+import { moraKernel } from "./templates.ts";
 
 /** Threads per workgroup along the columns (fixed in the kernels), and rows each thread loops over (its
- * index arithmetic is done once and reused on every row; at most 32, see mora_compress_rotate_backward.wgsl). */
+ * index arithmetic is done once and reused on every row; at most 32, see mora_row_accumulators.wgsl). */
 const COLUMNS_PER_GROUP = 64;
 const ROWS_PER_GROUP = 8;
 
-/** `KIND` constant of mora_compress.wgsl and mora_compress_backward.wgsl. */
+/** `KIND` constant of mora_compress.wgsl and mora_compress_backward_common.wgsl (the compression backward). */
 const COMPRESSION_KIND = { truncate: 0, moduloSum: 1, contiguousSum: 2, chunks: 3 } as const;
-/** `KIND` constant of mora_decompress.wgsl and mora_decompress_backward.wgsl. */
+/** `KIND` constant of mora_decompress_common.wgsl and mora_decompress_backward_common.wgsl. */
 const DECOMPRESSION_KIND = { zeroPad: 0, tile: 1, contiguousRepeat: 2 } as const;
 
 /** The sizes every MoRA op takes. */
@@ -225,6 +162,12 @@ function tiles(gpu: Gpu, columns: number, rows: number) {
   return { colTiles, workgroups: grid(gpu, colTiles * Math.ceil(rows / ROWS_PER_GROUP)) };
 }
 
+/** ALIGNED and PARTNER_ALIGNED of kernels/mora_rotate_vec4_loads.wgsl: P = R; and R a multiple of 8 too. */
+function rotationLoads(R: number, stride: number): { ALIGNED: number; PARTNER_ALIGNED: number } {
+  const aligned = stride === R;
+  return { ALIGNED: aligned ? 1 : 0, PARTNER_ALIGNED: aligned && R % 8 === 0 ? 1 : 0 };
+}
+
 const rotationTables = new WeakMap<Gpu, Map<string, { cos: Tensor; sin: Tensor }>>();
 
 /** The device's (chunks, R) rotation tables, uploaded on first use and shared by every layer of that shape. */
@@ -279,14 +222,9 @@ export async function moraCompressForward(gpu: Gpu, args: MoraCompressForwardArg
     if (!args.transposed && inF % 4 === 0) {
       // Four columns per thread, one vec4 store (x and the rotation partners as vec4s when aligned).
       const grouped = tiles(gpu, width / 4, rows);
-      const aligned = stride === R;
-      const vec4Constants = {
-        ALIGNED: aligned ? 1 : 0,
-        PARTNER_ALIGNED: aligned && R % 8 === 0 ? 1 : 0,
-        ROWS: ROWS_PER_GROUP,
-      };
+      const vec4Constants = { ...rotationLoads(R, stride), ROWS: ROWS_PER_GROUP };
       return [
-        await makeDispatch(gpu, specialize(templates.compressRotateVec4, { constants: vec4Constants }), {
+        await makeDispatch(gpu, moraKernel("compressRotateVec4", vec4Constants), {
           params: { u32: [rows, inF, width, R, stride, grouped.colTiles] },
           tensors: [args.x, args.x, cos, sin, args.compressed],
           workgroups: grouped.workgroups,
@@ -295,7 +233,7 @@ export async function moraCompressForward(gpu: Gpu, args: MoraCompressForwardArg
     }
     const constants = { TRANSPOSED, ROWS: ROWS_PER_GROUP };
     return [
-      await makeDispatch(gpu, specialize(templates.compressRotate, { constants }), {
+      await makeDispatch(gpu, moraKernel("compressRotate", constants), {
         params: { u32: [rows, inF, width, R, stride, colTiles] },
         tensors: [args.x, cos, sin, args.compressed],
         workgroups,
@@ -306,9 +244,7 @@ export async function moraCompressForward(gpu: Gpu, args: MoraCompressForwardArg
   return [
     await makeDispatch(
       gpu,
-      specialize(templates.compress, {
-        constants: { KIND: COMPRESSION_KIND[compression], TRANSPOSED, ROWS: ROWS_PER_GROUP },
-      }),
+      moraKernel("compress", { KIND: COMPRESSION_KIND[compression], TRANSPOSED, ROWS: ROWS_PER_GROUP }),
       {
         params: {
           u32: [rows, inF, width, R, stride, colTiles, layout.padded / R, groups.small, groups.large],
@@ -352,39 +288,63 @@ export async function moraDecompressForward(gpu: Gpu, args: MoraDecompressForwar
   const params = (colTiles: number) => ({
     u32: [rows, outF, slots, width, R, stride, columns, colTiles, groups.small, groups.large],
   });
-  const kind = DECOMPRESSION_KIND[decompression];
-  if (outF % 4 === 0) {
-    // Four output columns per thread, vec4 read-add-write of out (z as vec4s too when aligned).
-    const { colTiles, workgroups } = tiles(gpu, Math.ceil(columns / 4), rows);
-    const constants = { KIND: kind, ALIGNED: vec4Sources(decompression, R, stride), ROWS: ROWS_PER_GROUP };
+  return await decompressionDispatch(gpu, args, {
+    kernel: "decompress",
+    columns,
+    params,
+    source: args.z,
+    target: args.out,
+  });
+}
+
+/** What {@link decompressionDispatch} launches. */
+interface DecompressionLaunch {
+  /** The forward, or its fold. */
+  kernel: "decompress" | "decompressBackward";
+  /** Columns of each row the kernel writes. */
+  columns: number;
+  /** The kernel's Params, given its column tiles. */
+  params: (colTiles: number) => Params;
+  /** The tensor read: z, or dout. */
+  source: Tensor;
+  /** The tensor written: out (added into), or dz (overwritten). */
+  target: Tensor;
+}
+
+/**
+ * The dispatch of a decompression kernel over `columns` columns of each row: its `Vec4` form, four columns
+ * per thread, when out_features is a multiple of 4, else one column per thread. The vec4 form reads the
+ * source as vec4s too (ALIGNED) for the tile with P = R: four consecutive output columns then read one
+ * aligned vec4 of the compressed row (its slots′ = n′·R values, a multiple of 4).
+ */
+async function decompressionDispatch(
+  gpu: Gpu,
+  dims: MoraDims,
+  launch: DecompressionLaunch,
+): Promise<Dispatch[]> {
+  const { kernel, columns, params, source, target } = launch;
+  const decompression = MORA_OPERATORS[dims.variant].decompression;
+  const KIND = DECOMPRESSION_KIND[decompression];
+  if (dims.outF % 4 === 0) {
+    const { colTiles, workgroups } = tiles(gpu, Math.ceil(columns / 4), dims.rows);
+    const ALIGNED = decompression === "tile" && moraPaddedRank(dims.R) === dims.R ? 1 : 0;
+    const vec4 = moraKernel(`${kernel}Vec4`, { KIND, ALIGNED, ROWS: ROWS_PER_GROUP });
     return [
-      await makeDispatch(gpu, specialize(templates.decompressVec4, { constants }), {
+      await makeDispatch(gpu, vec4, {
         params: params(colTiles),
-        tensors: [args.z, args.z, args.out],
+        tensors: [source, source, target],
         workgroups,
       }),
     ];
   }
-  const { colTiles, workgroups } = tiles(gpu, columns, rows);
+  const { colTiles, workgroups } = tiles(gpu, columns, dims.rows);
   return [
-    await makeDispatch(
-      gpu,
-      specialize(templates.decompress, { constants: { KIND: kind, ROWS: ROWS_PER_GROUP } }),
-      {
-        params: params(colTiles),
-        tensors: [args.z, args.out],
-        workgroups,
-      },
-    ),
+    await makeDispatch(gpu, moraKernel(kernel, { KIND, ROWS: ROWS_PER_GROUP }), {
+      params: params(colTiles),
+      tensors: [source, target],
+      workgroups,
+    }),
   ];
-}
-
-/**
- * 1 when the decompression reads four consecutive output columns from one aligned vec4 of the compressed
- * row: the tile with P = R (the row is its slots′ = n′·R values, a multiple of 4), else 0.
- */
-function vec4Sources(decompression: string, R: number, stride: number): number {
-  return decompression === "tile" && stride === R ? 1 : 0;
 }
 
 /**
@@ -416,31 +376,17 @@ export async function moraDecompressBackward(
   const { rows, outF, R } = args;
   checkSizes(op, shapeOf(args), [[args.dout, rows * outF], [args.dz, rows * width]]);
   const groups = contiguousGroups(outF, R);
-  const decompression = MORA_OPERATORS[args.variant].decompression;
-  const kind = DECOMPRESSION_KIND[decompression];
   const params = (colTiles: number) => ({
     u32: [rows, outF, slots, width, R, stride, colTiles, groups.small, groups.large],
   });
-  if (outF % 4 === 0) {
-    // Four columns of dz per thread, one vec4 store (dout read as vec4s too when aligned).
-    const { colTiles, workgroups } = tiles(gpu, width / 4, rows);
-    const constants = { KIND: kind, ALIGNED: vec4Sources(decompression, R, stride), ROWS: ROWS_PER_GROUP };
-    return [
-      await makeDispatch(gpu, specialize(templates.decompressBackwardVec4, { constants }), {
-        params: params(colTiles),
-        tensors: [args.dout, args.dout, args.dz],
-        workgroups,
-      }),
-    ];
-  }
-  const { colTiles, workgroups } = tiles(gpu, width, rows);
-  return [
-    await makeDispatch(
-      gpu,
-      specialize(templates.decompressBackward, { constants: { KIND: kind, ROWS: ROWS_PER_GROUP } }),
-      { params: params(colTiles), tensors: [args.dout, args.dz], workgroups },
-    ),
-  ];
+  const launch = {
+    kernel: "decompressBackward",
+    columns: width,
+    params,
+    source: args.dout,
+    target: args.dz,
+  } as const;
+  return await decompressionDispatch(gpu, args, launch);
 }
 
 /**
@@ -479,14 +425,9 @@ export async function moraCompressBackward(gpu: Gpu, args: MoraCompressBackwardA
     if (inF % 4 === 0) {
       // Four columns of dx per thread, vec4 read-add-write (dc and its partners as vec4s when aligned).
       const grouped = tiles(gpu, Math.ceil(Math.min(inF, slots) / 4), rows);
-      const aligned = stride === R;
-      const constants = {
-        ALIGNED: aligned ? 1 : 0,
-        PARTNER_ALIGNED: aligned && R % 8 === 0 ? 1 : 0,
-        ROWS: ROWS_PER_GROUP,
-      };
+      const constants = { ...rotationLoads(R, stride), ROWS: ROWS_PER_GROUP };
       return [
-        await makeDispatch(gpu, specialize(templates.compressRotateBackwardVec4, { constants }), {
+        await makeDispatch(gpu, moraKernel("compressRotateBackwardVec4", constants), {
           params: { u32: [rows, inF, slots, width, R, stride, grouped.colTiles] },
           tensors: [args.dcompressed, args.dcompressed, cos, sin, args.dx],
           workgroups: grouped.workgroups,
@@ -496,7 +437,7 @@ export async function moraCompressBackward(gpu: Gpu, args: MoraCompressBackwardA
     return [
       await makeDispatch(
         gpu,
-        specialize(templates.compressRotateBackward, { constants: { ROWS: ROWS_PER_GROUP } }),
+        moraKernel("compressRotateBackward", { ROWS: ROWS_PER_GROUP }),
         {
           params: { u32: [rows, inF, slots, width, R, stride, colTiles] },
           tensors: [args.dcompressed, cos, sin, args.dx],
@@ -516,9 +457,9 @@ export async function moraCompressBackward(gpu: Gpu, args: MoraCompressBackwardA
   // Four columns of dx per thread (vec4 read-add-write) when its rows are whole vec4s.
   const vec4 = inF % 4 === 0;
   const { colTiles, workgroups } = tiles(gpu, vec4 ? Math.ceil(columns / 4) : columns, rows);
-  const template = vec4 ? templates.compressBackwardVec4 : templates.compressBackward;
+  const kernel = moraKernel(vec4 ? "compressBackwardVec4" : "compressBackward", constants);
   return [
-    await makeDispatch(gpu, specialize(template, { constants }), {
+    await makeDispatch(gpu, kernel, {
       params: params(colTiles),
       tensors: [args.dcompressed, args.dx],
       workgroups,
