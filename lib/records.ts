@@ -66,9 +66,11 @@ export interface UuidRunSpec extends MethodSpec {
   seed: number;
   /** Peak learning rate. */
   lr: number;
-  /** Optimizer steps, pairs per step and pairs in all (part of the id: a resized preset reuses no run). */
+  /** Optimizer steps (part of the id, as the next two: a resized preset reuses no run). */
   steps: number;
+  /** Pairs per optimizer step. */
   batch: number;
+  /** Pairs memorized in all. */
   pairs: number;
   /** Where the base came from (its directory). */
   base: string;
@@ -106,9 +108,11 @@ export interface PretrainRunSpec extends MethodSpec {
   seed: number;
   /** Peak learning rate. */
   lr: number;
-  /** Optimizer updates, sequences per update and tokens per sequence (part of the id, as for UUID runs). */
+  /** Optimizer updates (part of the id, as the next two: a resized preset reuses no run). */
   steps: number;
+  /** Sequences per update, across its micro-batches. */
   batch: number;
+  /** Tokens per sequence. */
   seqLen: number;
 }
 
@@ -149,9 +153,9 @@ export interface FinetuneRunSpec extends MethodSpec {
   seed: number;
   /** Peak learning rate. */
   lr: number;
-  /** Optimizer steps and sequences per step (part of the id: a resized preset never reuses old runs). */
+  /** Optimizer steps (part of the id, as `batch`: a resized preset never reuses old runs). */
   steps: number;
-  /** Sequences per step (see `steps`). */
+  /** Sequences per optimizer step. */
   batch: number;
   /** Where the base came from. */
   base: string;
