@@ -5,8 +5,7 @@
  * the kernels by total time, with their dispatch counts. The sum is the step's GPU time without the queue
  * waits; compare it with the training suite's ms/step to see the dispatch and wait overhead.
  *
- * Usage: `deno run -A benchmarks/step_profile.ts --method lora --rank 8 [--variant rotation] [--top 20]
- * [--model medium --batch 4 --seq 128]`
+ * Usage: see {@link USAGE} (`--help` prints it).
  *
  * @module
  */
@@ -19,6 +18,15 @@ import { dispatchRepeater, measure } from "../lib/harness/timing.ts";
 import { initLlamaWeights } from "../lib/model/init.ts";
 import { modelPreset } from "../lib/model/presets.ts";
 import { Trainer } from "../lib/train/trainer.ts";
+
+/** The command line, printed by `--help`. */
+const USAGE =
+  `Usage: deno run -A benchmarks/step_profile.ts --method lora --rank 8 [--variant rotation] [--top 20]
+       [--model medium --batch 4 --seq 128]
+
+Times each dispatch of one method's training step alone (a dispatch's time repeated in one command buffer, best
+of three) and prints the kernels by total time with their dispatch counts. Tiny dispatches timed alone look
+slower than they run in sequence.`;
 
 /** Total time and count of the dispatches of one kernel. */
 interface KernelTotal {
@@ -51,8 +59,13 @@ async function main() {
       batch: { type: "string", default: "8" },
       seq: { type: "string", default: "64" },
       model: { type: "string", default: "reference" },
+      help: { type: "boolean", default: false },
     },
   });
+  if (values.help) {
+    console.log(USAGE);
+    return;
+  }
   const spec: MethodSpec = {
     method: values.method,
     rank: values.rank === undefined ? null : Number(values.rank),
