@@ -7,7 +7,7 @@
  * - the op's tensors follow at `@binding(1)`, `@binding(2)`, ... in the order given.
  * `Params` lists its `u32` fields first, then its `f32` fields, each 4 bytes, as {@link packParams} writes them.
  *
- * Specialization: every op fills its `kernels/` template with {@link specialize} (lib/gpu/template.ts),
+ * Specialization: every op fills its `kernels/` template with `specialize` (lib/gpu/template.ts),
  * which carries the source's `override` constants too. The pipeline cache keys on the kernel's name, its
  * constants and its full source.
  *
@@ -24,7 +24,7 @@ export interface KernelSource {
   name: string;
   /** WGSL text with one `@compute` entry point called `main`. */
   code: string;
-  /** For a specialized source ({@link specialize}): the template it was filled from. */
+  /** For a specialized source (`specialize`, lib/gpu/template.ts): the template it was filled from. */
   template?: KernelTemplate;
   /** For a specialized source: the template `file:line` each of its lines came from, for errors. */
   origins?: readonly string[];
