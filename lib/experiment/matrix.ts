@@ -136,3 +136,16 @@ export function learningStatus(losses: readonly { loss: number }[], vocabSize: n
   }
   return { status: "ok" };
 }
+
+/**
+ * Throws unless the spec carries the training size its preset gives (`size`, field by field): a spec made for
+ * another size would journal a run under an id that does not say what it trained.
+ */
+export function checkRunSize(id: string, spec: object, size: Record<string, number>, preset: string): void {
+  const fields = spec as Record<string, unknown>;
+  if (Object.entries(size).every(([k, v]) => fields[k] === v)) return;
+  const wanted = Object.entries(size).map(([k, v]) => `${k} ${v}`).join(", ");
+  throw new RangeError(
+    `Run ${id} is not of preset ${preset}'s size (${wanted}): make its spec from the preset`,
+  );
+}

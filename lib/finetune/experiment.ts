@@ -11,10 +11,11 @@ import { join } from "node:path";
 import { saveAdapters } from "../adapters/peft.ts";
 import { tokenStream, trainBatches } from "../data/batches.ts";
 import { getTokenizer, type Tokenizer } from "../data/tokenizer.ts";
-import { learningStatus } from "../experiment/matrix.ts";
+import { checkRunSize, learningStatus } from "../experiment/matrix.ts";
 import { type ResolvedMethod, resolveMethod, setupMethod } from "../experiment/setup.ts";
 import type { Gpu } from "../gpu/device.ts";
 import type { LlamaConfig } from "../model/config.ts";
+import { LlamaModel } from "../model/llama.ts";
 import type { FinetuneRunRecord, FinetuneRunRole, FinetuneRunSpec } from "../records.ts";
 import { Trainer, TrainingDivergedError } from "../train/trainer.ts";
 import type { BaseModel } from "../uuid/base.ts";
@@ -188,7 +189,7 @@ function taskBatches(data: TaskData, preset: FinetunePreset, tokenizer: Tokenize
   };
 }
 
-/** The spec of the un-fine-tuned base on a task: no method trains, so it is FFT at rate 0 for 0 steps. */
+/** The spec of the un-fine-tuned base on a task (its record's spec: FFT at rate 0 for 0 steps; nothing trains). */
 export function untrainedBaseSpec(
   task: string,
   on: Pick<FinetuneRunSpec, "preset" | "base" | "data">,
@@ -211,8 +212,9 @@ export async function scoreUntrainedBase(
   log: (line: string) => void,
 ): Promise<Omit<FinetuneRunRecord, "provenance">> {
   const tokenizer = base.tokenizer ?? getTokenizer(preset.tokenizer);
-  const run = await setupMethod(gpu, base, resolveFinetuneRun(preset, spec, 1));
-  const scorer = new TaskScorer(run.model, tokenizer, preset.evalBatch);
+  // Frozen: nothing trains, so no gradient buffers.
+  const model = LlamaModel.create(gpu, base.config, base.weights, { trainBase: false });
+  const scorer = new TaskScorer(model, tokenizer, preset.evalBatch);
   try {
     const scored = await scoreTask(scorer, data, preset, spec.task);
     log(`  untrained base: ${scoreLine(scored)}`);
@@ -229,7 +231,7 @@ export async function scoreUntrainedBase(
     };
   } finally {
     scorer.destroy();
-    run.destroy();
+    model.destroy();
   }
 }
 
@@ -264,14 +266,7 @@ export async function runFinetuneExperiment(
 ): Promise<Omit<FinetuneRunRecord, "provenance">> {
   const tokenizer = base.tokenizer ?? getTokenizer(preset.tokenizer);
   const steps = taskSteps(preset, data, tokenizer);
-  if (spec.steps !== steps || spec.batch !== preset.batch) {
-    throw new RangeError(
-      `Run ${
-        finetuneRunId(spec)
-      } is for ${spec.steps} steps of ${spec.batch}, but preset ${preset.name} trains ` +
-        `${steps} steps of ${preset.batch}: make its spec from the preset`,
-    );
-  }
+  checkRunSize(finetuneRunId(spec), spec, { steps, batch: preset.batch }, preset.name);
   const family = preset.families[data.family];
   const resolved = resolveFinetuneRun(preset, spec, steps);
   const run = await setupMethod(gpu, base, resolved);

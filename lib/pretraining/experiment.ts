@@ -12,7 +12,7 @@
 
 import { trainBatches } from "../data/batches.ts";
 import { getTokenizer } from "../data/tokenizer.ts";
-import { learningStatus } from "../experiment/matrix.ts";
+import { checkRunSize, learningStatus } from "../experiment/matrix.ts";
 import { type MethodRun, type ResolvedMethod, resolveMethod, setupMethod } from "../experiment/setup.ts";
 import type { Gpu } from "../gpu/device.ts";
 import { readTensor } from "../gpu/tensor.ts";
@@ -96,13 +96,7 @@ export async function runPretrainExperiment(
   data: PretrainData,
   options: { role: PretrainRunRole; log: (line: string) => void },
 ): Promise<Omit<PretrainRunRecord, "provenance">> {
-  const size = pretrainRunSize(preset);
-  if (spec.steps !== size.steps || spec.batch !== size.batch || spec.seqLen !== size.seqLen) {
-    throw new RangeError(
-      `Run ${runId(spec)} is not of preset ${preset.name}'s size (${size.steps} updates of ${size.batch} × ` +
-        `${size.seqLen} tokens): make its spec from the preset`,
-    );
-  }
+  checkRunSize(runId(spec), spec, pretrainRunSize(preset), preset.name);
   const { config } = modelOf(preset, spec.model);
   const tokenizer = getTokenizer(preset.tokenizer);
   const resolved = resolvePretrainRun(preset, spec);

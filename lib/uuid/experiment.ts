@@ -9,7 +9,7 @@
  */
 
 import { getTokenizer } from "../data/tokenizer.ts";
-import { learningStatus } from "../experiment/matrix.ts";
+import { checkRunSize, learningStatus } from "../experiment/matrix.ts";
 import { type ResolvedMethod, resolveMethod, setupMethod } from "../experiment/setup.ts";
 import type { Gpu } from "../gpu/device.ts";
 import type { UuidRunRecord, UuidRunRole, UuidRunSpec } from "../records.ts";
@@ -54,13 +54,7 @@ export async function runUuidExperiment(
   base: BaseModel,
   options: { role: UuidRunRole; log: (line: string) => void },
 ): Promise<Omit<UuidRunRecord, "provenance">> {
-  const size = uuidRunSize(preset);
-  if (spec.steps !== size.steps || spec.batch !== size.batch || spec.pairs !== size.pairs) {
-    throw new RangeError(
-      `Run ${runId(spec)} is not of preset ${preset.name}'s size (${size.steps} steps of ${size.batch}, ` +
-        `${size.pairs} pairs): make its spec from the preset`,
-    );
-  }
+  checkRunSize(runId(spec), spec, uuidRunSize(preset), preset.name);
   const tokenizer = base.tokenizer ?? getTokenizer(preset.tokenizer);
   const pairs = makeUuidPairs(preset.pairs, spec.seed);
   const examples = tokenizePairs(pairs, tokenizer);

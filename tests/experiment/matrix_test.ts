@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import type { Environment } from "../../lib/harness/env.ts";
 import {
+  checkRunSize,
   learningStatus,
   type MatrixRun,
   provenanceOf,
@@ -292,4 +293,14 @@ Deno.test("learningStatus: ok for a falling loss, not-learning for a flat one or
   assert.equal(learningStatus(losses(10, uniform - 0.01), vocab).status, "ok", "just below ln(vocab)");
   assert.equal(learningStatus(losses(5), vocab).status, "not-learning", "one point above ln(vocab)");
   assert.equal(learningStatus(losses(2), vocab).status, "ok", "one point below ln(vocab)");
+});
+
+Deno.test("checkRunSize passes a spec of its preset's size and names the preset's size otherwise", () => {
+  const spec = { method: "lora", steps: 24, batch: 4 };
+  checkRunSize("run-a", spec, { steps: 24, batch: 4 }, "quick");
+  assert.throws(
+    () => checkRunSize("run-a", spec, { steps: 48, batch: 4 }, "quick"),
+    /Run run-a is not of preset quick's size \(steps 48, batch 4\): make its spec from the preset/,
+  );
+  assert.throws(() => checkRunSize("run-b", { steps: 24 }, { steps: 24, batch: 4 }, "quick"), RangeError);
 });
