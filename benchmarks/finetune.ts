@@ -18,7 +18,7 @@ import { ADAPTER_METHODS } from "../lib/adapters/registry.ts";
 import { getTokenizer, type Tokenizer } from "../lib/data/tokenizer.ts";
 import { chooseRate, finalTrainingLoss, type GridPoint } from "../lib/experiment/lr_search.ts";
 import { type MatrixRun, readJournal, runMatrix } from "../lib/experiment/matrix.ts";
-import { checkFits, methodLabel, type MethodSpec } from "../lib/experiment/setup.ts";
+import { checkFits, methodLabel, type MethodSpec, methodSpecOf } from "../lib/experiment/setup.ts";
 import type { BenchContext, BenchSuite } from "../lib/harness/suite.ts";
 import { finetuneBaseConfig, type FinetuneBaseSpec, obtainFinetuneBase } from "../lib/finetune/base.ts";
 import { loadTaskData } from "../lib/finetune/data.ts";
@@ -215,7 +215,7 @@ class FinetunePlan {
 
   spec(g: FinetuneGroup, seed: number, lr: number): FinetuneRunSpec {
     return {
-      ...g.spec,
+      ...methodSpecOf(g.spec),
       task: g.task,
       preset: this.preset.name,
       seed,

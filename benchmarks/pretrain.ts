@@ -15,7 +15,7 @@ import { join } from "node:path";
 import { getTokenizer } from "../lib/data/tokenizer.ts";
 import { chooseRate, finalTrainingLoss, type GridPoint, updatedSearch } from "../lib/experiment/lr_search.ts";
 import { type MatrixRun, readJournal, runMatrix } from "../lib/experiment/matrix.ts";
-import { methodLabel } from "../lib/experiment/setup.ts";
+import { methodLabel, methodSpecOf } from "../lib/experiment/setup.ts";
 import type { BenchContext, BenchSuite } from "../lib/harness/suite.ts";
 import { loadPretrainData, type PretrainData } from "../lib/pretraining/data.ts";
 import { pretrainRunSize, runId, runPretrainExperiment } from "../lib/pretraining/experiment.ts";
@@ -86,13 +86,9 @@ class PretrainPlan {
   }
 
   spec(group: PretrainGroup, seed: number, lr: number): PretrainRunSpec {
-    const { method, rank, variant, options, model } = group;
     return {
-      method,
-      rank,
-      ...variant === undefined ? {} : { variant },
-      ...options === undefined ? {} : { options },
-      model,
+      ...methodSpecOf(group),
+      model: group.model,
       preset: this.preset.name,
       seed,
       lr,

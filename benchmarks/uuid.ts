@@ -18,7 +18,7 @@ import { join } from "node:path";
 import { ADAPTER_METHODS } from "../lib/adapters/registry.ts";
 import { chooseRate, finalTrainingLoss, type GridPoint, updatedSearch } from "../lib/experiment/lr_search.ts";
 import { type MatrixRun, runMatrix } from "../lib/experiment/matrix.ts";
-import { checkFits, methodLabel, type MethodSpec } from "../lib/experiment/setup.ts";
+import { checkFits, methodLabel, type MethodSpec, methodSpecOf } from "../lib/experiment/setup.ts";
 import type { BenchContext, BenchSuite } from "../lib/harness/suite.ts";
 import type { LlamaConfig } from "../lib/model/config.ts";
 import { uuidSection } from "../lib/report/uuid_section.ts";
@@ -133,12 +133,8 @@ class UuidPlan {
   ) {}
 
   spec(group: MethodSpec, seed: number, lr: number): UuidRunSpec {
-    const { method, rank, variant, options } = group;
     return {
-      method,
-      rank,
-      ...variant === undefined ? {} : { variant },
-      ...options === undefined ? {} : { options },
+      ...methodSpecOf(group),
       preset: this.preset.name,
       seed,
       lr,

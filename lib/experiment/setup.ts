@@ -63,6 +63,17 @@ export interface ResolvedMethod {
   settings: RunSettings;
 }
 
+/** The method fields of a spec alone (a run spec or record spec carries more), absent ones left out. */
+export function methodSpecOf(spec: MethodSpec): MethodSpec {
+  const { method, rank, variant, options } = spec;
+  return {
+    method,
+    rank,
+    ...variant === undefined ? {} : { variant },
+    ...options === undefined ? {} : { options },
+  };
+}
+
 /** `LoRA r=8`, `MoRA r=8 (rotation)`, `fft`: a spec in one short label. */
 export function methodLabel(spec: MethodSpec): string {
   if (spec.rank === null) return spec.method;

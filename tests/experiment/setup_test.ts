@@ -3,6 +3,7 @@ import { ADAPTER_METHODS, ALL_LINEAR_TARGETS } from "../../lib/adapters/registry
 import {
   checkFits,
   methodLabel,
+  methodSpecOf,
   resolveMethod,
   type RunSettings,
   setupMethod,
@@ -233,4 +234,12 @@ Deno.test({
     assert.deepEqual(lora.groups, {});
     lora.destroy();
   },
+});
+
+Deno.test("methodSpecOf keeps a run spec's method fields only, leaving absent ones out", () => {
+  const run = { method: "mora", rank: 8, variant: "rotation", preset: "quick", seed: 0, lr: 0.01, steps: 24 };
+  assert.deepEqual(methodSpecOf(run), { method: "mora", rank: 8, variant: "rotation" });
+  const withOptions = { method: "lora", rank: 4, options: { alpha: 8 }, base: "b" };
+  assert.deepEqual(methodSpecOf(withOptions), { method: "lora", rank: 4, options: { alpha: 8 } });
+  assert.ok(!("variant" in methodSpecOf({ method: "fft", rank: null })));
 });
