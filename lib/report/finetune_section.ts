@@ -119,7 +119,7 @@ function table2(
       rowLabel(row.method, row.rank, ranks, row.variant),
       ...columns.flatMap((c, i) => {
         const ours = scores(reported, c.column, row.pick);
-        return [ours.length ? formatMeanSd(ours, 100) : null, paper?.scores[i] ?? null];
+        return [pctCell(ours), paper?.scores[i] ?? null];
       }),
       n,
     ];
