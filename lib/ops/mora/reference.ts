@@ -149,6 +149,22 @@ function addAt(array: Float64Array, index: number, value: number): void {
   array[index] = array[index]! + value;
 }
 
+/** A variant's compression terms and decompression sources at these sizes, after checking that M is (R, R). */
+function moraOperatorsCpu(
+  inF: number,
+  outF: number,
+  M: Float64Array,
+  R: number,
+  variant: MoraVariant,
+  tables?: RotationTables,
+): { terms: CompressionTerms; sources: Int32Array } {
+  checkLengths("M", M, R * R);
+  return {
+    terms: moraCompressionTerms(inF, R, variant, tables),
+    sources: moraDecompressionSources(inF, outF, R, variant),
+  };
+}
+
 function checkLengths(name: string, array: Float64Array, expected: number): void {
   if (array.length !== expected) {
     throw new RangeError(
@@ -180,9 +196,7 @@ export function moraForwardCpu(
   tables?: RotationTables,
 ): MoraForwardCpuResult {
   checkLengths("x", x, rows * inF);
-  checkLengths("M", M, R * R);
-  const terms = moraCompressionTerms(inF, R, variant, tables);
-  const sources = moraDecompressionSources(inF, outF, R, variant);
+  const { terms, sources } = moraOperatorsCpu(inF, outF, M, R, variant, tables);
   const compressed = compressRows(x, rows, inF, terms);
   const z = applySquare(compressed, M, R);
   const y = new Float64Array(rows * outF);
@@ -217,9 +231,7 @@ export function moraBackwardCpu(
 ): MoraBackwardCpuResult {
   checkLengths("x", x, rows * inF);
   checkLengths("g", g, rows * outF);
-  checkLengths("M", M, R * R);
-  const terms = moraCompressionTerms(inF, R, variant, tables);
-  const sources = moraDecompressionSources(inF, outF, R, variant);
+  const { terms, sources } = moraOperatorsCpu(inF, outF, M, R, variant, tables);
   const slots = terms.slots;
   const compressed = compressRows(x, rows, inF, terms);
   const dz = new Float64Array(rows * slots); // fold: Dᵀ·g
@@ -257,9 +269,7 @@ export function moraDeltaWeightCpu(
   variant: MoraVariant,
   tables?: RotationTables,
 ): Float64Array {
-  checkLengths("M", M, R * R);
-  const terms = moraCompressionTerms(inF, R, variant, tables);
-  const sources = moraDecompressionSources(inF, outF, R, variant);
+  const { terms, sources } = moraOperatorsCpu(inF, outF, M, R, variant, tables);
   const dense = new Float64Array(terms.slots * inF); // C as a dense (slots, inF) matrix
   for (let t = 0; t < terms.slot.length; t++) {
     addAt(dense, terms.slot[t]! * inF + terms.col[t]!, terms.coef[t]!);
