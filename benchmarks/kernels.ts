@@ -1,13 +1,14 @@
 /**
- * The kernel benchmark suite: matmul GFLOP/s (three layouts, square and LLaMA-shaped), causal
- * attention forward+backward GFLOP/s and RMSNorm forward+backward GB/s, timed with `measure`.
+ * The kernel benchmark suite: matmul GFLOP/s (three layouts, square and LLaMA-shaped), our matmul against
+ * jax-js's WebAssembly one on the same operands in interleaved rounds, causal attention forward+backward
+ * GFLOP/s and RMSNorm forward+backward GB/s, timed with `measure`.
  *
  * @module
  */
 
 import type { Gpu } from "../lib/gpu/device.ts";
 import type { Dispatch } from "../lib/gpu/kernel.ts";
-import { createTensor, type Tensor } from "../lib/gpu/tensor.ts";
+import { createTensor, readTensor, type Tensor } from "../lib/gpu/tensor.ts";
 import {
   attentionFlops,
   matmulFlops,
@@ -17,12 +18,13 @@ import {
 } from "../lib/harness/kernel_records.ts";
 import type { KernelRecord } from "../lib/records.ts";
 import type { BenchContext, BenchSuite } from "../lib/harness/suite.ts";
-import { dispatchRepeater, measure } from "../lib/harness/timing.ts";
+import { dispatchRepeater, measure, measureInterleaved } from "../lib/harness/timing.ts";
 import { attentionBackward, attentionForward } from "../lib/ops/attention.ts";
 import { matmul } from "../lib/ops/matmul.ts";
 import { rmsnormBackward, rmsnormForward } from "../lib/ops/rmsnorm.ts";
 import { formatCell } from "../lib/report/model.ts";
 import { kernelsSection } from "../lib/report/kernels_section.ts";
+import { JAXJS_WASM, jaxWasmMatmul } from "./jaxjs_peer.ts";
 
 type Layout = "nt" | "nn" | "tn";
 const LAYOUTS: readonly Layout[] = ["nt", "nn", "tn"];
@@ -54,16 +56,20 @@ function matmulLabel(c: MatmulCase): string {
   return c.m === c.n && c.n === c.k ? `${c.layout} ${c.m}³` : `${c.layout} ${c.m}×${c.n}×${c.k}`;
 }
 
-/** Fills a tensor with uniform values in [-1, 1) from a fixed-seed LCG (contents do not matter, only size). */
-function randomTensor(gpu: Gpu, name: string, shape: number[]): Tensor {
-  const size = shape.reduce((a, b) => a * b, 1);
+/** `size` uniform values in [-1, 1) from a fixed-seed LCG (contents do not matter, only size). */
+function randomValues(size: number): Float32Array<ArrayBuffer> {
   const data = new Float32Array(size);
   let state = 12345;
   for (let i = 0; i < size; i++) {
     state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
     data[i] = state / 2147483648 - 1;
   }
-  return createTensor(gpu, name, shape, data);
+  return data;
+}
+
+/** A tensor of {@link randomValues}. */
+function randomTensor(gpu: Gpu, name: string, shape: number[]): Tensor {
+  return createTensor(gpu, name, shape, randomValues(shape.reduce((a, b) => a * b, 1)));
 }
 
 /** Builds the dispatches on fresh tensors, times them, and frees the tensors whatever happens. */
@@ -94,6 +100,60 @@ async function benchMatmul(ctx: BenchContext, c: MatmulCase): Promise<KernelReco
     bytes: 0,
     timing,
   };
+}
+
+/**
+ * Our `"nn"` matmul of a size³ product and jax-js's WebAssembly one (`benchmarks/jaxjs_peer.ts`) on the same
+ * operands, timed in interleaved rounds so the ratio can be paired round by round; refuses to time them if
+ * their products differ.
+ */
+async function benchMatmulPeer(ctx: BenchContext, size: number): Promise<KernelRecord> {
+  const { gpu } = ctx;
+  const c = { layout: "nn" as const, m: size, n: size, k: size };
+  const [aValues, bValues] = [randomValues(size * size), randomValues(size * size).reverse()];
+  const a = createTensor(gpu, "a", [size, size], aValues);
+  const b = createTensor(gpu, "b", [size, size], bValues);
+  const out = createTensor(gpu, "out", [size, size]);
+  const peer = await jaxWasmMatmul(aValues, bValues, size, size, size);
+  try {
+    const ours = dispatchRepeater(gpu, await matmul(gpu, { out, a, b, ...c }));
+    await ours(1);
+    checkSameProduct(await readTensor(out), await peer.product());
+    const [timing, peerTiming] = await measureInterleaved([ours, peer.work], {
+      ...ctx.timing,
+      rounds: ctx.quick ? 3 : PEER_ROUNDS,
+    });
+    return {
+      op: "matmul-peer",
+      label: `nn ${size}³ vs ${JAXJS_WASM}`,
+      params: { ...c },
+      pass: "forward",
+      flops: matmulFlops(size, size, size),
+      bytes: 0,
+      timing: timing!,
+      peer: { name: JAXJS_WASM, timing: peerTiming! },
+    };
+  } finally {
+    peer.dispose();
+    for (const t of [a, b, out]) t.destroy();
+  }
+}
+
+/** Interleaved rounds of the matmul-peer comparison: enough for the quartiles of a paired ratio. */
+const PEER_ROUNDS = 8;
+
+/** Throws unless two float32 products agree to 1e-4 of their largest magnitude. */
+function checkSameProduct(ours: Float32Array, theirs: Float32Array): void {
+  let scale = 0, diff = 0;
+  for (let i = 0; i < ours.length; i++) {
+    scale = Math.max(scale, Math.abs(theirs[i]!));
+    diff = Math.max(diff, Math.abs(ours[i]! - theirs[i]!));
+  }
+  if (ours.length !== theirs.length || !(diff <= 1e-4 * scale)) {
+    throw new Error(
+      `The matmul peer's product differs from ours (largest difference ${diff}, scale ${scale})`,
+    );
+  }
 }
 
 /** An attention case (heads = kvHeads). */
@@ -169,8 +229,10 @@ function allCases(ctx: BenchContext): { label: string; run: () => Promise<Kernel
   const norms: [number, number][] = ctx.quick
     ? [[512, 128]]
     : [[512, 128], [512, 4096], [4096, 128], [4096, 4096]];
+  const peerSize = ctx.quick ? 256 : 1024;
   return [
     ...matmulCases(ctx).map((c) => ({ label: `matmul ${matmulLabel(c)}`, run: () => benchMatmul(ctx, c) })),
+    { label: `matmul nn ${peerSize}³ vs ${JAXJS_WASM}`, run: () => benchMatmulPeer(ctx, peerSize) },
     ...attention.map((c) => ({
       label: `attention B${c.batch} T${c.seqLen} H${c.heads} D${c.headDim}`,
       run: () => benchAttention(ctx, c),
@@ -187,7 +249,10 @@ function summary(record: KernelRecord): string {
   const gbps = recordGigabytes(record);
   const rate = gflops !== null ? `${formatCell(gflops)} GFLOP/s` : `${formatCell(gbps)} GB/s`;
   const { meanMs, bestMs, repetitions } = record.timing;
-  return `${formatCell(bestMs)} ms best, ${formatCell(meanMs)} ms mean (R=${repetitions}), ${rate}`;
+  const peer = record.peer
+    ? `; ${record.peer.name} ${formatCell(record.flops / (record.peer.timing.bestMs * 1e6))} GFLOP/s best`
+    : "";
+  return `${formatCell(bestMs)} ms best, ${formatCell(meanMs)} ms mean (R=${repetitions}), ${rate}${peer}`;
 }
 
 /** The kernel suite: matmul, attention and RMSNorm throughput. */

@@ -216,8 +216,8 @@ export interface StepRecord {
 
 /** One measured kernel case (`kernels` suite). */
 export interface KernelRecord {
-  /** Which op. */
-  op: "matmul" | "attention" | "rmsnorm";
+  /** Which op; `matmul-peer` is our matmul paired round by round with another implementation's (`peer`). */
+  op: "matmul" | "attention" | "rmsnorm" | "matmul-peer";
   /** Short case label, e.g. `nt 256×256×256`. */
   label: string;
   /** The op's shape arguments, e.g. `{ layout: "nt", m: 256, n: 256, k: 256 }`. */
@@ -230,4 +230,9 @@ export interface KernelRecord {
   bytes: number;
   /** Time of one repetition. */
   timing: Timing;
+  /**
+   * On a `matmul-peer` record: the other implementation and its time for the same product, timed in the
+   * same interleaved rounds as ours (trial i of each is round i).
+   */
+  peer?: { name: string; timing: Timing };
 }

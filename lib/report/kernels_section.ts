@@ -1,17 +1,18 @@
 /**
- * The kernel benchmark's report section: matmul GFLOP/s against reference points, causal attention
- * and RMSNorm, as tables and charts. Pure: records in, section out.
+ * The kernel benchmark's report section: matmul GFLOP/s against reference points and against jax-js's
+ * WebAssembly matmul timed in the same run, the matmul speed target, causal attention and RMSNorm, as
+ * tables and charts. Pure: records in, section out.
  *
  * @module
  */
 
-import { formatMedianIqr, IQR_MEANING, medianIqr } from "../experiment/stats.ts";
+import { formatMedianIqr, IQR_MEANING, medianIqr, pairedRatio, verdictAtMost } from "../experiment/stats.ts";
 import type { Environment } from "../harness/env.ts";
 import { recordGflops, recordGigabytes } from "../harness/kernel_records.ts";
 import type { KernelRecord } from "../records.ts";
 import { barChart, type Datum } from "./charts.ts";
 import { escapeHtml } from "./html.ts";
-import { formatCell, type ReportChart, type ReportSection, type ReportTable } from "./model.ts";
+import { type Cell, formatCell, type ReportChart, type ReportSection, type ReportTable } from "./model.ts";
 
 /** A matmul throughput measured elsewhere, shown beside ours. */
 export interface MatmulReference {
@@ -73,6 +74,10 @@ export function kernelsSection(records: readonly KernelRecord[], env: Environmen
     tables.push(matmulTable(matmuls), referenceTable(best));
     charts.push(matmulChart(matmuls), referenceChart(best));
   }
+  const peers = records.filter((r) => r.op === "matmul-peer");
+  if (peers.length > 0) tables.push(peerTable(peers));
+  const targets = matmulTargetRows(matmuls, peers);
+  if (targets.length > 0 && env.adapter.isFallbackAdapter) tables.push(matmulTargetsTable(targets));
   if (attention.length > 0) {
     tables.push(attentionTable(attention));
     charts.push(
@@ -159,6 +164,67 @@ function referenceTable(best: KernelRecord | undefined): ReportTable {
         ours === null ? null : `${formatCell(ours / r.gflops)}×`,
       ]),
     ],
+  };
+}
+
+/** GFLOP/s at the median of a timing. */
+const medianGflops = (flops: number, timing: KernelRecord["timing"]) =>
+  flops / (medianIqr(timing.trialsMs).median * 1e6);
+
+function peerTable(records: readonly KernelRecord[]): ReportTable {
+  return {
+    caption:
+      `Our matmul against another implementation's on the same operands, timed in interleaved rounds ` +
+      `(ours, theirs, ours, …; ms are the ${IQR_MEANING}, the ratio paired round by round); the two products ` +
+      `were checked equal before timing`,
+    columns: ["Product", "Ours ms", "Ours GFLOP/s", "Peer", "Peer ms", "Peer GFLOP/s", "Our time ÷ peer's"],
+    rows: records.map((r) => [
+      shapeLabel(r),
+      spreadCell(r),
+      medianGflops(r.flops, r.timing),
+      r.peer!.name,
+      formatMedianIqr(medianIqr(r.peer!.timing.trialsMs), 3),
+      medianGflops(r.flops, r.peer!.timing),
+      formatMedianIqr(pairedRatio(r.timing.trialsMs, r.peer!.timing.trialsMs)),
+    ]),
+  };
+}
+
+/** The issue "Speed"'s matmul target: at least this many GFLOP/s at 1024³ in every layout. */
+const MATMUL_TARGET_GFLOPS = 50;
+
+/** Target rows: each layout's 1024³ time against the bound, and our time against the peer's. */
+function matmulTargetRows(matmuls: readonly KernelRecord[], peers: readonly KernelRecord[]): Cell[][] {
+  const rows: Cell[][] = [];
+  for (const r of matmuls.filter((r) => r.params.m === 1024 && r.params.n === 1024 && r.params.k === 1024)) {
+    const boundMs = r.flops / (MATMUL_TARGET_GFLOPS * 1e6);
+    rows.push([
+      `${r.label} GFLOP/s (at the median; ms ${spreadCell(r)})`,
+      medianGflops(r.flops, r.timing),
+      `≥ ${MATMUL_TARGET_GFLOPS} (≤ ${boundMs.toFixed(1)} ms)`,
+      verdictAtMost(medianIqr(r.timing.trialsMs), boundMs),
+    ]);
+  }
+  for (const r of peers) {
+    const ratio = pairedRatio(r.timing.trialsMs, r.peer!.timing.trialsMs);
+    rows.push([
+      `${r.label}: our time ÷ the peer's`,
+      formatMedianIqr(ratio),
+      "≤ 1 (ahead)",
+      verdictAtMost(ratio, 1),
+    ]);
+  }
+  return rows;
+}
+
+function matmulTargetsTable(rows: Cell[][]): ReportTable {
+  return {
+    caption:
+      "Matmul targets on the software adapter: met when the third quartile of the time (or of the paired " +
+      "ratio) is within the bound, missed when its first quartile is beyond it, inconclusive when the spread " +
+      "crosses it",
+    columns: ["Measure", "Measured", "Target", "Verdict"],
+    rows,
   };
 }
 
