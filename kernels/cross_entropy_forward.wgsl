@@ -16,7 +16,8 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> row_loss: array<f32>;
 @group(0) @binding(4) var<storage, read_write> lse: array<f32>;
 
-const WG: u32 = 256u;
+// Threads per row, a power of two (specialized per device: lib/ops/cross_entropy.ts).
+override WG: u32 = 256;
 // Start of every running max: the lowest finite f32, so no infinity ever enters the arithmetic
 // (exp(NEG_BIG − x) is exactly 0 for any ordinary x).
 const NEG_BIG: f32 = -3.4028235e38;

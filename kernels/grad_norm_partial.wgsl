@@ -16,7 +16,8 @@ struct Params {
 @group(0) @binding(1) var<storage, read_write> partials: array<f32>;
 {{BINDINGS}}
 
-const WG: u32 = 256u;
+// Threads per workgroup, a power of two (specialized per device: lib/ops/grad_norm.ts).
+override WG: u32 = 256;
 
 // One partial sum per thread, then folded by workgroup_sum (kernels/workgroup_sum.wgsl, prepended).
 

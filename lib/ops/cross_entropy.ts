@@ -27,17 +27,29 @@ import { specialize } from "../gpu/template.ts";
 import { checkSizes } from "./check_sizes.ts";
 import { workgroupLogsumexp, workgroupSum } from "./pieces.ts";
 
-const forwardKernel = specialize({
+const forwardTemplate = {
   file: "kernels/cross_entropy_forward.wgsl",
   code: forwardCode,
   pieces: [workgroupLogsumexp],
-});
+};
 const statsKernel = specialize({
   file: "kernels/cross_entropy_stats.wgsl",
   code: statsCode,
   pieces: [workgroupSum],
 });
 const backwardKernel = specialize({ file: "kernels/cross_entropy_backward.wgsl", code: backwardCode });
+
+/**
+ * Threads per row of the forward (its logsumexp tree's width). On a GPU, 256 spread a row of a large
+ * vocabulary over many lanes. On a CPU adapter (llvmpipe) a workgroup's 8-lane SIMD rows run as coroutines
+ * and every barrier switches all of them, so one or two rows win: at 512 rows of 256 logits 8 threads took
+ * 0.55 ms against 10.1 ms for 256; at vocabulary 32000, 16 threads beat 8 (3.6 against 4.9 ms for 64 rows)
+ * and 256 (7.9 ms). Measured interleaved, `benchmarks/reduction_width.ts`.
+ */
+function forwardThreads(gpu: Gpu, vocab: number): number {
+  if (!gpu.adapter.isFallbackAdapter) return 256;
+  return vocab <= 4096 ? 8 : 16;
+}
 
 /** The label value of rows that do not count (PyTorch's default `ignore_index`). */
 export const IGNORE_INDEX = -100;
@@ -58,6 +70,8 @@ export interface CrossEntropyForwardArgs {
   rows: number;
   /** Number of classes. */
   vocab: number;
+  /** Threads per row of the logsumexp (a power of two), for benchmarks; default picked per device. */
+  threads?: number;
 }
 
 /** Arguments of {@link crossEntropyBackward}. */
@@ -116,11 +130,15 @@ export async function crossEntropyForward(gpu: Gpu, args: CrossEntropyForwardArg
   );
   const params = { u32: [rows, vocab] };
   return [
-    await makeDispatch(gpu, forwardKernel, {
-      params,
-      tensors: [logits, labels, rowLoss, lse],
-      workgroups: grid(gpu, rows),
-    }),
+    await makeDispatch(
+      gpu,
+      specialize(forwardTemplate, { constants: { WG: args.threads ?? forwardThreads(gpu, vocab) } }),
+      {
+        params,
+        tensors: [logits, labels, rowLoss, lse],
+        workgroups: grid(gpu, rows),
+      },
+    ),
     await makeDispatch(gpu, statsKernel, {
       params,
       tensors: [rowLoss, labels, stats],

@@ -27,8 +27,18 @@ const finalKernel = specialize({
   pieces: [workgroupSum],
 });
 
-/** Threads per workgroup of both kernels. */
+/** Threads per workgroup of the final kernel, and of the partial-sum kernel on a GPU. */
 const WORKGROUP_SIZE = 256;
+
+/**
+ * Threads per partial-sum workgroup: 256 on a GPU; on a CPU adapter (llvmpipe, where every barrier of the
+ * tree switches all of a workgroup's 8-lane SIMD rows) one SIMD row, 8: 1.51 ms against 1.80 for 256 over
+ * seven reference-config gradients (measured interleaved, `benchmarks/reduction_width.ts`). A tensor's
+ * partials depend on its size and this width only.
+ */
+function partialThreads(gpu: Gpu): number {
+  return gpu.adapter.isFallbackAdapter ? 8 : WORKGROUP_SIZE;
+}
 /** Values each thread reads at least before another workgroup is added. */
 const VALUES_PER_THREAD = 8;
 /** Most workgroups (partials) per tensor: enough to fill a GPU, few enough for one final workgroup. */
@@ -48,11 +58,13 @@ export interface GradNormArgs {
   maxNorm: number;
   /** Most gradients per partial-sum dispatch (default: as many as the device binds, at most 32). */
   tensorsPerDispatch?: number;
+  /** Threads per partial-sum workgroup (a power of two), for benchmarks; default picked per device. */
+  threads?: number;
 }
 
-/** Number of partial sums (workgroups) for a tensor of `n` values. */
-function gradNormWorkgroups(n: number): number {
-  return Math.min(MAX_WORKGROUPS_PER_TENSOR, Math.ceil(n / (WORKGROUP_SIZE * VALUES_PER_THREAD)));
+/** Number of partial sums (workgroups of `threads`) for a tensor of `n` values. */
+function gradNormWorkgroups(n: number, threads: number): number {
+  return Math.min(MAX_WORKGROUPS_PER_TENSOR, Math.ceil(n / (threads * VALUES_PER_THREAD)));
 }
 
 /** One gradient's region of the partial sums. */
@@ -101,15 +113,18 @@ export function gradNormTensorsPerDispatch(
   return Math.max(1, Math.min(MAX_TENSORS_PER_DISPATCH, limits.maxStorageBuffersPerShaderStage - 1));
 }
 
-/** The partial-sum kernel for `count` gradients: their bindings and switch cases filled in. */
-function partialKernel(count: number): KernelSource {
-  return specialize(partialTemplate, { tensors: count }, ({ tensors }) => {
+/** The partial-sum kernel for `count` gradients, `threads` per workgroup: their bindings and cases filled in. */
+function partialKernel(count: number, threads: number): KernelSource {
+  return specialize(partialTemplate, { tensors: count, threads }, ({ tensors }) => {
     const ks = Array.from({ length: tensors }, (_, k) => k);
     const bindings = ks.map((k) => `@group(0) @binding(${2 + k}) var<storage, read> grad${k}: array<f32>;`);
     const cases = ks.map((k) =>
       `case ${k}u: { for (var j = j0; j < t.x; j += stride) { let g = grad${k}[j]; s += g * g; } }`
     );
-    return { slots: { COUNT: tensors, BINDINGS: bindings.join("\n"), CASES: cases.join("\n") } };
+    return {
+      slots: { COUNT: tensors, BINDINGS: bindings.join("\n"), CASES: cases.join("\n") },
+      constants: { WG: threads },
+    };
   });
 }
 
@@ -135,8 +150,9 @@ export async function gradNorm(gpu: Gpu, args: GradNormArgs): Promise<Dispatch[]
   }
   // Each gradient's region of partials: its workgroups, after the regions of the gradients before it.
   let total = 0;
+  const threads = args.threads ?? partialThreads(gpu);
   const regions = grads.map((grad): Region => {
-    const region = { grad, workgroups: gradNormWorkgroups(grad.size), first: total };
+    const region = { grad, workgroups: gradNormWorkgroups(grad.size, threads), first: total };
     total += region.workgroups;
     return region;
   });
@@ -144,7 +160,7 @@ export async function gradNorm(gpu: Gpu, args: GradNormArgs): Promise<Dispatch[]
   const perDispatch = Math.min(gradNormTensorsPerDispatch(gpu.limits), args.tensorsPerDispatch ?? Infinity);
   const dispatches: Promise<Dispatch>[] = [];
   for (const group of partialGroups(regions, perDispatch)) {
-    dispatches.push(makeDispatch(gpu, partialKernel(group.length), {
+    dispatches.push(makeDispatch(gpu, partialKernel(group.length, threads), {
       params: { u32: partialTable(group) },
       tensors: [partials, ...group.map((r) => r.grad)],
       workgroups: [group.reduce((sum, r) => sum + r.workgroups, 0), 1, 1],

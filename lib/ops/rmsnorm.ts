@@ -28,10 +28,14 @@ const backwardTemplate = {
 const dweightKernel = specialize({ file: "kernels/rmsnorm_dweight.wgsl", code: dweightCode });
 
 /**
- * Threads per row (the tree reduction's width, a power of two): about 8 columns each, at most 64.
- * Barriers are costly on the software adapter: at (512 × 128), 16 threads ran about 2× faster than 64.
+ * Threads per row (the tree reduction's width, a power of two): on a GPU about 8 columns each, at most 64;
+ * on a CPU adapter (llvmpipe, where every barrier switches all of a workgroup's 8-lane SIMD rows) one SIMD
+ * row, 8: at (512 × 128) forward 0.55 ms against 0.76 for 16, backward 1.66 against 1.98; at (256 × 512)
+ * 0.88 against 0.96 and 3.23 against 3.25 for 16 (the GPU rule's 64 is slower still); measured interleaved,
+ * `benchmarks/reduction_width.ts`.
  */
-function threadsPerRow(dim: number): number {
+function threadsPerRow(gpu: Gpu, dim: number): number {
+  if (gpu.adapter.isFallbackAdapter) return 8;
   return Math.min(64, 2 ** Math.ceil(Math.log2(Math.ceil(dim / 8))));
 }
 /** Most partial-sum groups the backward makes; more rows make each group longer instead. */
@@ -55,6 +59,8 @@ export interface RmsnormForwardArgs {
   dim: number;
   /** Added to the mean square before the square root (HF `rms_norm_eps`). */
   eps: number;
+  /** Threads per row (a power of two), for benchmarks; default picked per device. */
+  threads?: number;
 }
 
 /** Arguments of {@link rmsnormBackward}. */
@@ -77,6 +83,8 @@ export interface RmsnormBackwardArgs {
   dim: number;
   /** Add into `dx` instead of overwriting it (the residual stream's gradient). */
   accumulateDx?: boolean;
+  /** Threads per row (a power of two), for benchmarks; default picked per device. */
+  threads?: number;
 }
 
 /**
@@ -111,11 +119,15 @@ export async function rmsnormForward(gpu: Gpu, args: RmsnormForwardArgs): Promis
     [args.weight, dim],
   ]);
   return [
-    await makeDispatch(gpu, specialize(forwardTemplate, { constants: { WG: threadsPerRow(dim) } }), {
-      params: { u32: [rows, dim], f32: [args.eps] },
-      tensors: [args.x, args.weight, args.out, args.rstd],
-      workgroups: grid(gpu, rows),
-    }),
+    await makeDispatch(
+      gpu,
+      specialize(forwardTemplate, { constants: { WG: args.threads ?? threadsPerRow(gpu, dim) } }),
+      {
+        params: { u32: [rows, dim], f32: [args.eps] },
+        tensors: [args.x, args.weight, args.out, args.rstd],
+        workgroups: grid(gpu, rows),
+      },
+    ),
   ];
 }
 
@@ -168,7 +180,7 @@ export async function rmsnormBackward(gpu: Gpu, args: RmsnormBackwardArgs): Prom
   // Without dweight the kernel writes no partials, but binding 6 still needs a buffer.
   const partials = scratchTensor(gpu, "rmsnorm.dweight_partials", dweight ? [groups, dim] : [1]);
   const constants = {
-    WG: threadsPerRow(dim),
+    WG: args.threads ?? threadsPerRow(gpu, dim),
     ACCUMULATE_DX: args.accumulateDx ? 1 : 0,
     WITH_DWEIGHT: dweight ? 1 : 0,
   };

@@ -30,6 +30,7 @@ async function runCrossEntropy(
   labels: Int32Array<ArrayBuffer>,
   vocab: number,
   lossScale: number,
+  threads?: number,
 ): Promise<CeRun> {
   const rows = labels.length;
   const tLogits = createTensor(gpu, "logits", [rows, vocab], logits);
@@ -40,7 +41,7 @@ async function runCrossEntropy(
   const dlogits = createTensor(gpu, "dlogits", [rows, vocab]);
   const common = { logits: tLogits, labels: tLabels, rows, vocab };
   await runDispatches(gpu, [
-    ...await crossEntropyForward(gpu, { rowLoss, lse, stats, ...common }),
+    ...await crossEntropyForward(gpu, { rowLoss, lse, stats, threads, ...common }),
     ...await crossEntropyBackward(gpu, { dlogits, lse, stats, lossScale, ...common }),
   ]);
   const run = {
@@ -87,17 +88,22 @@ function assertMatchesCpu(
 }
 
 Deno.test({
-  name: "crossEntropy forward and backward match the CPU reference on awkward shapes",
+  name:
+    "crossEntropy forward and backward match the CPU reference on awkward shapes, at this device's width and 256",
   ...gpuTest,
   async fn() {
     const gpu = await testGpu();
     const rng = new Rng(7);
-    const shapes = [[1, 1], [3, 5], [70, 5], [3, 257], [70, 257], [1, 1000], [3, 1000], [2, 32000]];
-    for (const [rows, vocab] of shapes as [number, number][]) {
+    const shapes: [number, number][] = [[1, 1], [3, 5], [70, 5], [3, 257], [70, 257], [1, 1000], [3, 1000], [
+      2,
+      32000,
+    ]];
+    // The device's own width (8 or 16 on a CPU adapter) and a GPU's 256, so both paths are checked here.
+    for (const [[rows, vocab], threads] of shapes.flatMap((s) => [[s, undefined], [s, 256]] as const)) {
       const logits = rng.floats(rows * vocab, -4, 4);
       const labels = randomLabels(rng, rows, vocab, 0.25);
       labels[0] = rng.int(vocab); // at least one counted row
-      const run = await runCrossEntropy(gpu, logits, labels, vocab, 0.5);
+      const run = await runCrossEntropy(gpu, logits, labels, vocab, 0.5, threads);
       assertMatchesCpu(run, logits, labels, vocab, 0.5, 4);
     }
   },

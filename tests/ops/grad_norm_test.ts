@@ -12,10 +12,11 @@ async function runGradNorm(
   grads: Float32Array<ArrayBuffer>[],
   maxNorm: number,
   tensorsPerDispatch?: number,
+  threads?: number,
 ): Promise<{ out: Float32Array; bits: Uint32Array }> {
   const tensors = grads.map((g, k) => createTensor(gpu, `grad${k}`, [g.length], g));
   const out = createTensor(gpu, "out", [2]);
-  const args = { out, grads: tensors, maxNorm, ...tensorsPerDispatch ? { tensorsPerDispatch } : {} };
+  const args = { out, grads: tensors, maxNorm, threads, ...tensorsPerDispatch ? { tensorsPerDispatch } : {} };
   await runDispatches(gpu, await gradNorm(gpu, args));
   const result = { out: await readTensor(out), bits: await readTensorU32(out) };
   for (const t of [...tensors, out]) t.destroy();
@@ -41,9 +42,17 @@ Deno.test({
     const expected = gradNormCpu(grads, 1);
     // Uniform(−0.05, 0.05) has variance 0.05²/3, so the norm is ≈ 0.029·sqrt(2.2e6) ≈ 43: clipped.
     assertEquals(expected[1]! < 0.1, true);
-    for (const maxNorm of [1, 1e6, Infinity]) {
-      const { out } = await runGradNorm(gpu, grads, maxNorm);
-      assertAllClose(out, gradNormCpu(grads, maxNorm), NORM_TOL, `gradNorm maxNorm=${maxNorm}`);
+    // The device's own width (8 on a CPU adapter) and a GPU's 256, so both paths are checked here.
+    for (const threads of [undefined, 256]) {
+      for (const maxNorm of [1, 1e6, Infinity]) {
+        const { out } = await runGradNorm(gpu, grads, maxNorm, undefined, threads);
+        assertAllClose(
+          out,
+          gradNormCpu(grads, maxNorm),
+          NORM_TOL,
+          `gradNorm maxNorm=${maxNorm}, ${threads} threads`,
+        );
+      }
     }
   },
 });

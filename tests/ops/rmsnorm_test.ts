@@ -32,6 +32,7 @@ async function runGpu(
   rows: number,
   dim: number,
   dxInit?: Float32Array<ArrayBuffer>,
+  threads?: number,
 ) {
   const x = createTensor(gpu, "x", [rows, dim], c.x);
   const weight = createTensor(gpu, "weight", [dim], c.weight);
@@ -41,7 +42,7 @@ async function runGpu(
   const dx = createTensor(gpu, "dx", [rows, dim], dxInit);
   const dweight = createTensor(gpu, "dweight", [dim]);
   const plan = [
-    ...await rmsnormForward(gpu, { out, rstd, x, weight, rows, dim, eps: EPS }),
+    ...await rmsnormForward(gpu, { out, rstd, x, weight, rows, dim, eps: EPS, threads }),
     ...await rmsnormBackward(gpu, {
       dx,
       dweight,
@@ -52,6 +53,7 @@ async function runGpu(
       rows,
       dim,
       accumulateDx: dxInit !== undefined,
+      threads,
     }),
   ];
   await runDispatches(gpu, plan);
@@ -66,17 +68,19 @@ async function runGpu(
 }
 
 Deno.test({
-  name: "rmsnorm forward and backward match the CPU reference on awkward shapes",
+  name:
+    "rmsnorm forward and backward match the CPU reference on awkward shapes, at this device's width and 64",
   ...gpuTest,
   async fn() {
     const gpu = await testGpu();
     const rng = new Rng(11);
-    for (const [rows, dim] of SHAPES) {
+    // The device's own row width (8 on a CPU adapter) and a GPU's widest, so both paths are checked here.
+    for (const [[rows, dim], threads] of SHAPES.flatMap((s) => [[s, undefined], [s, 64]] as const)) {
       const c = makeCase(rng, rows, dim);
-      const got = await runGpu(gpu, c, rows, dim);
+      const got = await runGpu(gpu, c, rows, dim, undefined, threads);
       const ref = rmsnormForwardCpu({ x: c.x, weight: c.weight, rows, dim, eps: EPS });
       const grads = rmsnormBackwardCpu({ dout: c.dout, x: c.x, weight: c.weight, rstd: ref.rstd, rows, dim });
-      const what = `(${rows}, ${dim})`;
+      const what = `(${rows}, ${dim}), ${threads ?? "default"} threads`;
       // A float32 sum of ≤ 257 squares and one rsqrt (≤ 2 ulp in WGSL): a few 1e-7 relative.
       assertAllClose(got.rstd, ref.rstd, { atol: 1e-6, rtol: 1e-5 }, `rstd ${what}`);
       assertAllClose(got.out, ref.out, { atol: 1e-6, rtol: 1e-5 }, `out ${what}`);
