@@ -32,7 +32,7 @@ export function plannedGroups(preset: PretrainPreset, methods = preset.methods):
       throw new RangeError(
         `Cannot run method "${method}" in the pretraining suite: expected some of ${
           preset.methods.join(", ")
-        }`,
+        } (paper Table 3 and Figures 4–5); to run it in the other suites alone, name them with --suite`,
       );
     }
   }
