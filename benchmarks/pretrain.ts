@@ -171,7 +171,8 @@ export function makePretrainSuite(o: PretrainBenchOptions): BenchSuite<PretrainR
     },
     async run(ctx) {
       const preset = presetOf();
-      const groups = check(preset);
+      // validate() has printed the plan's warnings before any suite ran.
+      const groups = plannedGroups(preset, o.methods);
       const data = await loadPretrainData(getTokenizer(preset.tokenizer));
       ctx.progress(
         `corpus: ${data.trainDocuments} training / ${data.validationDocuments} held-out documents, ` +
