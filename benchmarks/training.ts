@@ -13,13 +13,17 @@
  * the paper's setting instead (the base's shape, sequence 1024, every linear layer, LoRA and MoRA at ranks 8
  * and 256), for a GPU.
  *
+ * On the medium config the optional PyTorch-CPU peer (`benchmarks/torch_peer.py`, the same step in PyTorch)
+ * joins the same interleaved rounds when `python3` imports torch; its records are marked `framework:
+ * "pytorch-cpu"`, and when it is absent our records of that config say why (`peerSkipped`).
+ *
  * @module
  */
 
 import { ADAPTER_METHODS } from "../lib/adapters/registry.ts";
 import { methodLabel, type MethodSpec, resolveMethod, setupMethod } from "../lib/experiment/setup.ts";
 import type { BenchContext, BenchSuite } from "../lib/harness/suite.ts";
-import { measureInterleaved, type RepeatedWork } from "../lib/harness/timing.ts";
+import { measureInterleaved, type RepeatedWork, type Timing } from "../lib/harness/timing.ts";
 import { loadCheckpoint, loadCheckpointConfig } from "../lib/model/checkpoint.ts";
 import type { LlamaConfig } from "../lib/model/config.ts";
 import { initLlamaWeights } from "../lib/model/init.ts";
@@ -28,6 +32,13 @@ import { formatCell } from "../lib/report/model.ts";
 import type { StepRecord } from "../lib/records.ts";
 import { trainingSection } from "../lib/report/training_section.ts";
 import { Trainer } from "../lib/train/trainer.ts";
+import {
+  type PeerCase,
+  startTorchPeer,
+  TORCH_PEER_COMMAND,
+  type TorchPeer,
+  type TorchPeerStart,
+} from "./torch_peer.ts";
 
 /** A method's variant at the small and large rank (MoRA: rotation, Eq. 9, and sharing, Eq. 6, as §5.2). */
 const VARIANTS: Record<string, [string, string]> = { mora: ["rotation", "sharing"] };
@@ -37,6 +48,9 @@ const VARIANTS: Record<string, [string, string]> = { mora: ["rotation", "sharing
  * times only a few steps, so it merges every 2.
  */
 const MERGE_EVERY = { full: 10, quick: 2 };
+
+/** The learning rate of every timed step (constant; ours and the peer's). */
+const STEP_LR = 1e-4;
 
 /** One configuration of the suite: a model, a batch shape, the methods and how long to time them. */
 export interface StepConfig {
@@ -51,6 +65,11 @@ export interface StepConfig {
   rounds: number;
   targetMs: number;
   minSteps: number;
+  /**
+   * The command of a PyTorch-CPU peer to time alongside in the same rounds ({@link startTorchPeer}), when it
+   * starts; undefined: none.
+   */
+  peer?: readonly string[];
 }
 
 /** Options of {@link makeTrainingSuite}: the bench's preset and base. */
@@ -127,6 +146,7 @@ export function stepConfigs(options: TrainingBenchOptions, quick: boolean): Step
     rounds: 5,
     targetMs: 0,
     minSteps: 15,
+    peer: TORCH_PEER_COMMAND,
   }];
 }
 
@@ -144,6 +164,8 @@ interface PreparedStep {
   spec: MethodSpec;
   work: RepeatedWork;
   record: Omit<StepRecord, "timing" | "merges">;
+  /** The case as the peer builds it: method, rank, and the resolved variant and LoRA alpha. */
+  peerCase: PeerCase;
   mergeEvery?: number;
   merges: { ms: number }[];
   destroy(): void;
@@ -163,7 +185,7 @@ async function prepareStep(
   const trainer = await Trainer.create(run.model, {
     batch: cfg.batch,
     seqLen: cfg.seqLen,
-    lr: 1e-4,
+    lr: STEP_LR,
     schedule: { kind: "constant", warmupSteps: 0, totalSteps: 1 << 30 },
     adamw: { groups: run.groups },
     logEvery: 1 << 30,
@@ -184,6 +206,12 @@ async function prepareStep(
   return {
     spec,
     work,
+    peerCase: {
+      method: spec.method,
+      rank: spec.rank,
+      ...resolved.adapter?.moraVariant ? { variant: resolved.adapter.moraVariant } : {},
+      ...resolved.adapter ? { alpha: resolved.adapter.alpha } : {},
+    },
     merges,
     mergeEvery: resolved.adapter?.mergeEvery,
     record: {
@@ -205,22 +233,81 @@ async function prepareStep(
   };
 }
 
-/** Sets up every method of `cfg`, times them in interleaved rounds and returns their records. */
-async function benchConfig(ctx: BenchContext, cfg: StepConfig): Promise<StepRecord[]> {
+/** Starts the config's peer with the prepared cases, or undefined when the config has none. */
+async function startPeer(
+  ctx: BenchContext,
+  cfg: StepConfig,
+  config: LlamaConfig,
+  prepared: readonly PreparedStep[],
+): Promise<TorchPeerStart | undefined> {
+  if (!cfg.peer) return undefined;
+  ctx.progress(`[${cfg.name}] setting up the PyTorch-CPU peer (${cfg.peer[0]})`);
+  const start = await startTorchPeer({
+    model: config,
+    batch: cfg.batch,
+    seqLen: cfg.seqLen,
+    lr: STEP_LR,
+    threads: navigator.hardwareConcurrency,
+    cases: prepared.map((p) => p.peerCase),
+  }, { command: cfg.peer });
+  ctx.progress(
+    "peer" in start ? `  PyTorch peer: ${start.peer.build}` : `  PyTorch peer skipped: ${start.skipped}`,
+  );
+  return start;
+}
+
+/** The peer's records, one per prepared case: ours with the peer's timing, trainable count and build. */
+function peerRecords(
+  ctx: BenchContext,
+  prepared: readonly PreparedStep[],
+  peer: TorchPeer,
+  timings: Timing[],
+) {
+  return prepared.map((p, i): StepRecord => {
+    const trainableParams = peer.trainableParams[i]!;
+    const differs = trainableParams === p.record.trainableParams ? "" : ` (ours ${p.record.trainableParams})`;
+    ctx.progress(
+      `  PyTorch ${methodLabel(p.spec)}: ${formatCell(timings[i]!.bestMs)} ms/step best, ` +
+        `${trainableParams} trainable${differs}`,
+    );
+    return {
+      ...p.record,
+      trainableParams,
+      peakBytes: 0,
+      timing: timings[i]!,
+      framework: "pytorch-cpu",
+      frameworkBuild: peer.build,
+    };
+  });
+}
+
+/**
+ * Sets up every method of `cfg` (and its peer, when it has one and it starts), times them all in interleaved
+ * rounds and returns their records: ours, then the peer's.
+ */
+export async function benchConfig(ctx: BenchContext, cfg: StepConfig): Promise<StepRecord[]> {
   const base = await cfg.load();
   const prepared: PreparedStep[] = [];
+  let peer: TorchPeer | undefined;
   try {
     for (const [i, spec] of cfg.cases.entries()) {
       ctx.progress(`[${cfg.name} ${i + 1}/${cfg.cases.length}] setting up ${methodLabel(spec)}`);
       prepared.push(await prepareStep(ctx, cfg, base, spec));
     }
-    ctx.progress(`[${cfg.name}] timing ${prepared.length} methods in ${cfg.rounds} interleaved rounds`);
-    const timings = await measureInterleaved(prepared.map((p) => p.work), {
+    const start = await startPeer(ctx, cfg, base.config, prepared);
+    peer = start && "peer" in start ? start.peer : undefined;
+    const works = [...prepared.map((p) => p.work), ...peer?.works ?? []];
+    ctx.progress(`[${cfg.name}] timing ${works.length} works in ${cfg.rounds} interleaved rounds`);
+    const timings = await measureInterleaved(works, {
       rounds: cfg.rounds,
       targetMs: cfg.targetMs,
       minRepetitions: cfg.minSteps,
     });
-    return prepared.map((p, i) => {
+    const peerSkipped = start && "skipped" in start ? start.skipped : peer?.failure();
+    const theirs = peer && !peerSkipped
+      ? peerRecords(ctx, prepared, peer, timings.slice(prepared.length))
+      : [];
+    const ours = prepared.map((p, i): StepRecord => {
       const timing = timings[i]!;
       ctx.progress(
         `  ${methodLabel(p.spec)}: ${formatCell(timing.bestMs)} ms/step best, ` +
@@ -229,9 +316,11 @@ async function benchConfig(ctx: BenchContext, cfg: StepConfig): Promise<StepReco
       const merges = p.merges.length > 0
         ? { every: p.mergeEvery!, count: p.merges.length, meanMs: mean(p.merges.map((m) => m.ms)) }
         : undefined;
-      return { ...p.record, timing, ...merges ? { merges } : {} };
+      return { ...p.record, timing, ...merges ? { merges } : {}, ...peerSkipped ? { peerSkipped } : {} };
     });
+    return [...ours, ...theirs];
   } finally {
+    await peer?.close();
     for (const p of prepared) p.destroy();
   }
 }

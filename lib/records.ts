@@ -208,10 +208,30 @@ export interface StepRecord {
   trainableParams: number;
   /** Nominal model FLOPs of a full fine-tuning step (6N per token + attention). */
   stepFlops: number;
-  /** Peak bytes allocated while building the step and taking its first step (model, adapters, activations). */
+  /**
+   * Peak bytes allocated while building the step and taking its first step (model, adapters, activations);
+   * 0 on a peer's record (not measured).
+   */
   peakBytes: number;
   /** Time of one step; trial i is interleaved round i. */
   timing: Timing;
+  /**
+   * Set on the records of a peer framework timed in the same interleaved rounds as ours (the optional
+   * PyTorch-CPU peer, `benchmarks/torch_peer.py`: the same step in PyTorch on the same CPU cores); absent on
+   * ours. Tables and targets of our methods read only the records without it.
+   */
+  framework?: "pytorch-cpu";
+  /**
+   * On a peer's record: what the peer ran on, with the BLAS library it loaded, e.g.
+   * `torch 1.13.1, BLAS blas/libblas.so.3.11.0, 2 threads`.
+   */
+  frameworkBuild?: string;
+  /**
+   * On our records of a config that times the PyTorch-CPU peer alongside (the medium one): why it was not
+   * timed (no `python3`, no torch, it failed), for the report to say so; absent when it was timed or the
+   * config has no peer.
+   */
+  peerSkipped?: string;
 }
 
 /** One measured kernel case (`kernels` suite). */

@@ -8,7 +8,7 @@ export const BENCH_RUN = [
   "--allow-read",
   "--allow-write",
   "--allow-env",
-  "--allow-run=git",
+  "--allow-run=git,python3",
   path("benchmarks/run.ts"),
 ];
 /** `deno task report`. */
