@@ -3,8 +3,9 @@
  * interleaved rounds), tokens/s and peak GPU bytes per method and rank; each adapter's time as a ratio to full
  * fine-tuning's and MoRA's to LoRA's, paired round by round with the spread of the ratio; the speed targets
  * with a verdict that says "inconclusive" when the spread crosses the bound; the paper's Table 5 ratios beside
- * ours; and full fine-tuning next to other frameworks measured on the same 2-core machine. Pure: records in,
- * section out.
+ * ours; full fine-tuning next to other frameworks measured on the same 2-core machine; and, where the optional
+ * PyTorch-CPU peer was timed in the same rounds (the medium config), each method's step next to PyTorch's, or
+ * the reason it was skipped. Pure: records in, section out.
  *
  * @module
  */
@@ -24,11 +25,14 @@ import { barChart, type Datum } from "./charts.ts";
 import { escapeHtml } from "./html.ts";
 import type { Cell, ReportChart, ReportSection, ReportTable } from "./model.ts";
 
-/** Step times of other frameworks on the reference config, measured by the project on the same 2 cores. */
-export const STEP_REFERENCES: readonly { name: string; ms: number }[] = [
+/**
+ * Step times of other frameworks on the reference config, measured once by the project on the same 2 cores
+ * (old one-off figures); `framework` links an entry to the same-run peer whose records may replace it.
+ */
+export const STEP_REFERENCES: readonly { name: string; ms: number; framework?: StepRecord["framework"] }[] = [
   { name: "tfjs-backend-webgpu (software adapter)", ms: 610 },
   { name: "jax-js on WebGPU (software adapter)", ms: 456 },
-  { name: "PyTorch 1.13 on the CPU", ms: 355 },
+  { name: "PyTorch 1.13 on the CPU", ms: 355, framework: "pytorch-cpu" },
   { name: "jax-js on its multithreaded wasm backend", ms: 108 },
 ];
 
@@ -55,6 +59,9 @@ const label = (r: StepRecord) => r.rank === null ? r.method : `${r.method} r=${r
 const mib = (bytes: number) => bytes / 2 ** 20;
 const find = (records: readonly StepRecord[], [method, rank]: Key) =>
   records.find((r) => r.method === method && r.rank === rank);
+/** The same method case of another framework: method, rank and variant. */
+const sameCase = (a: StepRecord, b: StepRecord) =>
+  a.method === b.method && a.rank === b.rank && a.variant === b.variant;
 
 /** Round-by-round ratio of a's step time to b's, or undefined when they were not timed together. */
 function timeRatio(a: StepRecord, b: StepRecord): MedianIqr | undefined {
@@ -188,7 +195,65 @@ function paperTable(records: readonly StepRecord[]): ReportTable {
   };
 }
 
-function intro(byConfig: Map<string, StepRecord[]>, env: Environment): string {
+/** Each method of a config next to the same case in the peer framework, timed in the same rounds. */
+function peerTable(
+  config: string,
+  ours: readonly StepRecord[],
+  peers: readonly StepRecord[],
+  env: Environment,
+): ReportTable {
+  const rows: Cell[][] = ours.flatMap((r) => {
+    const peer = peers.find((p) => sameCase(p, r));
+    if (!peer) return [];
+    return [[
+      r.method + (r.variant ? ` (${r.variant})` : ""),
+      r.rank,
+      r.trainableParams,
+      peer.trainableParams,
+      formatMedianIqr(medianIqr(r.timing.trialsMs), 1),
+      formatMedianIqr(medianIqr(peer.timing.trialsMs), 1),
+      ratioCell(timeRatio(r, peer)),
+    ]];
+  });
+  const first = peers[0]!;
+  return {
+    caption:
+      `${config} config, batch ${first.batch} × sequence ${first.seqLen}: ours vs PyTorch on the same ` +
+      `${env.cpuCount} CPU cores, same run: one training step (forward, backward, clip 1.0, AdamW) per method, ` +
+      `ours on ${env.adapter.description}, PyTorch's (${first.frameworkBuild}; benchmarks/torch_peer.py) on ` +
+      `the CPU, both in the same ${first.timing.trialsMs.length} interleaved rounds; ms/step and the ratio are ` +
+      `${IQR_MEANING}, the ratio paired round by round`,
+    columns: [
+      "method",
+      "r",
+      "trainable params",
+      "PyTorch trainable params",
+      "ms/step",
+      "PyTorch ms/step",
+      "time ÷ PyTorch",
+    ],
+    rows,
+  };
+}
+
+/** One line per config whose peer was skipped, with the reason its records give. */
+function peerSkips(byConfig: Map<string, StepRecord[]>): string[] {
+  return [...byConfig].flatMap(([config, rs]) => {
+    const reason = rs.find((r) => r.peerSkipped !== undefined)?.peerSkipped;
+    return reason === undefined ? [] : [`${config} config, PyTorch-CPU peer skipped: ${reason}`];
+  });
+}
+
+function references(peerFrameworks: ReadonlySet<string>): string {
+  return STEP_REFERENCES.map((s) => {
+    const sameRun = s.framework && peerFrameworks.has(s.framework)
+      ? " (an old one-off figure; this run timed it alongside ours: see the table ours vs PyTorch)"
+      : "";
+    return `${escapeHtml(s.name)} ${s.ms} ms${sameRun}`;
+  }).join(", ");
+}
+
+function intro(byConfig: Map<string, StepRecord[]>, peers: readonly StepRecord[], env: Environment): string {
   const configs = [...byConfig].map(([name, rs]) => {
     const fft = find(rs, ["fft", null]);
     const gflop = fft ? `, ≈${(fft.stepFlops / 1e9).toFixed(1)} GFLOP per full fine-tuning step` : "";
@@ -206,7 +271,7 @@ function intro(byConfig: Map<string, StepRecord[]>, env: Environment): string {
   ];
   const fft = find(byConfig.get("reference") ?? [], ["fft", null]);
   if (env.adapter.isFallbackAdapter && fft) {
-    const others = STEP_REFERENCES.map((s) => `${escapeHtml(s.name)} ${s.ms} ms`).join(", ");
+    const others = references(new Set(peers.map((p) => p.framework!)));
     parts.push(
       `<p>Software-adapter timings: full fine-tuning takes <b>${
         medianIqr(fft.timing.trialsMs).median.toFixed(0)
@@ -214,6 +279,7 @@ function intro(byConfig: Map<string, StepRecord[]>, env: Environment): string {
         `the same 2 cores: ${others}.</p>`,
     );
   }
+  for (const skip of peerSkips(byConfig)) parts.push(`<p>${escapeHtml(skip)}.</p>`);
   return parts.join("\n");
 }
 
@@ -247,15 +313,22 @@ function charts(byConfig: Map<string, StepRecord[]>): ReportChart[] {
 /** The section of the training-step records. */
 export function trainingSection(records: readonly StepRecord[], env: Environment): ReportSection {
   const byConfig = new Map<string, StepRecord[]>();
-  for (const r of records) byConfig.set(r.config, [...byConfig.get(r.config) ?? [], r]);
+  for (const r of records.filter((r) => r.framework === undefined)) {
+    byConfig.set(r.config, [...byConfig.get(r.config) ?? [], r]);
+  }
+  const peers = records.filter((r) => r.framework !== undefined);
   const tables = [...byConfig].map(([config, rs]) => stepTable(config, rs));
+  for (const [config, rs] of byConfig) {
+    const theirs = peers.filter((p) => p.config === config);
+    if (theirs.length > 0) tables.push(peerTable(config, rs, theirs, env));
+  }
   tables.push(targetsTable(byConfig, env));
   const table5 = byConfig.get("paper") ?? byConfig.get("reference");
   if (table5?.some((r) => r.method === "mora")) tables.push(paperTable(table5));
   return {
     id: "training",
     title: "Training step: time and memory per method (paper Table 5)",
-    intro: intro(byConfig, env),
+    intro: intro(byConfig, peers, env),
     tables,
     charts: charts(byConfig),
   };
