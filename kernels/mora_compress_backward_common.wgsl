@@ -8,7 +8,9 @@
 //   wrap-padded chunks:   dx[b, i] += Σ_{p = i + t·in < positions} dc[b, p]        (positions = slots)
 // dc is (rows·n′, P) in the layout of mora_compress.wgsl (slot p = j·R + k at column j·P + k of its row;
 // slots = n′·R, the needed chunks for the chunked compression, see lib/ops/mora/operators.ts); dx is
-// (rows, inFeatures), read and written, bound by each kernel at binding 2.
+// (rows, inFeatures), read and written, bound by each kernel at binding 2. Both kernels find a column's
+// members with members(i) and add them with member_sum (below); the contiguous sum's group comes from
+// kernels/mora_contiguous_group.wgsl, listed before this piece.
 
 struct Params {
   rows: u32,
@@ -28,3 +30,36 @@ override KIND: u32 = 0u;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> dc: array<f32>;
+
+// The slots feature i reads: first, then advancing by step (modulo R for the modulo sum), count of them.
+struct Members {
+  first: u32,
+  step: u32,
+  count: u32,
+}
+
+fn members(i: u32) -> Members {
+  if (i >= params.columns) { return Members(0u, 0u, 0u); }
+  let n = params.inFeatures;
+  var m = Members(i, 0u, 1u);
+  if (KIND == 1u || KIND == 3u) {
+    // Wrap-padded positions i, i + in, ... below positions; their slot advances by in mod R.
+    m.count = (params.positions - i + n - 1u) / n;
+    m.step = select(n, n % params.rank, KIND == 1u);
+    m.first = select(i, i % params.rank, KIND == 1u);
+  } else if (KIND == 2u) {
+    m.first = contiguous_group_of(i, params.groupSmall, params.groupLarge);
+  }
+  return m;
+}
+
+fn member_sum(row: u32, m: Members) -> f32 {
+  var acc = 0.0;
+  var slot = m.first;
+  for (var member = 0u; member < m.count; member++) {
+    acc += dc[row + (slot / params.rank) * params.stride + slot % params.rank];
+    slot += m.step;
+    if (KIND == 1u && slot >= params.rank) { slot -= params.rank; }
+  }
+  return acc;
+}

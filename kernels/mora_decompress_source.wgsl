@@ -5,7 +5,5 @@ var src = o;
 if (KIND == 1u) {
   src = o % params.slots;
 } else if (KIND == 2u) {
-  let big = params.groupSmall + 1u;
-  let split = params.groupLarge * big;
-  src = select(params.groupLarge + (o - split) / max(params.groupSmall, 1u), o / big, o < split);
+  src = contiguous_group_of(o, params.groupSmall, params.groupLarge);
 }

@@ -7,12 +7,14 @@
  * `kernels/mora_<op>_common.wgsl`: what the op computes, its Params and KIND, which the one-column and the
  * four-column kernels share. The two rotation `_vec4` kernels share their aligned-load flags
  * (kernels/mora_rotate_vec4_loads.wgsl), the two rotation backward kernels their per-row accumulator bound
- * (kernels/mora_row_accumulators.wgsl), and both decompression kernels the statements finding an output
- * column's source slot (kernels/mora_decompress_source.wgsl, their `{{SOURCE}}`).
+ * (kernels/mora_row_accumulators.wgsl), both decompression kernels the statements finding an output
+ * column's source slot (kernels/mora_decompress_source.wgsl, their `{{SOURCE}}`), and the compression
+ * backward and decompression kernels the contiguous grouping (kernels/mora_contiguous_group.wgsl).
  *
  * @module
  */
 
+import contiguousGroupCode from "../../../kernels/mora_contiguous_group.wgsl" with { type: "text" };
 import compressCode from "../../../kernels/mora_compress.wgsl" with { type: "text" };
 import compressBackwardCode from "../../../kernels/mora_compress_backward.wgsl" with { type: "text" };
 import compressBackwardCommonCode from "../../../kernels/mora_compress_backward_common.wgsl" with {
@@ -64,6 +66,7 @@ function rowLooping(name: string, code: string, ...shared: KernelTemplate[]): Ke
   return { file: `kernels/${name}.wgsl`, code, pieces: [tiling, ...shared] };
 }
 
+const contiguousGroup = piece("mora_contiguous_group", contiguousGroupCode);
 const compressBackward = piece("mora_compress_backward_common", compressBackwardCommonCode);
 const compressRotate = piece("mora_compress_rotate_common", compressRotateCommonCode);
 const compressRotateBackward = piece(
@@ -77,8 +80,18 @@ const rowAccumulators = piece("mora_row_accumulators", rowAccumulatorsCode);
 
 const templates = {
   compress: rowLooping("mora_compress", compressCode),
-  compressBackward: rowLooping("mora_compress_backward", compressBackwardCode, compressBackward),
-  compressBackwardVec4: rowLooping("mora_compress_backward_vec4", compressBackwardVec4Code, compressBackward),
+  compressBackward: rowLooping(
+    "mora_compress_backward",
+    compressBackwardCode,
+    contiguousGroup,
+    compressBackward,
+  ),
+  compressBackwardVec4: rowLooping(
+    "mora_compress_backward_vec4",
+    compressBackwardVec4Code,
+    contiguousGroup,
+    compressBackward,
+  ),
   compressRotate: rowLooping("mora_compress_rotate", compressRotateCode, compressRotate),
   compressRotateVec4: rowLooping(
     "mora_compress_rotate_vec4",
@@ -99,8 +112,8 @@ const templates = {
     rotateVec4Loads,
     rowAccumulators,
   ),
-  decompress: rowLooping("mora_decompress", decompressCode, decompress),
-  decompressVec4: rowLooping("mora_decompress_vec4", decompressVec4Code, decompress),
+  decompress: rowLooping("mora_decompress", decompressCode, contiguousGroup, decompress),
+  decompressVec4: rowLooping("mora_decompress_vec4", decompressVec4Code, contiguousGroup, decompress),
   decompressBackward: rowLooping("mora_decompress_backward", decompressBackwardCode, decompressBackward),
   decompressBackwardVec4: rowLooping(
     "mora_decompress_backward_vec4",
