@@ -36,7 +36,7 @@ try:
     import torch.nn.functional as F
     from torch import nn
 except ImportError as error:  # the bench reads this line as the reason to skip the peer
-    print(json.dumps({"unavailable": f"python3 cannot import torch ({error})"}), flush=True)
+    print(json.dumps({"unavailable": f"{sys.executable} cannot import torch ({error})"}), flush=True)
     sys.exit(0)
 
 
