@@ -8,7 +8,7 @@
 // the square matmuls take their vec4 path, see lib/ops/mora/operators.ts).
 // Bindings: 0 params, 1 x, 2 c.
 //
-// With TRANSPOSED = 1, c is written as its transpose (P, rows·chunks) instead (mora_compressed_index).
+// With TRANSPOSED = 1, c is written as its transpose (P, rows·chunks) instead (mora_compressed_column).
 //
 // Thread = one column q of c's row (width = chunks·P), looping over ROWS rows (kernels/mora_tiling.wgsl), so
 // the source indices are worked out once per thread and reused on every row.
@@ -61,6 +61,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     count = 1u;
   }
   if (k >= params.rank) { count = 0u; }  // padding column
+  let column = mora_compressed_column(q, params.rows, params.width, params.stride, TRANSPOSED == 1u);
   for (var b = row0; b < rowEnd; b++) {
     let xrow = b * n;
     var acc = 0.0;
@@ -75,6 +76,6 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         src += 1u;
       }
     }
-    c[mora_compressed_index(b, q, params.rows, params.width, params.stride, TRANSPOSED == 1u)] = acc;
+    c[column.start + b * column.step] = acc;
   }
 }

@@ -53,11 +53,18 @@ fn members(i: u32) -> Members {
   return m;
 }
 
+// Σ dc[row + column of each member slot] (in order). Slot p sits at column (p / R)·P + p mod R; only the
+// wrap-padded chunks reach past slot R, the other kinds' slots are their columns (no division per member:
+// divisions by runtime sizes do not vectorize on CPU adapters).
 fn member_sum(row: u32, m: Members) -> f32 {
   var acc = 0.0;
   var slot = m.first;
   for (var member = 0u; member < m.count; member++) {
-    acc += dc[row + (slot / params.rank) * params.stride + slot % params.rank];
+    if (KIND == 3u) {
+      acc += dc[row + (slot / params.rank) * params.stride + slot % params.rank];
+    } else {
+      acc += dc[row + slot];
+    }
     slot += m.step;
     if (KIND == 1u && slot >= params.rank) { slot -= params.rank; }
   }

@@ -1,6 +1,6 @@
 // MoRA rotation compression, one column of u per thread: the products of
 // kernels/mora_compress_rotate_common.wgsl (its Params), for every in_features.
-// With TRANSPOSED = 1, u is written as its transpose (P, rows·n′) instead (mora_compressed_index).
+// With TRANSPOSED = 1, u is written as its transpose (P, rows·n′) instead (mora_compressed_column).
 // Bindings: 0 params, 1 x, 2 cos, 3 sin, 4 u.
 //
 // Thread = one column q of u's row, looping over ROWS rows (kernels/mora_tiling.wgsl).
@@ -14,10 +14,6 @@ override TRANSPOSED: u32 = 0u;
 @group(0) @binding(3) var<storage, read> sinTable: array<f32>;
 @group(0) @binding(4) var<storage, read_write> u: array<f32>;
 
-fn index(b: u32, q: u32) -> u32 {
-  return mora_compressed_index(b, q, params.rows, params.width, params.stride, TRANSPOSED == 1u);
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
@@ -26,9 +22,10 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let row0 = t.row0;
   if (q >= params.width || row0 >= params.rows) { return; }
   let rowEnd = t.rowEnd;
+  let column = mora_compressed_column(q, params.rows, params.width, params.stride, TRANSPOSED == 1u);
   let k = q % params.stride;
   if (k >= params.rank) {  // padding column
-    for (var b = row0; b < rowEnd; b++) { u[index(b, q)] = 0.0; }
+    for (var b = row0; b < rowEnd; b++) { u[column.start + b * column.step] = 0.0; }
     return;
   }
   let p = (q / params.stride) * params.rank + k;
@@ -41,6 +38,6 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let sin_p = select(sinTable[p], -sinTable[p], low);
   for (var b = row0; b < rowEnd; b++) {
     let xrow = b * params.inFeatures;
-    u[index(b, q)] = cos_p * x[xrow + src] + sin_p * x[xrow + partner_src];
+    u[column.start + b * column.step] = cos_p * x[xrow + src] + sin_p * x[xrow + partner_src];
   }
 }

@@ -20,10 +20,17 @@ fn mora_tile(wid: vec3u, nwg: vec3u, lid: u32, colTiles: u32, rows: u32) -> Mora
   return MoraTile((tile % colTiles) * 64u + lid, row0, min(row0 + ROWS, rows));
 }
 
-// Index of column q of row b's compressed values (n′ = width / stride chunks of P = stride columns: chunk j's
-// slot k at column j·P + k): in the row-major (rows·n′, P) layout, or, when `transposed`, in its transpose
-// (P, rows·n′), whose row k holds slot k of every chunk of every row.
-fn mora_compressed_index(b: u32, q: u32, rows: u32, width: u32, stride: u32, transposed: bool) -> u32 {
+// Where column q of each row's compressed values lies (n′ = width / stride chunks of P = stride columns: chunk
+// j's slot k at column j·P + k): row b's value is at start + b·step, in the row-major (rows·n′, P) layout, or,
+// when `transposed`, in its transpose (P, rows·n′), whose row k holds slot k of every chunk of every row.
+// Worked out once per thread: the divisions by runtime sizes do not vectorize on CPU adapters.
+struct MoraCompressedColumn {
+  start: u32,
+  step: u32,
+}
+
+fn mora_compressed_column(q: u32, rows: u32, width: u32, stride: u32, transposed: bool) -> MoraCompressedColumn {
+  if (!transposed) { return MoraCompressedColumn(q, width); }
   let chunks = width / stride;
-  return select(b * width + q, (q % stride) * rows * chunks + b * chunks + q / stride, transposed);
+  return MoraCompressedColumn((q % stride) * rows * chunks + q / stride, chunks);
 }
