@@ -33,8 +33,14 @@ import {
   untrainedBaseId,
   untrainedBaseSpec,
 } from "../lib/finetune/experiment.ts";
-import { FINETUNE_PRESETS, type FinetunePreset, finetunePreset, lrGrid } from "../lib/finetune/presets.ts";
-import { finetuneTask, type TaskData } from "../lib/finetune/tasks.ts";
+import {
+  familySeeds,
+  FINETUNE_PRESETS,
+  type FinetunePreset,
+  finetunePreset,
+  lrGrid,
+} from "../lib/finetune/presets.ts";
+import { finetuneTask, type TaskData, type TaskFamily } from "../lib/finetune/tasks.ts";
 import { ablationSection, finetuneSection } from "../lib/report/finetune_section.ts";
 import type { BaseModel } from "../lib/uuid/base.ts";
 
@@ -172,8 +178,8 @@ export async function validatePlan(table: FinetuneTable, preset: FinetunePreset,
   if (preset.needsData && !o.data) {
     throw new RangeError(`The "${preset.name}" preset runs the real datasets: pass --data DIR (see --help)`);
   }
-  const seeds = o.seeds ?? preset.seeds;
-  if (seeds.includes(preset.searchSeed)) {
+  const families = Object.keys(preset.families) as TaskFamily[];
+  if (families.some((f) => familySeeds(preset, f, o.seeds).includes(preset.searchSeed))) {
     throw new RangeError(
       `Cannot report seed ${preset.searchSeed}: it is the learning-rate search's seed; pick other seeds`,
     );
@@ -300,14 +306,18 @@ class FinetunePlan {
     return { all: [...saved, ...fresh], mine: [...kept, ...fresh] };
   }
 
-  /** The reported runs of each group at its chosen rate (none when no rate of its grid trained). */
-  table(groups: readonly FinetuneGroup[], seeds: readonly number[], search: readonly FinetuneRunRecord[]) {
+  /**
+   * The reported runs of each group at its chosen rate, one per seed of its family (none when no rate of its
+   * grid trained).
+   */
+  table(groups: readonly FinetuneGroup[], search: readonly FinetuneRunRecord[]) {
     return groups.flatMap((g) => {
       const lr = chooseRate(gridOf(search.filter((r) => groupKey(r.spec) === groupKey(g))));
       if (lr === undefined) {
         this.ctx.progress(`${groupKey(g)}: no rate of the grid trained; no reported runs (see the search)`);
         return [];
       }
+      const seeds = familySeeds(this.preset, finetuneTask(g.task).family, this.o.seeds);
       return seeds.map((seed) => this.run(this.spec(g, seed, lr), "reported"));
     });
   }
@@ -344,7 +354,7 @@ export function makeFinetuneSuite(
       await saveLrSearch(o.outDir, preset.name, search.all);
       const reported = await plan.matrix([
         ...plan.untrainedBase(data.keys()),
-        ...plan.table(groups, o.seeds ?? preset.seeds, search.mine),
+        ...plan.table(groups, search.mine),
       ]);
       return [...search.mine, ...reported];
     },

@@ -94,6 +94,16 @@ function table2Rows(reported: readonly FinetuneRunRecord[]) {
   }));
 }
 
+/**
+ * Runs per column of a row: one number when every scored column has as many, else each column's count in
+ * order (`1/1/3/3`; `–` for an unscored column).
+ */
+export function seedCounts(counts: readonly number[]): number | string {
+  const scored = counts.filter((n) => n > 0);
+  if (new Set(scored).size <= 1) return scored[0] ?? 0;
+  return counts.map((n) => n > 0 ? String(n) : "–").join("/");
+}
+
 /** Label of the untrained base's row. */
 const BASE_ROW = "Base, not fine-tuned (the floor)";
 
@@ -114,20 +124,21 @@ function table2(
     : [];
   const rows: Cell[][] = table2Rows(reported).map((row) => {
     const paper = paperRow(row.method, row.rank === null ? null : paperRank(row.rank, ranks) ?? -1);
-    const n = Math.max(...columns.map((c) => scores(reported, c.column, row.pick).length));
     return [
       rowLabel(row.method, row.rank, ranks, row.variant),
       ...columns.flatMap((c, i) => {
         const ours = scores(reported, c.column, row.pick);
         return [pctCell(ours), paper?.scores[i] ?? null];
       }),
-      n,
+      seedCounts(columns.map((c) => scores(reported, c.column, row.pick).length)),
     ];
   });
   return {
     caption:
       `Table 2, ours beside the paper's. Ours: accuracy (%) on each task's held-out items, each run at ` +
-      `the rate its own search chose; mean ± sd over seeds (${SD_MEANING}). The first row is the base ` +
+      `the rate its own search chose; mean ± sd over seeds (${SD_MEANING}); "seeds" counts each row's runs, ` +
+      `per column in column order where the columns differ (a preset may give a family more seeds). The ` +
+      `first row is the base ` +
       `itself, not fine-tuned: a run that does not rise above it learned nothing the column measures. The ` +
       `paper's: LLaMA-2 7B on the ` +
       `real benchmarks. Each column header names our analog; the analogs are CPU-scale stand-ins, so compare ` +
@@ -318,9 +329,12 @@ function claims(reported: readonly FinetuneRunRecord[], untrained: readonly Fine
   const fftGain = (column: string) => noGainOverBase(base(column), [{ label: "FFT", scores: fft(column) }]);
   const adapters = Object.keys(PAPER_METHOD).filter((m) => m !== "fft");
   const lines: string[] = [];
-  const seedNote = reported.some((r) => r.spec.seed > 0)
+  const single = [...new Set(reported.flatMap((r) => Object.keys(r.scores)))].filter((column) =>
+    !reported.some((r) => r.spec.seed > 0 && r.scores[column] !== undefined)
+  );
+  const seedNote = single.length === 0
     ? ""
-    : " With one seed there is no sd: a gap is a gap.";
+    : ` With one seed there is no sd: a gap is a gap (${single.join(", ")}).`;
   for (const column of ["MMLU0", "MMLU5"]) {
     if (fft(column).length === 0) continue;
     const rows = ranks.flatMap((rank) =>

@@ -6,6 +6,7 @@ import {
   atFloor,
   finetuneSection,
   noGainOverBase,
+  seedCounts,
 } from "../../lib/report/finetune_section.ts";
 
 const ENV = { adapter: { description: "test adapter" } } as Environment;
@@ -173,4 +174,24 @@ Deno.test("the untrained base is the first row; a column where no run rises abov
   assert.match(ablation.intro, /no run rises more than 5 points/);
   assert.equal(noGainOverBase([0.1], [{ label: "FFT", scores: [0.2] }]), undefined);
   assert.equal(noGainOverBase([], [{ label: "FFT", scores: [0.1] }]), undefined);
+});
+
+Deno.test("seeds per column: one count when the columns agree, each column's count where a family has more", () => {
+  assert.equal(seedCounts([3, 3, 0, 3]), 3);
+  assert.equal(seedCounts([0, 0]), 0);
+  assert.equal(seedCounts([1, 1, 3, 0]), "1/1/3/–");
+  // Math with one seed, Finance with three: the row says so, and the claims say which columns have no sd.
+  const records = [
+    record("math", "lora", 1, 0, { GSM8K: 0.1, MATH: 0 }),
+    ...[0, 1, 2].map((seed) => record("finance", "lora", 1, seed, { Finance: 0.4 + seed / 100 })),
+    ...[0, 1, 2].map((seed) => record("finance", "mora", 1, seed, { Finance: 0.6 }, "rotation")),
+  ];
+  const section = finetuneSection(records, ENV);
+  const [table] = section.tables;
+  const seeds = table!.columns.indexOf("seeds");
+  const lora = table!.rows.find((r) => r[0] === "LoRA r=1")!;
+  // Columns MMLU0, MMLU5, GSM8K, MATH, BioMed, Finance.
+  assert.equal(lora[seeds], "–/–/1/1/–/3");
+  assert.match(section.intro, /With one seed there is no sd: a gap is a gap \(GSM8K, MATH\)/);
+  assert.match(section.intro, /Finance, r=1\):.*MoRA 60\.0% vs LoRA 41\.0%/);
 });

@@ -9,7 +9,7 @@ import {
 import { loadAdapters } from "../../lib/adapters/peft.ts";
 import { adapterFolder, finetuneRunId } from "../../lib/finetune/experiment.ts";
 import type { FinetuneRunRecord } from "../../lib/records.ts";
-import { finetunePreset } from "../../lib/finetune/presets.ts";
+import { familySeeds, finetunePreset } from "../../lib/finetune/presets.ts";
 import { recordEnvironment } from "../../lib/harness/env.ts";
 import type { BenchContext } from "../../lib/harness/suite.ts";
 import { LlamaModel } from "../../lib/model/llama.ts";
@@ -44,6 +44,15 @@ Deno.test("Table 2 plans every method at both ranks on every task; Table 4 every
   );
 });
 
+Deno.test("the quick preset reports three seeds of the domain runs and one of the others; --seeds sets every family's", () => {
+  const quick = finetunePreset("quick");
+  assert.deepEqual(familySeeds(quick, "domain"), [0, 1, 2]);
+  assert.deepEqual(familySeeds(quick, "math"), [0]);
+  assert.deepEqual(familySeeds(quick, "instruction"), [0]);
+  assert.deepEqual(familySeeds(quick, "domain", [4, 5]), [4, 5]);
+  assert.deepEqual(familySeeds(quick, "math", [4, 5]), [4, 5]);
+});
+
 Deno.test("bad input is refused before any training", async () => {
   const outDir = await Deno.makeTempDir();
   const o = await tinyBench(outDir);
@@ -51,6 +60,12 @@ Deno.test("bad input is refused before any training", async () => {
   await assert.rejects(() => validate({ tasks: ["chemistry"] }), /Unknown fine-tuning task "chemistry"/);
   await assert.rejects(() => validate({ methods: ["vera"] }), /Cannot run method "vera": not registered/);
   await assert.rejects(() => validate({ seeds: [100] }), /Cannot report seed 100/);
+  const domainSeeds = { ...TINY_PRESET.families.domain, seeds: [0, 100] };
+  await assert.rejects(
+    () =>
+      validate({ preset: { ...TINY_PRESET, families: { ...TINY_PRESET.families, domain: domainSeeds } } }),
+    /Cannot report seed 100/,
+  );
   await assert.rejects(
     () => makeFinetuneSuite("table2", { preset: "paper", outDir, base: o.base }).validate!(),
     /runs the real datasets: pass --data DIR/,
