@@ -3,7 +3,6 @@ import { join } from "node:path";
 import { type MatrixRun, runMatrix } from "../../lib/experiment/matrix.ts";
 import type { MatrixRecord } from "../../lib/records.ts";
 import type { Gpu } from "../../lib/gpu/device.ts";
-import type { Environment } from "../../lib/harness/env.ts";
 import { runSuites } from "../../lib/harness/runner.ts";
 import {
   inShard,
@@ -14,16 +13,9 @@ import {
   shardOf,
 } from "../../lib/harness/shard.ts";
 import type { BenchSuite } from "../../lib/harness/suite.ts";
+import { SOFTWARE_ENVIRONMENT } from "../_environment.ts";
 
-const environment: Environment = {
-  adapter: { vendor: "fake", architecture: "", description: "test adapter", isFallbackAdapter: true },
-  deno: { deno: "2.9.6", v8: "14.0", typescript: "5.9" },
-  gitCommit: "abc1234",
-  date: "2000-01-01T00:00:00.000Z",
-  os: "linux",
-  arch: "x86_64",
-  cpuCount: 2,
-};
+const environment = SOFTWARE_ENVIRONMENT;
 
 /** The fake suites never touch the device. */
 const noGpu = {} as Gpu;

@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { provenanceOf } from "../../lib/experiment/matrix.ts";
 import { join } from "node:path";
-import type { Environment } from "../../lib/harness/env.ts";
 import { readResults } from "../../lib/harness/results.ts";
 import { runSuites, writeResultsFile } from "../../lib/harness/runner.ts";
 import {
@@ -12,16 +11,9 @@ import {
 } from "../../lib/harness/suite.ts";
 import type { Gpu } from "../../lib/gpu/device.ts";
 import { gpuTest, testGpu } from "../_gpu.ts";
+import { SOFTWARE_ENVIRONMENT } from "../_environment.ts";
 
-const environment: Environment = {
-  adapter: { vendor: "mesa", architecture: "", description: "llvmpipe", isFallbackAdapter: true },
-  deno: { deno: "2.9.6", v8: "14.0", typescript: "5.9" },
-  gitCommit: "unknown",
-  date: "2025-01-01T00:00:00.000Z",
-  os: "linux",
-  arch: "x86_64",
-  cpuCount: 2,
-};
+const environment = SOFTWARE_ENVIRONMENT;
 
 interface Sample {
   name: string;

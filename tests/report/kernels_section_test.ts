@@ -1,17 +1,9 @@
 import assert from "node:assert/strict";
-import type { Environment } from "../../lib/harness/env.ts";
 import type { KernelRecord } from "../../lib/records.ts";
 import { kernelsSection } from "../../lib/report/kernels_section.ts";
+import { SOFTWARE_ENVIRONMENT } from "../_environment.ts";
 
-const software: Environment = {
-  adapter: { vendor: "mesa", architecture: "", description: "llvmpipe", isFallbackAdapter: true },
-  deno: { deno: "2.9.6", v8: "14.0", typescript: "5.9" },
-  gitCommit: "unknown",
-  date: "2026-01-01T00:00:00.000Z",
-  os: "linux",
-  arch: "x86_64",
-  cpuCount: 2,
-};
+const software = SOFTWARE_ENVIRONMENT;
 const FLOPS = 2 * 1024 ** 3;
 const timing = (trialsMs: number[]) => ({
   meanMs: trialsMs.reduce((a, b) => a + b) / trialsMs.length,

@@ -1,18 +1,10 @@
 import assert from "node:assert/strict";
 import { formatMedianIqr, medianIqr, pairedRatio } from "../../lib/experiment/stats.ts";
-import type { Environment } from "../../lib/harness/env.ts";
 import type { StepRecord } from "../../lib/records.ts";
 import { trainingSection } from "../../lib/report/training_section.ts";
+import { SOFTWARE_ENVIRONMENT } from "../_environment.ts";
 
-const ENV: Environment = {
-  adapter: { vendor: "", architecture: "", description: "llvmpipe (test)", isFallbackAdapter: true },
-  deno: { deno: "2.9.6", v8: "", typescript: "" },
-  gitCommit: "abc",
-  date: "2026-12-01T00:00:00Z",
-  os: "linux",
-  arch: "x86_64",
-  cpuCount: 2,
-};
+const ENV = SOFTWARE_ENVIRONMENT;
 
 /** A step record of `config` whose rounds took `trialsMs`. */
 function step(
