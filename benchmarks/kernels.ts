@@ -18,7 +18,7 @@ import {
 } from "../lib/harness/kernel_records.ts";
 import type { KernelRecord } from "../lib/records.ts";
 import type { BenchContext, BenchSuite } from "../lib/harness/suite.ts";
-import { dispatchRepeater, measure, measureInterleaved } from "../lib/harness/timing.ts";
+import { dispatchRepeater, gflopsPerSecond, measure, measureInterleaved } from "../lib/harness/timing.ts";
 import { attentionBackward, attentionForward } from "../lib/ops/attention.ts";
 import { matmul } from "../lib/ops/matmul.ts";
 import { rmsnormBackward, rmsnormForward } from "../lib/ops/rmsnorm.ts";
@@ -250,7 +250,9 @@ function summary(record: KernelRecord): string {
   const rate = gflops !== null ? `${formatCell(gflops)} GFLOP/s` : `${formatCell(gbps)} GB/s`;
   const { meanMs, bestMs, repetitions } = record.timing;
   const peer = record.peer
-    ? `; ${record.peer.name} ${formatCell(record.flops / (record.peer.timing.bestMs * 1e6))} GFLOP/s best`
+    ? `; ${record.peer.name} ${
+      formatCell(gflopsPerSecond(record.flops, record.peer.timing.bestMs))
+    } GFLOP/s best`
     : "";
   return `${formatCell(bestMs)} ms best, ${formatCell(meanMs)} ms mean (R=${repetitions}), ${rate}${peer}`;
 }

@@ -9,6 +9,7 @@
 import { formatMedianIqr, IQR_MEANING, medianIqr, pairedRatio, verdictAtMost } from "../experiment/stats.ts";
 import type { Environment } from "../harness/env.ts";
 import { recordGflops, recordGigabytes } from "../harness/kernel_records.ts";
+import { gflopsPerSecond } from "../harness/timing.ts";
 import type { KernelRecord } from "../records.ts";
 import { barChart, type Datum } from "./charts.ts";
 import { escapeHtml } from "./html.ts";
@@ -169,7 +170,7 @@ function referenceTable(best: KernelRecord | undefined): ReportTable {
 
 /** GFLOP/s at the median of a timing. */
 const medianGflops = (flops: number, timing: KernelRecord["timing"]) =>
-  flops / (medianIqr(timing.trialsMs).median * 1e6);
+  gflopsPerSecond(flops, medianIqr(timing.trialsMs).median);
 
 function peerTable(records: readonly KernelRecord[]): ReportTable {
   return {
