@@ -78,6 +78,23 @@ export function promptIds(item: MathItem, tokenizer: Tokenizer): number[] {
   return [tokenizer.bos, ...tokenizer.encode(item.prompt)];
 }
 
+/**
+ * The token sequences a set of rows needs run, and which one scores each row. A row's option tokens are scored
+ * by the logits up to its last token but one, which a causal model computes without seeing what follows, so
+ * a pass is the row without its last token, and rows that differ only in their last token share it (MMLU's
+ * four answer letters cost one pass, not four).
+ */
+export function forwardRows(rows: readonly Row[]): { passes: number[][]; passOf: number[] } {
+  const passes: number[][] = [];
+  const byIds = new Map<string, number>();
+  const passOf = rows.map((row) => {
+    const ids = row.ids.slice(0, -1), key = ids.join(",");
+    if (!byIds.has(key)) byIds.set(key, passes.push(ids) - 1);
+    return byIds.get(key)!;
+  });
+  return { passes, passOf };
+}
+
 /** Scores one model; builds its plans once per length and frees them with {@link TaskScorer.destroy}. */
 export class TaskScorer {
   readonly #plans = new Map<number, TrainPlan>();
@@ -94,31 +111,36 @@ export class TaskScorer {
     return plan;
   }
 
-  /** Summed log-likelihood of each row's option tokens. */
+  /** Summed log-likelihood of each row's option tokens; rows of one context share a pass ({@link forwardRows}). */
   async logLikelihoods(rows: readonly Row[]): Promise<number[]> {
+    const { passes, passOf } = forwardRows(rows);
     const out = new Array<number>(rows.length);
     const byLength = new Map<number, number[]>();
-    rows.forEach((r, i) => {
-      const n = Math.min(bucket(r.ids.length), this.model.config.maxPositionEmbeddings);
+    passes.forEach((ids, i) => {
+      const n = Math.min(bucket(ids.length), this.model.config.maxPositionEmbeddings);
       byLength.set(n, [...byLength.get(n) ?? [], i]);
     });
+    const rowsOf = passes.map(() => [] as number[]);
+    passOf.forEach((p, r) => rowsOf[p]!.push(r));
     const vocab = this.model.config.vocabSize;
     for (const [seqLen, indices] of byLength) {
       const plan = await this.#plan(seqLen);
       for (let at = 0; at < indices.length; at += this.batch) {
         const chunk = indices.slice(at, at + this.batch);
         const ids = new Uint32Array(this.batch * seqLen).fill(this.tokenizer.eos);
-        chunk.forEach((r, b) => ids.set(rows[r]!.ids, b * seqLen));
+        chunk.forEach((p, b) => ids.set(passes[p]!, b * seqLen));
         plan.writeBatch(ids, new Int32Array(ids.length).fill(IGNORE_INDEX));
         await runDispatches(this.model.gpu, plan.forward);
         const logits = await readTensor(plan.logits);
-        chunk.forEach((r, b) => {
-          const row = rows[r]!;
-          let sum = 0;
-          for (let t = row.from; t + 1 < row.ids.length; t++) {
-            sum += logProb(logits, (b * seqLen + t) * vocab, vocab, row.ids[t + 1]!);
+        chunk.forEach((p, b) => {
+          for (const r of rowsOf[p]!) {
+            const row = rows[r]!;
+            let sum = 0;
+            for (let t = row.from; t + 1 < row.ids.length; t++) {
+              sum += logProb(logits, (b * seqLen + t) * vocab, vocab, row.ids[t + 1]!);
+            }
+            out[r] = sum;
           }
-          out[r] = sum;
         });
       }
     }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { getTokenizer } from "../../lib/data/tokenizer.ts";
-import { choiceRows, TaskScorer } from "../../lib/finetune/score.ts";
+import { choiceRows, forwardRows, TaskScorer } from "../../lib/finetune/score.ts";
 import { runDispatches } from "../../lib/gpu/kernel.ts";
 import { readTensor } from "../../lib/gpu/tensor.ts";
 import { initLlamaWeights } from "../../lib/model/init.ts";
@@ -44,4 +44,19 @@ Deno.test({
     scorer.destroy();
     model.destroy();
   },
+});
+
+Deno.test("rows that differ only in their last token share one pass without it; others get their own", () => {
+  const tokenizer = getTokenizer("byte");
+  const letters = choiceRows(
+    { context: "Q\nAnswer:", options: [" A", " B", " C", " D"], answer: 0 },
+    tokenizer,
+  );
+  const other = choiceRows({ context: "R\nAnswer:", options: [" A", " B"], answer: 0 }, tokenizer);
+  const words = choiceRows({ context: "Q\nAnswer:", options: [" A", " spot"], answer: 0 }, tokenizer);
+  const { passes, passOf } = forwardRows([...letters, ...other, ...words]);
+  assert.deepEqual(passOf, [0, 0, 0, 0, 1, 1, 0, 2]);
+  assert.deepEqual(passes[0], letters[0]!.ids.slice(0, -1));
+  assert.deepEqual(passes[2], words[1]!.ids.slice(0, -1));
+  assert.equal(passes.length, 3);
 });
