@@ -21,7 +21,7 @@ import { type MatrixRun, readJournal, runMatrix } from "../lib/experiment/matrix
 import { checkFits, methodLabel, type MethodSpec, methodSpecOf } from "../lib/experiment/setup.ts";
 import type { BenchContext, BenchSuite } from "../lib/harness/suite.ts";
 import { finetuneBaseConfig, type FinetuneBaseSpec, obtainFinetuneBase } from "../lib/finetune/base.ts";
-import { loadTaskData } from "../lib/finetune/data.ts";
+import { loadTaskData, taskDataDigest } from "../lib/finetune/data.ts";
 import type { FinetuneRunRecord, FinetuneRunRole, FinetuneRunSpec } from "../lib/records.ts";
 import {
   checkTaskFits,
@@ -143,11 +143,11 @@ export function gridOf(records: readonly FinetuneRunRecord[]): GridPoint[] {
   return records.map((r) => ({ lr: r.spec.lr, status: r.status, criterion: finalTrainingLoss(r.losses) }));
 }
 
-/** Task data, loaded once per (task, preset, data directory) in a process (both suites use it). */
+/** Task data, loaded once per (task, preset and its sizes, data directory) in a process (both suites use it). */
 const dataCache = new Map<string, Promise<TaskData>>();
 
 function taskData(task: string, preset: FinetunePreset, dataDir?: string): Promise<TaskData> {
-  const key = `${task}|${preset.name}|${dataDir ?? "analog"}`;
+  const key = `${task}|${preset.name}|${JSON.stringify(preset.sizes)}|${dataDir ?? "analog"}`;
   if (!dataCache.has(key)) {
     // A failed read is not kept: the next call reads the files again.
     dataCache.set(
@@ -219,7 +219,16 @@ class FinetunePlan {
     readonly tokenizer: Tokenizer,
   ) {}
 
-  spec(g: FinetuneGroup, seed: number, lr: number): FinetuneRunSpec {
+  /** Each task's {@link taskDataDigest}, computed once. */
+  readonly #digests = new Map<string, string>();
+
+  digest(task: string): string {
+    if (!this.#digests.has(task)) this.#digests.set(task, taskDataDigest(this.data.get(task)!, this.preset));
+    return this.#digests.get(task)!;
+  }
+
+  /** A run's spec; a reported run's (scored) carries its data digest, a search run's does not. */
+  spec(g: FinetuneGroup, seed: number, lr: number, scored = false): FinetuneRunSpec {
     return {
       ...methodSpecOf(g.spec),
       task: g.task,
@@ -230,6 +239,7 @@ class FinetunePlan {
       batch: this.preset.batch,
       base: this.baseName,
       data: this.o.data ?? "analog",
+      ...scored ? { dataDigest: this.digest(g.task) } : {},
     };
   }
 
@@ -240,6 +250,7 @@ class FinetunePlan {
         preset: this.preset.name,
         base: this.baseName,
         data: this.o.data ?? "analog",
+        dataDigest: this.digest(task),
       });
       return {
         id: untrainedBaseId(spec),
@@ -318,7 +329,7 @@ class FinetunePlan {
         return [];
       }
       const seeds = familySeeds(this.preset, finetuneTask(g.task).family, this.o.seeds);
-      return seeds.map((seed) => this.run(this.spec(g, seed, lr), "reported"));
+      return seeds.map((seed) => this.run(this.spec(g, seed, lr, true), "reported"));
     });
   }
 }

@@ -161,6 +161,11 @@ export interface FinetuneRunSpec extends MethodSpec {
   base: string;
   /** `analog`, or the `--data` directory. */
   data: string;
+  /**
+   * Of a scored run (reported, or the untrained base): the digest of the task's data and scoring sizes
+   * (`taskDataDigest` in `lib/finetune/data.ts`). A search run, which reads training loss only, has none.
+   */
+  dataDigest?: string;
 }
 
 /**

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { domainData, economyDocuments, licenceDocuments } from "./domain_analog.ts";
 import { clozeItems, vocabularyByLength } from "./cloze.ts";
@@ -25,7 +26,11 @@ const CLOZE_CONTEXT = 96;
 /** The analog data of a task. */
 async function analogData(task: string, preset: FinetunePreset): Promise<TaskData> {
   const { sizes } = preset;
-  const cloze = { count: sizes.domain.cloze, perDocument: 4, contextChars: CLOZE_CONTEXT };
+  const cloze = {
+    count: sizes.domain.cloze,
+    perDocument: sizes.domain.clozePerDocument,
+    contextChars: CLOZE_CONTEXT,
+  };
   switch (finetuneTask(task).name) {
     case "instruction":
       return { family: "instruction", ...await instructionAnalog(sizes.instruction, DATA_SEED) };
@@ -66,7 +71,7 @@ async function realData(task: string, dir: string, preset: FinetunePreset): Prom
   const heldOut = await readPlainText(join(at, "test.txt"));
   const cloze = clozeItems(heldOut, vocabularyByLength(train), {
     count: preset.sizes.domain.cloze,
-    perDocument: 4,
+    perDocument: preset.sizes.domain.clozePerDocument,
     contextChars: CLOZE_CONTEXT,
     seed: DATA_SEED,
   });
@@ -76,4 +81,15 @@ async function realData(task: string, dir: string, preset: FinetunePreset): Prom
 /** A task's data: real under `dataDir` when given, else its analog. */
 export function loadTaskData(task: string, preset: FinetunePreset, dataDir?: string): Promise<TaskData> {
   return dataDir === undefined ? analogData(task, preset) : realData(task, dataDir, preset);
+}
+
+/**
+ * A digest of everything a scored run's record depends on beyond its id's other parts: the task's data as
+ * loaded (training set and held-out items) and the preset's scoring sizes. It goes in the id of every scored
+ * run (`lib/finetune/experiment.ts`), so a journal never hands back a record scored on other items: a resized
+ * analog, an edited `--data` file, a changed perplexity sample. The first 12 hex digits of SHA-256.
+ */
+export function taskDataDigest(data: TaskData, preset: FinetunePreset): string {
+  const scoring = [preset.domainSeqLen, preset.perplexityBatches, preset.evalBatch];
+  return createHash("sha256").update(JSON.stringify([data, scoring])).digest("hex").slice(0, 12);
 }

@@ -40,6 +40,7 @@ export function finetuneRunId(spec: FinetuneRunSpec): string {
     `steps${spec.steps}xb${spec.batch}`,
     spec.base,
     spec.data,
+    ...spec.dataDigest ? [`data${spec.dataDigest}`] : [],
   ].join("|");
 }
 
@@ -192,14 +193,15 @@ function taskBatches(data: TaskData, preset: FinetunePreset, tokenizer: Tokenize
 /** The spec of the un-fine-tuned base on a task (its record's spec: FFT at rate 0 for 0 steps; nothing trains). */
 export function untrainedBaseSpec(
   task: string,
-  on: Pick<FinetuneRunSpec, "preset" | "base" | "data">,
+  on: Pick<FinetuneRunSpec, "preset" | "base" | "data" | "dataDigest">,
 ): FinetuneRunSpec {
   return { method: "fft", rank: null, task, seed: 0, lr: 0, steps: 0, batch: 0, ...on };
 }
 
 /** The key of the un-fine-tuned base's record on a task. */
 export function untrainedBaseId(spec: FinetuneRunSpec): string {
-  return [spec.preset, spec.task, "untrained-base", spec.base, spec.data].join("|");
+  const digest = spec.dataDigest ? [`data${spec.dataDigest}`] : [];
+  return [spec.preset, spec.task, "untrained-base", spec.base, spec.data, ...digest].join("|");
 }
 
 /** Scores the base itself, not fine-tuned, on a task's held-out items (Table 2's floor row). */

@@ -12,7 +12,8 @@
  * does: on LLaMA-2-7B r = 8 trains 0.3% of the block weights and r = 256 trains 9.5%; here r = 1 trains 1%
  * (the least possible) and r = 8 trains 8%. Each task trains 24 optimizer steps of 4 sequences (96
  * instruction questions, 96 math problems: one epoch; a domain: 4 passes over a fixed sample of 24 windows of
- * 96 tokens, since random windows made the loss of so short a run all noise), the rate grid has four points
+ * 96 tokens, since random windows made the loss of so short a run all noise; each domain is scored on 144
+ * cloze items from its 24 held-out documents), the rate grid has four points
  * for FFT and five for every adapter, and one seed is reported for instruction and math, three for the two
  * domains (the cheapest runs, and the only columns whose runs rise above the untrained base at this scale):
  * sized so that Tables 2 and 4 (58 (task, method, rank) groups) fit 30 minutes on 2 quiet cores with the
@@ -51,8 +52,11 @@ export interface AnalogSizes {
   instruction: { train: number; test: number };
   /** Problems per tier. */
   math: { train: number; test: number };
-  /** Held-out documents and cloze items of each domain. */
-  domain: { heldOut: number; cloze: number };
+  /**
+   * Held-out documents and cloze items of each domain, at most `clozePerDocument` items from one document (the
+   * items come from the documents in turn until there are enough).
+   */
+  domain: { heldOut: number; cloze: number; clozePerDocument: number };
 }
 
 /**
@@ -158,7 +162,9 @@ export const FINETUNE_PRESETS: Readonly<Record<string, FinetunePreset>> = {
     sizes: {
       instruction: { train: 96, test: 48 },
       math: { train: 48, test: 32 },
-      domain: { heldOut: 24, cloze: 48 },
+      // 144 items, 7 a document, draw on all 24 held-out documents (48 left one seed's 2-point steps coarser
+      // than the gaps between methods).
+      domain: { heldOut: 24, cloze: 144, clozePerDocument: 7 },
     },
     searchSeed: 100,
     // One seed for instruction and math (three more would take the suites past 30 minutes; README: the
@@ -192,7 +198,7 @@ export const FINETUNE_PRESETS: Readonly<Record<string, FinetunePreset>> = {
     sizes: {
       instruction: { train: 16, test: 8 },
       math: { train: 8, test: 8 },
-      domain: { heldOut: 4, cloze: 8 },
+      domain: { heldOut: 4, cloze: 8, clozePerDocument: 4 },
     },
     searchSeed: 100,
     seeds: [0],
@@ -239,7 +245,7 @@ export const FINETUNE_PRESETS: Readonly<Record<string, FinetunePreset>> = {
     sizes: {
       instruction: { train: 0, test: 0 },
       math: { train: 0, test: 0 },
-      domain: { heldOut: 0, cloze: 1000 },
+      domain: { heldOut: 0, cloze: 1000, clozePerDocument: 4 },
     },
     searchSeed: 100,
     seeds: [0],

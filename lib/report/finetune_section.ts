@@ -277,8 +277,9 @@ function compare(a: readonly number[], b: readonly number[]): "above" | "below" 
 }
 
 /**
- * Scores this close together (fractions) are one or two held-out items apart at the quick sizes (32 problems,
- * 48 questions): noise, not a ranking.
+ * Scores this close together (fractions) are noise, not a ranking: a margin fixed before the runs, one or two
+ * held-out items at the quick sizes of instruction and math (48 questions, 32 problems), 7 of the domains'
+ * 144 cloze items.
  */
 const FLOOR_SPREAD = 0.05;
 
@@ -290,7 +291,7 @@ export function atFloor(values: readonly number[]): boolean {
   return values.length > 0 && Math.max(...values) - Math.min(...values) <= FLOOR_SPREAD;
 }
 
-const FLOOR = "<b>These runs all score within 5 points of each other (one or two held-out items): at this " +
+const FLOOR = "<b>These runs all score within 5 points of each other (the fixed noise margin): at this " +
   "scale the analog does not separate the methods and cannot test the claim (neither agreement nor " +
   "disagreement).</b>";
 
@@ -314,7 +315,7 @@ export function noGainOverBase(
   if (best - meanSd(base).mean > FLOOR_SPREAD) return undefined;
   return `<b>The untrained base scores ${pct(base)}% and ${
     scored.map((r) => `${r.label} ${pct(r.scores)}%`).join(", ")
-  }: no run rises more than 5 points (a couple of held-out items) above the base, so fine-tuning taught ` +
+  }: no run rises more than 5 points (the fixed noise margin) above the base, so fine-tuning taught ` +
     `nothing this column measures and at this scale it cannot test the claim (neither agreement nor ` +
     `disagreement).</b>`;
 }
@@ -389,7 +390,7 @@ function claims(reported: readonly FinetuneRunRecord[], untrained: readonly Fine
     for (const rank of ranks) {
       const mora = of("mora", rank, column), lora = of("lora", rank, column);
       if (!mora.length || !lora.length) continue;
-      // A gap of a couple of held-out items is noise, whatever the sds say (one seed has none).
+      // A gap within the fixed 5-point margin is noise, whatever the sds say (one seed has none).
       const c = Math.abs(meanSd(mora).mean - meanSd(lora).mean) <= FLOOR_SPREAD
         ? "within"
         : compare(mora, lora);
@@ -403,7 +404,7 @@ function claims(reported: readonly FinetuneRunRecord[], untrained: readonly Fine
             untested ?? (c === "above"
               ? "MoRA is ahead beyond the sds and by more than 5 points; this agrees."
               : c === "within"
-              ? "<b>They are within the sds or 5 points (a couple of held-out items) of each other, so our " +
+              ? "<b>They are within the sds or 5 points (the fixed noise margin) of each other, so our " +
                 "analog does not show the paper's claim.</b>"
               : "<b>MoRA is behind beyond the sds and by more than 5 points, which disagrees with the " +
                 "paper's claim.</b>")

@@ -50,7 +50,7 @@ export const TINY_PRESET: FinetunePreset = {
   sizes: {
     instruction: { train: 4, test: 2 },
     math: { train: 4, test: 2 },
-    domain: { heldOut: 3, cloze: 2 },
+    domain: { heldOut: 3, cloze: 2, clozePerDocument: 4 },
   },
 };
 

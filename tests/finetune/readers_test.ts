@@ -96,7 +96,7 @@ Deno.test("bad files: a clear error with the path and the line", async () => {
 Deno.test("--data: every task reads its files in the documented layout", async () => {
   const preset = {
     ...FINETUNE_PRESETS.paper!,
-    sizes: { ...FINETUNE_PRESETS.paper!.sizes, domain: { heldOut: 0, cloze: 1 } },
+    sizes: { ...FINETUNE_PRESETS.paper!.sizes, domain: { heldOut: 0, cloze: 1, clozePerDocument: 4 } },
   };
   const instruction = await loadTaskData("instruction", preset, DATA);
   assert.equal(instruction.family, "instruction");

@@ -7,6 +7,7 @@ import {
   rebuildFinetuneRecords,
 } from "../../benchmarks/finetune.ts";
 import { loadAdapters } from "../../lib/adapters/peft.ts";
+import { loadTaskData, taskDataDigest } from "../../lib/finetune/data.ts";
 import { adapterFolder, finetuneRunId } from "../../lib/finetune/experiment.ts";
 import type { FinetuneRunRecord } from "../../lib/records.ts";
 import { familySeeds, finetunePreset } from "../../lib/finetune/presets.ts";
@@ -181,6 +182,19 @@ Deno.test({
       ["reported", 7],
     ]);
     assert.ok(resized.some((l) => l.includes("lr search: finance: fft")), resized.join("\n"));
+    // More cloze items: the saved search (training loss only) still counts, the scored runs are made again.
+    const moreItems = { ...TINY_PRESET, sizes: { ...TINY_PRESET.sizes } };
+    moreItems.sizes.domain = { ...moreItems.sizes.domain, cloze: 3 };
+    const rescored: string[] = [];
+    const fourth = await makeFinetuneSuite("table2", { ...o, preset: moreItems, tasks: ["finance"] })
+      .run(await context(rescored));
+    assert.ok(!rescored.some((l) => l.includes("lr search:")), rescored.join("\n"));
+    assert.equal(rescored.filter((l) => l.includes("recorded earlier")).length, 0, rescored.join("\n"));
+    assert.deepEqual(fourth.filter((r) => r.role !== "lr-search").map((r) => r.role).sort(), [
+      "base",
+      "reported",
+      "reported",
+    ]);
     await Deno.remove(outDir, { recursive: true });
   },
 });
@@ -200,4 +214,20 @@ Deno.test("a run's id names its training size, so a resized preset never reuses 
   };
   assert.equal(finetuneRunId(spec), "quick|math|lora|r1|-|seed0|lr0.01|steps24xb4|b|analog");
   assert.notEqual(finetuneRunId({ ...spec, steps: 48 }), finetuneRunId(spec));
+  // A scored run's id ends in its data digest.
+  assert.equal(
+    finetuneRunId({ ...spec, dataDigest: "0123456789ab" }),
+    "quick|math|lora|r1|-|seed0|lr0.01|steps24xb4|b|analog|data0123456789ab",
+  );
+});
+
+Deno.test("the data digest follows the scored items and scoring sizes, not the object", async () => {
+  const quick = finetunePreset("quick");
+  const data = await loadTaskData("finance", quick);
+  const digest = taskDataDigest(data, quick);
+  assert.match(digest, /^[0-9a-f]{12}$/);
+  assert.equal(taskDataDigest(await loadTaskData("finance", quick), quick), digest);
+  const fewer = { ...quick, sizes: { ...quick.sizes, domain: { ...quick.sizes.domain, cloze: 100 } } };
+  assert.notEqual(taskDataDigest(await loadTaskData("finance", fewer), fewer), digest);
+  assert.notEqual(taskDataDigest(data, { ...quick, perplexityBatches: 2 }), digest);
 });
