@@ -185,6 +185,11 @@ export interface FinetuneRunRecord extends MatrixRecord {
   scores: Record<string, number>;
   /** Held-out perplexity of a domain task. */
   perplexity?: number;
+  /**
+   * Of a math task, by paper column (GSM8K, MATH): the perplexity of the held-out problems' worked solutions
+   * under teacher forcing, a finer measure of the same learning than exact match (not the paper's metric).
+   */
+  solutionPerplexity?: Record<string, number>;
   /** Mean wall time of a training step, ms. */
   msPerStep: number;
 }

@@ -21,7 +21,7 @@ import { Trainer, TrainingDivergedError } from "../train/trainer.ts";
 import type { BaseModel } from "../uuid/base.ts";
 import { cyclicWindows, sftBatches, tokenizeExample } from "./batches.ts";
 import type { FinetunePreset } from "./presets.ts";
-import { bucket, choiceRows, promptIds, TaskScorer } from "./score.ts";
+import { bucket, choiceRows, promptIds, solutionRow, TaskScorer } from "./score.ts";
 import { finetuneTask, type TaskData } from "./tasks.ts";
 
 /** The unique key of a spec. */
@@ -133,6 +133,12 @@ export function checkTaskFits(
         if (n > context) {
           refuse(`problem ${item.source ?? item.prompt.slice(0, 40)} with its answer`, n, context);
         }
+        const solved = item.solution === undefined
+          ? 0
+          : solutionRow({ ...item, solution: item.solution }, tokenizer).ids.length;
+        if (solved > context) {
+          refuse(`problem ${item.source ?? item.prompt.slice(0, 40)} with its solution`, solved, context);
+        }
       }
     }
   }
@@ -144,7 +150,7 @@ async function scoreTask(
   data: TaskData,
   preset: FinetunePreset,
   task: string,
-): Promise<{ scores: Record<string, number>; perplexity?: number }> {
+): Promise<Pick<FinetuneRunRecord, "scores" | "perplexity" | "solutionPerplexity">> {
   const columns = finetuneTask(task).paperColumns;
   if (data.family === "instruction") {
     return {
@@ -156,11 +162,13 @@ async function scoreTask(
   }
   if (data.family === "math") {
     const extra = mathNewTokens(data, scorer.tokenizer);
-    const scores: Record<string, number> = {};
+    const scores: Record<string, number> = {}, solutionPerplexity: Record<string, number> = {};
     for (const [i, tier] of data.tiers.entries()) {
       scores[columns[i]!] = await scorer.mathAccuracy(tier.items, extra);
+      const ppl = await scorer.solutionPerplexity(tier.items);
+      if (ppl !== undefined) solutionPerplexity[columns[i]!] = ppl;
     }
-    return { scores };
+    return { scores, ...Object.keys(solutionPerplexity).length ? { solutionPerplexity } : {} };
   }
   return {
     scores: { [columns[0]!]: await scorer.choiceAccuracy(data.cloze) },
@@ -238,10 +246,12 @@ export async function scoreUntrainedBase(
 }
 
 /** Scores and perplexity as one log line. */
-function scoreLine(scored: { scores: Record<string, number>; perplexity?: number }): string {
+function scoreLine(scored: Pick<FinetuneRunRecord, "scores" | "perplexity" | "solutionPerplexity">): string {
   const shown = Object.entries(scored.scores).map(([k, v]) => `${k} ${(100 * v).toFixed(1)}%`);
   const ppl = scored.perplexity === undefined ? [] : [`perplexity ${scored.perplexity.toFixed(2)}`];
-  return [...shown, ...ppl].join(", ");
+  const solved = Object.entries(scored.solutionPerplexity ?? {})
+    .map(([k, v]) => `${k} solution perplexity ${v.toFixed(3)}`);
+  return [...shown, ...ppl, ...solved].join(", ");
 }
 
 /** Options of {@link runFinetuneExperiment}. */

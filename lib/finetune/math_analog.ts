@@ -112,6 +112,7 @@ export function mathAnalog(sizes: { train: number; test: number }, seed: number)
     items: problems(t, sizes.test, seed, "test", seen).map((p) => ({
       prompt: mathPrompt(p.question),
       answer: p.answer,
+      solution: mathExample(p).completion,
     })),
   }));
   return { train, tiers };

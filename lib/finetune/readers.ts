@@ -80,15 +80,23 @@ export async function readMathTrain(path: string): Promise<SftExample[]> {
   });
 }
 
-/** GSM8K-format lines as held-out problems (the final answer after `####`). */
+/**
+ * GSM8K-format lines as held-out problems: the final answer after `####`, and the whole `answer` field (the
+ * worked solution) as the solution, as {@link readMathTrain} makes GSM8K's completions.
+ */
 export async function readMathTest(path: string): Promise<MathItem[]> {
   const what = "math test problems (GSM8K JSONL)";
   return (await readJsonl(path, what)).map((r) => {
-    const answer = finalAnswer(stringField(r, "answer", what));
+    const solution = stringField(r, "answer", what), answer = finalAnswer(solution);
     if (answer === undefined || answer === "") {
       throw new SyntaxError(`Cannot read ${what}: ${r.at} has no final answer ("#### …") in "answer"`);
     }
-    return { prompt: mathPrompt(stringField(r, "question", what)), answer, source: r.at };
+    return {
+      prompt: mathPrompt(stringField(r, "question", what)),
+      answer,
+      solution: ` ${solution}`,
+      source: r.at,
+    };
   });
 }
 

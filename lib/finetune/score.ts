@@ -3,7 +3,8 @@
  *
  * - multiple choice (MMLU, and the domains' cloze): each option's summed log-likelihood as a continuation of
  *   the context; the highest wins (ties go to the first), as the MMLU harness scores the answer letters;
- * - math: exact match of the final answer (`lib/finetune/format.ts` `finalAnswer`) of a greedy generation;
+ * - math: exact match of the final answer (`lib/finetune/format.ts` `finalAnswer`) of a greedy generation,
+ *   and the perplexity of the held-out worked solutions under teacher forcing (tokenized as in training);
  * - domain perplexity: `lib/train/evaluate.ts` on the held-out documents' token stream.
  *
  * Sequences are grouped into lengths rounded up to {@link LENGTH_BUCKET} tokens, so that few plans are built.
@@ -22,6 +23,7 @@ import type { LlamaModel } from "../model/llama.ts";
 import { buildTrainPlan, type TrainPlan } from "../model/train_plan.ts";
 import { IGNORE_INDEX } from "../ops/cross_entropy.ts";
 import { evaluate } from "../train/evaluate.ts";
+import { tokenizeExample } from "./batches.ts";
 import { finalAnswer } from "./format.ts";
 import type { ChoiceItem, DomainDocument, MathItem } from "./tasks.ts";
 
@@ -71,6 +73,15 @@ export interface Row {
 export function choiceRows(item: ChoiceItem, tokenizer: Tokenizer): Row[] {
   const context = [tokenizer.bos, ...tokenizer.encode(item.context)];
   return item.options.map((o) => ({ ids: [...context, ...tokenizer.encode(o)], from: context.length - 1 }));
+}
+
+/** The row of a problem's worked solution after its prompt, tokenized as a training example (EOS last). */
+export function solutionRow(item: MathItem & { solution: string }, tokenizer: Tokenizer): Row {
+  const { ids, completionStart } = tokenizeExample(
+    { prompt: item.prompt, completion: item.solution },
+    tokenizer,
+  );
+  return { ids, from: completionStart - 1 };
 }
 
 /** The prompt ids of a problem: BOS and the prompt. */
@@ -197,6 +208,20 @@ export class TaskScorer {
   async mathAccuracy(items: readonly MathItem[], maxNewTokens: number): Promise<number> {
     const generated = await this.generate(items, maxNewTokens);
     return exactMatch(generated, items.map((i) => i.answer));
+  }
+
+  /**
+   * Perplexity of the problems' worked solutions (every solution token and the EOS, after its prompt);
+   * undefined when no problem has one.
+   */
+  async solutionPerplexity(items: readonly MathItem[]): Promise<number | undefined> {
+    const rows = items.flatMap((i) =>
+      i.solution === undefined ? [] : [solutionRow({ ...i, solution: i.solution }, this.tokenizer)]
+    );
+    if (rows.length === 0) return undefined;
+    const ll = await this.logLikelihoods(rows);
+    const tokens = rows.reduce((n, r) => n + r.ids.length - r.from - 1, 0);
+    return Math.exp(-ll.reduce((a, b) => a + b, 0) / tokens);
   }
 
   /**

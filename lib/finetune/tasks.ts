@@ -34,6 +34,11 @@ export interface MathItem {
   prompt: string;
   /** The final answer, normalized ({@link normalizeAnswer} in `lib/finetune/score.ts`). */
   answer: string;
+  /**
+   * The worked solution as a training completion (a leading space, the `#### answer` line last), when the
+   * data has one: the held-out solution perplexity scores it.
+   */
+  solution?: string;
   source?: string;
 }
 
@@ -107,10 +112,12 @@ export const FINETUNE_TASKS: Readonly<Record<string, TaskInfo>> = {
       "problems with worked step-by-step solutions teach the same: the model must carry a quantity " +
       "through several operations; the harder tier has more steps and larger numbers, as MATH is harder " +
       "than GSM8K. Scored as the paper does, by exact match of the final answer in greedy generation on " +
-      "held-out problems.",
+      "held-out problems, and, since at CPU scale exact match sits at its floor, by the perplexity of the " +
+      "held-out worked solutions under teacher forcing: a finer measure of the same learning.",
     cannot: "MATH's problems are competition mathematics (algebra, geometry, number theory) and GSM8K's " +
       "need language understanding; these are templated arithmetic chains, so they test carrying a " +
-      "computation in a format, not mathematical insight.",
+      "computation in a format, not mathematical insight. The solution perplexity is not the paper's " +
+      "metric: it says how much of the solutions a run took in, not whether it would finish a problem.",
   },
   biomed: {
     name: "biomed",

@@ -15,6 +15,7 @@ import type { FinetuneRunRecord } from "../records.ts";
 import { FINETUNE_TASKS } from "../finetune/tasks.ts";
 import type { Environment } from "../harness/env.ts";
 import { barChart, type Datum } from "./charts.ts";
+import { mathPerplexityClaim, operatorPerplexityClaim } from "./solution_perplexity.ts";
 import { escapeHtml } from "./html.ts";
 import type { Cell, ReportChart, ReportSection, ReportTable } from "./model.ts";
 
@@ -64,6 +65,12 @@ function scores(
   pick: (r: FinetuneRunRecord) => boolean,
 ) {
   return records.filter((r) => pick(r) && r.scores[column] !== undefined).map((r) => r.scores[column]!);
+}
+
+/** Solution perplexities of one math column over the seeds of a (method, rank). */
+function solved(records: readonly FinetuneRunRecord[], method: string, rank: number | null, column: string) {
+  return records.filter((r) => r.spec.method === method && r.spec.rank === rank)
+    .flatMap((r) => r.solutionPerplexity?.[column] ?? []);
 }
 
 /** The paper's Table 2 row of a method at a paper rank. */
@@ -152,36 +159,77 @@ function table2(
   };
 }
 
-function perplexityTable(
+/** A column of a {@link measureTable}: its header and the value a record gives it (undefined: not this column). */
+interface MeasureColumn {
+  header: string;
+  value: (r: FinetuneRunRecord) => number | undefined;
+}
+
+/**
+ * A mean ± sd table of one measure: the untrained base's row, then Table 2's rows of the records that have
+ * it; undefined when none has.
+ */
+function measureTable(
+  caption: string,
   reported: readonly FinetuneRunRecord[],
   untrained: readonly FinetuneRunRecord[],
+  columns: readonly MeasureColumn[],
 ): ReportTable | undefined {
-  const domain = reported.filter((r) => r.perplexity !== undefined);
-  if (domain.length === 0) return undefined;
+  const has = (r: FinetuneRunRecord) => columns.some((c) => c.value(r) !== undefined);
+  const measured = reported.filter(has);
+  if (measured.length === 0) return undefined;
   const ranks = ranksOf(reported);
-  const tasks = [...new Set(domain.map((r) => r.spec.task))];
+  const cells = (rs: readonly FinetuneRunRecord[]) =>
+    columns.map((c) => {
+      const v = rs.flatMap((r) => c.value(r) ?? []);
+      return v.length ? formatMeanSd(v, 1, 2) : null;
+    });
   return {
-    caption: `Continual-pretraining analogs: perplexity of held-out domain documents (lower is better), ` +
-      `mean ± sd over seeds. The paper reports no perplexity for these tasks.`,
-    columns: ["Method", ...tasks.map((t) => `${t} perplexity (${FINETUNE_TASKS[t]?.analog ?? t})`)],
+    caption,
+    columns: ["Method", ...columns.map((c) => c.header)],
     rows: [
-      ...untrained.some((r) => r.perplexity !== undefined)
-        ? [{ label: BASE_ROW, pick: () => true, of: untrained }]
-        : [],
-      ...table2Rows(domain).map((row) => ({
-        label: rowLabel(row.method, row.rank, ranks, row.variant),
-        pick: row.pick,
-        of: domain,
-      })),
-    ].map((row) => [
-      row.label,
-      ...tasks.map((t) => {
-        const v = row.of.filter((r) => row.pick(r) && r.spec.task === t && r.perplexity !== undefined)
-          .map((r) => r.perplexity!);
-        return v.length ? formatMeanSd(v, 1, 2) : null;
-      }),
-    ]),
+      ...untrained.some(has) ? [[BASE_ROW, ...cells(untrained)]] : [],
+      ...table2Rows(measured).map((row) => [
+        rowLabel(row.method, row.rank, ranks, row.variant),
+        ...cells(measured.filter(row.pick)),
+      ]),
+    ],
   };
+}
+
+function perplexityTable(reported: readonly FinetuneRunRecord[], untrained: readonly FinetuneRunRecord[]) {
+  const tasks = [...new Set(reported.filter((r) => r.perplexity !== undefined).map((r) => r.spec.task))];
+  return measureTable(
+    `Continual-pretraining analogs: perplexity of held-out domain documents (lower is better), ` +
+      `mean ± sd over seeds. The paper reports no perplexity for these tasks.`,
+    reported,
+    untrained,
+    tasks.map((t) => ({
+      header: `${t} perplexity (${FINETUNE_TASKS[t]?.analog ?? t})`,
+      value: (r) => r.spec.task === t ? r.perplexity : undefined,
+    })),
+  );
+}
+
+/** The math tiers' solution-perplexity columns, by paper column. */
+const SOLUTION_COLUMNS: readonly MeasureColumn[] = ["GSM8K", "MATH"].map((column) => ({
+  header: `${column}-like tier: solution perplexity`,
+  value: (r) => r.solutionPerplexity?.[column],
+}));
+
+/** What the solution perplexity is, for captions. */
+const SOLUTION_MEANING =
+  "perplexity of the held-out problems' worked solutions under teacher forcing (lower " +
+  "is better): a finer measure of how much of the solutions' format and arithmetic a run took in than exact " +
+  "match, which it does not replace (the paper reports exact match only)";
+
+function solutionTable(reported: readonly FinetuneRunRecord[], untrained: readonly FinetuneRunRecord[]) {
+  return measureTable(
+    `Math analog: ${SOLUTION_MEANING}; mean ± sd over seeds.`,
+    reported,
+    untrained,
+    SOLUTION_COLUMNS,
+  );
 }
 
 function analogTable(tasks: readonly string[]): ReportTable {
@@ -292,7 +340,7 @@ export function atFloor(values: readonly number[]): boolean {
 }
 
 const FLOOR = "<b>These runs all score within 5 points of each other (the fixed noise margin): at this " +
-  "scale the analog does not separate the methods and cannot test the claim (neither agreement nor " +
+  "scale this score does not separate the methods and cannot test the claim (neither agreement nor " +
   "disagreement).</b>";
 
 /** Scores as a mean ± sd cell in percent, or an empty cell. */
@@ -384,6 +432,17 @@ function claims(reported: readonly FinetuneRunRecord[], untrained: readonly Fine
               ? "This agrees with the paper's claim."
               : "<b>This disagrees with the paper's claim.</b>")),
       );
+      const fftSolved = solved(reported, "fft", null, column);
+      const pairs = both.map((m) => ({
+        label: PAPER_METHOD[m]!,
+        small: solved(reported, m, small, column),
+        large: solved(reported, m, large, column),
+      })).filter((p) => p.small.length && p.large.length);
+      if (fftSolved.length && pairs.length) {
+        lines.push(
+          `<b>Math (${column}), finer measure:</b> ${mathPerplexityClaim(column, fftSolved, pairs)}`,
+        );
+      }
     }
   }
   for (const column of ["BioMed", "Finance"]) {
@@ -435,7 +494,7 @@ export function finetuneSection(records: readonly FinetuneRunRecord[], env: Envi
     `MoRA uses rotation (Eq. 9) at the small rank and sharing (Eq. 6) at the large one, as the paper does. ` +
     `Every run trains at the rate its own search chose on training loss.</p>${claims(reported, untrained)}`;
   const failures = failureTable(records);
-  const ppl = perplexityTable(reported, untrained);
+  const ppl = perplexityTable(reported, untrained), solutions = solutionTable(reported, untrained);
   return {
     id: "finetune",
     title: "Fine-tuning analogs (paper Table 2)",
@@ -444,12 +503,35 @@ export function finetuneSection(records: readonly FinetuneRunRecord[], env: Envi
       table2(reported, untrained),
       analogTable(tasks),
       ...ppl ? [ppl] : [],
+      ...solutions ? [solutions] : [],
       ...search.length ? [searchTable(search)] : [],
       ...failures ? [failures] : [],
     ],
     charts: columnTasks().filter((c) => reported.some((r) => r.scores[c.column] !== undefined))
       .map((c) => columnChart(reported, c.column, c.analog)),
   };
+}
+
+/** Table 4's operators on the solution perplexity, by rank and tier; none when no run has it. */
+function solutionTable4(
+  variants: readonly string[],
+  ranks: readonly number[],
+  untrained: readonly FinetuneRunRecord[],
+  solvedOf: (variant: string, rank: number, column: string) => number[],
+): ReportTable[] {
+  const tiers = ["GSM8K", "MATH"];
+  const cell = (v: readonly number[]) => v.length ? formatMeanSd(v, 1, 2) : null;
+  const rows = variants.map((v) => [
+    `${v} (Eq. ${EQUATIONS[v]})`,
+    ...ranks.flatMap((rank) => tiers.map((c) => cell(solvedOf(v, rank, c)))),
+  ]);
+  if (rows.every((row) => row.slice(1).every((c) => c === null))) return [];
+  const base = tiers.map((c) => cell(untrained.flatMap((r) => r.solutionPerplexity?.[c] ?? [])));
+  return [{
+    caption: `Table 4 analog, finer measure: ${SOLUTION_MEANING}; mean ± sd over seeds.`,
+    columns: ["Operator", ...ranks.flatMap((rank) => tiers.map((c) => `r=${rank} ${c}-like tier`))],
+    rows: [...base.some((c) => c !== null) ? [[BASE_ROW, ...ranks.flatMap(() => base)]] : [], ...rows],
+  }];
 }
 
 const EQUATIONS: Record<string, number> = Object.fromEntries(PAPER_TABLE4.rows.map((r) => [r.variant, r.eq]));
@@ -466,6 +548,9 @@ export function ablationSection(records: readonly FinetuneRunRecord[], env: Envi
   );
   const of = (variant: string, rank: number, column: string) =>
     scores(reported, column, (r) => r.spec.variant === variant && r.spec.rank === rank);
+  const solvedOf = (variant: string, rank: number, column: string) =>
+    reported.filter((r) => r.spec.variant === variant && r.spec.rank === rank)
+      .flatMap((r) => r.solutionPerplexity?.[column] ?? []);
   const baseOf = (column: string) => scores(untrained, column, () => true);
   const baseRow: Cell[][] = untrained.length
     ? [[BASE_ROW, ...ranks.flatMap(() => [pctCell(baseOf("GSM8K")), null, pctCell(baseOf("MATH"))])]]
@@ -507,6 +592,9 @@ export function ablationSection(records: readonly FinetuneRunRecord[], env: Envi
         : "<b>a different order, which disagrees with the paper's ranking.</b>") +
       "</p>"
     : "";
+  const proxy = small === undefined
+    ? undefined
+    : operatorPerplexityClaim(small, (v) => solvedOf(v, small, "GSM8K"));
   const values: Datum[] = variants.flatMap((v) =>
     ranks.flatMap((rank) => {
       const s = of(v, rank, "GSM8K");
@@ -524,7 +612,7 @@ export function ablationSection(records: readonly FinetuneRunRecord[], env: Envi
       }</b> ` +
       `on <b>${escapeHtml(env.adapter.description)}</b>. Ours is the <b>${escapeHtml(analog)}</b> analog ` +
       `(exact match of the final answer, greedy generation, held-out problems); each operator at its own ` +
-      `searched rate.</p>${claim}`,
+      `searched rate.</p>${claim}${proxy ? `<p>${proxy}</p>` : ""}`,
     tables: [
       {
         caption:
@@ -541,6 +629,7 @@ export function ablationSection(records: readonly FinetuneRunRecord[], env: Envi
         ],
         rows: [...baseRow, ...rows],
       },
+      ...solutionTable4(variants, ranks, untrained, solvedOf),
       ...search.length ? [searchTable(search)] : [],
       ...failures ? [failures] : [],
     ],

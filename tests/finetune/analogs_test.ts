@@ -47,7 +47,12 @@ Deno.test("math analog: seeded, both tiers train, held-out questions are never t
   const trained = new Set(a.train.map((e) => e.prompt));
   for (const tier of a.tiers) {
     assert.equal(tier.items.length, 20);
-    for (const item of tier.items) assert.ok(!trained.has(item.prompt), item.prompt);
+    for (const item of tier.items) {
+      assert.ok(!trained.has(item.prompt), item.prompt);
+      // Its worked solution, in the training completion's form, ends in its answer.
+      assert.match(item.solution!, new RegExp(`^ .*\n#### ${item.answer}$`, "s"));
+      assert.equal(checkEquations(item.solution!), item.answer);
+    }
   }
 });
 

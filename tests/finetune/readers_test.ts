@@ -27,6 +27,8 @@ Deno.test("GSM8K JSONL: question/answer as training data and as held-out problem
   assert.match(train[0]!.completion, /#### 18$/);
   const test = await readMathTest(`${DATA}/math/gsm8k.jsonl`);
   assert.deepEqual(test.map((t) => t.answer), ["18", "3"]);
+  // The held-out solution is the answer field as a training completion.
+  assert.equal(test[0]!.solution, train[0]!.completion);
   assert.equal(test[1]!.source, `${DATA}/math/gsm8k.jsonl:3`, "a blank line is skipped but counted");
   assert.deepEqual((await readMathTest(`${DATA}/math/math.jsonl`)).map((t) => t.answer), ["70000"]);
 });

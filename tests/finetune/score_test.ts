@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { getTokenizer } from "../../lib/data/tokenizer.ts";
-import { choiceRows, forwardRows, TaskScorer } from "../../lib/finetune/score.ts";
+import { choiceRows, forwardRows, solutionRow, TaskScorer } from "../../lib/finetune/score.ts";
 import { runDispatches } from "../../lib/gpu/kernel.ts";
 import { readTensor } from "../../lib/gpu/tensor.ts";
 import { initLlamaWeights } from "../../lib/model/init.ts";
@@ -37,6 +37,20 @@ Deno.test({
       assert.ok(Math.abs(ll[i]! + mean! * count!) < 1e-3, `${ll[i]} vs ${-mean! * count!}`);
       plan.destroy();
     }
+    // A solution's perplexity is exp of the mean loss on its tokens and EOS, as the model computes it.
+    const problem = { prompt: "Question: 2+2?\nAnswer:", answer: "4", solution: " 2+2=4.\n#### 4" };
+    const solvedRow = solutionRow(problem, tokenizer);
+    assert.equal(solvedRow.ids.at(-1), tokenizer.eos);
+    const plan = await buildTrainPlan(model, { batch: 1, seqLen: solvedRow.ids.length });
+    const labels = new Int32Array(solvedRow.ids.length).fill(IGNORE_INDEX);
+    for (let t = solvedRow.from + 1; t < solvedRow.ids.length; t++) labels[t] = solvedRow.ids[t]!;
+    plan.writeBatch(Uint32Array.from(solvedRow.ids), labels);
+    await runDispatches(gpu, plan.forward);
+    const [meanLoss] = await readTensor(plan.stats);
+    const ppl = await scorer.solutionPerplexity([problem, { prompt: "x", answer: "1" }]);
+    assert.ok(Math.abs(Math.log(ppl!) - meanLoss!) < 1e-4, `${Math.log(ppl!)} vs ${meanLoss}`);
+    assert.equal(await scorer.solutionPerplexity([{ prompt: "x", answer: "1" }]), undefined);
+    plan.destroy();
     // The right option is the one of highest likelihood.
     const best = ll.indexOf(Math.max(...ll));
     assert.equal(await scorer.choiceAccuracy([{ ...item, answer: best }]), 1);

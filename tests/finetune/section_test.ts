@@ -124,7 +124,7 @@ Deno.test("an analog at its floor (every run 0%, or one problem apart) is said t
   const ablation = ["truncation", "rotation"].map((v) => record("math", "mora", 1, 0, zero, v));
   assert.match(
     ablationSection(ablation, ENV).intro,
-    /within 5 points of each other .*: at this scale the analog does not separate/,
+    /within 5 points of each other .*: at this scale this score does not separate/,
   );
   const table2 = [
     record("math", "lora", 1, 0, { GSM8K: 1 / 32, MATH: 0 }),
@@ -194,4 +194,53 @@ Deno.test("seeds per column: one count when the columns agree, each column's cou
   assert.equal(lora[seeds], "–/–/1/1/–/3");
   assert.match(section.intro, /With one seed there is no sd: a gap is a gap \(GSM8K, MATH\)/);
   assert.match(section.intro, /Finance, r=1\):.*MoRA 60\.0% vs LoRA 41\.0%/);
+});
+
+Deno.test("solution perplexity: a table in both sections and the claims read on it, beside the floor of exact match", () => {
+  const solved = (ppl: number) => ({ GSM8K: ppl, MATH: ppl + 1 });
+  const at = (r: FinetuneRunRecord, ppl: number) => ({ ...r, solutionPerplexity: solved(ppl) });
+  const base = { ...at(record("math", "fft", null, 0, { GSM8K: 0, MATH: 0 }), 40), role: "base" as const };
+  const table2 = finetuneSection([
+    base,
+    at(record("math", "fft", null, 0, { GSM8K: 0, MATH: 0 }), 5),
+    at(record("math", "lora", 1, 0, { GSM8K: 0, MATH: 0 }), 20),
+    at(record("math", "lora", 8, 0, { GSM8K: 0, MATH: 0 }), 15),
+  ], ENV);
+  const table = table2.tables.find((t) => t.caption?.startsWith("Math analog: perplexity"))!;
+  assert.deepEqual(table.columns, [
+    "Method",
+    "GSM8K-like tier: solution perplexity",
+    "MATH-like tier: solution perplexity",
+  ]);
+  assert.deepEqual(table.rows.map((r) => r.slice(0, 2)), [
+    ["Base, not fine-tuned (the floor)", "40.00"],
+    ["FFT", "5.00"],
+    ["LoRA r=1 (paper r=8)", "20.00"],
+    ["LoRA r=8 (paper r=256)", "15.00"],
+  ]);
+  assert.match(table2.intro, /Math \(GSM8K\):.*taught nothing this column measures/);
+  assert.match(
+    table2.intro,
+    /Math \(GSM8K\), finer measure:<\/b> On the held-out solution perplexity.*partly agrees/,
+  );
+  const ppl: Record<string, number> = { truncation: 9, sharing: 7, decouple: 5.5, rotation: 5 };
+  const ablation = ablationSection([
+    base,
+    ...Object.entries(ppl).flatMap(([v, p]) =>
+      [1, 8].map((rank) => at(record("math", "mora", rank, 0, { GSM8K: 0, MATH: 0 }, v), p))
+    ),
+  ], ENV);
+  const t4 = ablation.tables.find((t) => t.caption?.startsWith("Table 4 analog, finer measure"))!;
+  assert.deepEqual(t4.columns.slice(1), [
+    "r=1 GSM8K-like tier",
+    "r=1 MATH-like tier",
+    "r=8 GSM8K-like tier",
+    "r=8 MATH-like tier",
+  ]);
+  assert.deepEqual(t4.rows[0], ["Base, not fine-tuned (the floor)", "40.00", "41.00", "40.00", "41.00"]);
+  assert.deepEqual(t4.rows[1], ["truncation (Eq. 4)", "9.00", "10.00", "9.00", "10.00"]);
+  assert.match(
+    ablation.intro,
+    /rotation 5\.00, decouple 5\.50, sharing 7\.00, truncation 9\.00.*Every pair holds/,
+  );
 });

@@ -117,6 +117,10 @@ Deno.test({
       assert.ok(r.status !== "ok" || Object.values(r.scores).every((s) => s >= 0 && s <= 1), r.id);
       assert.deepEqual(Object.keys(r.scores), r.spec.task === "math" ? ["GSM8K", "MATH"] : ["Finance"]);
       if (r.spec.task === "finance") assert.ok(r.perplexity! > 1);
+      if (r.spec.task === "math") {
+        assert.deepEqual(Object.keys(r.solutionPerplexity!), ["GSM8K", "MATH"]);
+        assert.ok(Object.values(r.solutionPerplexity!).every((p) => p > 1), r.id);
+      }
     }
     const saved = JSON.parse(await Deno.readTextFile(lrSearchPath(outDir, "tiny")));
     assert.equal(saved.records.length, search.length);
