@@ -288,32 +288,53 @@ function failureTable(records: readonly FinetuneRunRecord[]): ReportTable | unde
   };
 }
 
-/** Bars of a column's mean score against method, grouped by rank. */
-function columnChart(reported: readonly FinetuneRunRecord[], column: string, analog: string): ReportChart {
+/** Bars of a measure's mean over seeds against method, grouped by rank. */
+function methodChart(
+  reported: readonly FinetuneRunRecord[],
+  o: { name: string; title: string; axis: string; of: (rs: readonly FinetuneRunRecord[]) => number[] },
+): ReportChart {
   const ranks = ranksOf(reported);
   const values: Datum[] = table2Rows(reported).flatMap((row) => {
-    const v = scores(reported, column, row.pick);
+    const v = o.of(reported.filter(row.pick));
     if (v.length === 0) return [];
     const rank = row.rank === null
       ? "full"
       : `r=${row.rank}${paperRank(row.rank, ranks) ? ` (paper ${paperRank(row.rank, ranks)})` : ""}`;
-    return [{
-      method: PAPER_METHOD[row.method] ?? row.method,
-      rank,
-      score: 100 * meanSd(v).mean,
-      seeds: v.length,
-    }];
+    return [{ method: PAPER_METHOD[row.method] ?? row.method, rank, value: meanSd(v).mean, seeds: v.length }];
   });
   return {
-    name: `finetune-${column.toLowerCase()}`,
+    name: o.name,
     spec: barChart({
-      title: `${column} analog (${analog}): accuracy (%) by method and rank, mean over seeds`,
+      title: o.title,
       values,
       category: { field: "method", title: "Method" },
-      value: { field: "score", title: "Accuracy (%)", type: "quantitative" },
+      value: { field: "value", title: o.axis, type: "quantitative" },
       group: { field: "rank", title: "Rank" },
     }),
   };
+}
+
+/** Bars of a column's mean score against method, grouped by rank. */
+function columnChart(reported: readonly FinetuneRunRecord[], column: string, analog: string): ReportChart {
+  return methodChart(reported, {
+    name: `finetune-${column.toLowerCase()}`,
+    title: `${column} analog (${analog}): accuracy (%) by method and rank, mean over seeds`,
+    axis: "Accuracy (%)",
+    of: (rs) => scores(rs, column, () => true).map((v) => 100 * v),
+  });
+}
+
+/** Bars of the GSM8K-like tier's solution perplexity against method; none when no run has it. */
+function solutionChart(reported: readonly FinetuneRunRecord[]): ReportChart[] {
+  const of = (rs: readonly FinetuneRunRecord[]) => rs.flatMap((r) => r.solutionPerplexity?.GSM8K ?? []);
+  if (of(reported).length === 0) return [];
+  return [methodChart(reported, {
+    name: "finetune-gsm8k-solution-perplexity",
+    title: "GSM8K-like tier: held-out solution perplexity (lower is better; not the paper's metric) by " +
+      "method and rank, mean over seeds",
+    axis: "Solution perplexity",
+    of,
+  })];
 }
 
 /** Whether mean a is above b beyond their summed sds, below, or within. */
@@ -507,8 +528,11 @@ export function finetuneSection(records: readonly FinetuneRunRecord[], env: Envi
       ...search.length ? [searchTable(search)] : [],
       ...failures ? [failures] : [],
     ],
-    charts: columnTasks().filter((c) => reported.some((r) => r.scores[c.column] !== undefined))
-      .map((c) => columnChart(reported, c.column, c.analog)),
+    charts: [
+      ...columnTasks().filter((c) => reported.some((r) => r.scores[c.column] !== undefined))
+        .map((c) => columnChart(reported, c.column, c.analog)),
+      ...solutionChart(reported),
+    ],
   };
 }
 
@@ -595,12 +619,6 @@ export function ablationSection(records: readonly FinetuneRunRecord[], env: Envi
   const proxy = small === undefined
     ? undefined
     : operatorPerplexityClaim(small, (v) => solvedOf(v, small, "GSM8K"));
-  const values: Datum[] = variants.flatMap((v) =>
-    ranks.flatMap((rank) => {
-      const s = of(v, rank, "GSM8K");
-      return s.length ? [{ operator: v, rank: `r=${rank}`, score: 100 * meanSd(s).mean }] : [];
-    })
-  );
   const failures = failureTable(records);
   return {
     id: "ablation",
@@ -633,17 +651,45 @@ export function ablationSection(records: readonly FinetuneRunRecord[], env: Envi
       ...search.length ? [searchTable(search)] : [],
       ...failures ? [failures] : [],
     ],
-    charts: values.length
-      ? [{
+    charts: [
+      operatorChart(variants, ranks, {
         name: "ablation-operators",
-        spec: barChart({
-          title: "Table 4 analog: GSM8K-like accuracy (%) by MoRA operator and rank, mean over seeds",
-          values,
-          category: { field: "operator", title: "Operator", sort: variants },
-          value: { field: "score", title: "Accuracy (%)", type: "quantitative" },
-          group: { field: "rank", title: "Rank" },
-        }),
-      }]
-      : [],
+        title: "Table 4 analog: GSM8K-like accuracy (%) by MoRA operator and rank, mean over seeds",
+        axis: "Accuracy (%)",
+        of: (v, rank) => of(v, rank, "GSM8K").map((x) => 100 * x),
+      }),
+      operatorChart(variants, ranks, {
+        name: "ablation-operators-solution-perplexity",
+        title: "Table 4 analog: GSM8K-like held-out solution perplexity (lower is better; not the paper's " +
+          "metric) by MoRA operator and rank, mean over seeds",
+        axis: "Solution perplexity",
+        of: (v, rank) => solvedOf(v, rank, "GSM8K"),
+      }),
+    ].flatMap((c) => c ?? []),
+  };
+}
+
+/** Bars of a measure's mean over seeds against MoRA operator, grouped by rank; undefined with no values. */
+function operatorChart(
+  variants: readonly string[],
+  ranks: readonly number[],
+  o: { name: string; title: string; axis: string; of: (variant: string, rank: number) => number[] },
+): ReportChart | undefined {
+  const values: Datum[] = variants.flatMap((v) =>
+    ranks.flatMap((rank) => {
+      const x = o.of(v, rank);
+      return x.length ? [{ operator: v, rank: `r=${rank}`, value: meanSd(x).mean }] : [];
+    })
+  );
+  if (values.length === 0) return undefined;
+  return {
+    name: o.name,
+    spec: barChart({
+      title: o.title,
+      values,
+      category: { field: "operator", title: "Operator", sort: [...variants] },
+      value: { field: "value", title: o.axis, type: "quantitative" },
+      group: { field: "rank", title: "Rank" },
+    }),
   };
 }

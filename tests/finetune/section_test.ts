@@ -243,4 +243,17 @@ Deno.test("solution perplexity: a table in both sections and the claims read on 
     ablation.intro,
     /rotation 5\.00, decouple 5\.50, sharing 7\.00, truncation 9\.00.*Every pair holds/,
   );
+  // A chart of it in each section, beside the accuracy charts.
+  assert.deepEqual(table2.charts.map((c) => c.name), [
+    "finetune-gsm8k",
+    "finetune-math",
+    "finetune-gsm8k-solution-perplexity",
+  ]);
+  const bars =
+    (table2.charts[2]!.spec as { data: { values: { method: string; value: number }[] } }).data.values;
+  assert.deepEqual(bars.map((b) => [b.method, b.value]), [["FFT", 5], ["LoRA", 20], ["LoRA", 15]]);
+  assert.deepEqual(ablation.charts.map((c) => c.name), [
+    "ablation-operators",
+    "ablation-operators-solution-perplexity",
+  ]);
 });
