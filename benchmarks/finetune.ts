@@ -41,7 +41,8 @@ import {
   lrGrid,
 } from "../lib/finetune/presets.ts";
 import { finetuneTask, type TaskData, type TaskFamily } from "../lib/finetune/tasks.ts";
-import { ablationSection, finetuneSection } from "../lib/report/finetune_section.ts";
+import { ablationSection } from "../lib/report/ablation_section.ts";
+import { finetuneSection } from "../lib/report/finetune_section.ts";
 import type { BaseModel } from "../lib/uuid/base.ts";
 
 /** What the bench command line selects. */

@@ -1,13 +1,9 @@
 import assert from "node:assert/strict";
 import type { FinetuneRunRecord } from "../../lib/records.ts";
 import type { Environment } from "../../lib/harness/env.ts";
-import {
-  ablationSection,
-  atFloor,
-  finetuneSection,
-  noGainOverBase,
-  seedCounts,
-} from "../../lib/report/finetune_section.ts";
+import { ablationSection } from "../../lib/report/ablation_section.ts";
+import { atFloor, noGainOverBase } from "../../lib/report/finetune_common.ts";
+import { finetuneSection, seedCounts } from "../../lib/report/finetune_section.ts";
 
 const ENV = { adapter: { description: "test adapter" } } as Environment;
 
