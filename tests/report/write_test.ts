@@ -1,20 +1,12 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import type { Environment } from "../../lib/harness/env.ts";
 import type { KernelRecord } from "../../lib/records.ts";
 import { kernelsSection } from "../../lib/report/kernels_section.ts";
 import { sectionTableFiles, slugify, validateReport } from "../../lib/report/model.ts";
 import { tableCsv, writeReport } from "../../lib/report/write.ts";
+import { SOFTWARE_ENVIRONMENT } from "../_environment.ts";
 
-const environment: Environment = {
-  adapter: { vendor: "mesa", architecture: "", description: "llvmpipe (LLVM 19)", isFallbackAdapter: true },
-  deno: { deno: "2.9.6", v8: "14.0", typescript: "5.9" },
-  gitCommit: "unknown",
-  date: "2025-01-01T00:00:00.000Z",
-  os: "linux",
-  arch: "x86_64",
-  cpuCount: 2,
-};
+const environment = SOFTWARE_ENVIRONMENT;
 
 function timing(bestMs: number) {
   return { meanMs: bestMs * 1.1, bestMs, repetitions: 4, trialsMs: [bestMs, bestMs * 1.2] };
