@@ -44,7 +44,8 @@ export interface RankPair {
  * The paper's math claim (rank 8 falls short of FFT, rank 256 closes the gap) read on solution perplexity:
  * for each method, whether its small rank is above FFT, its large rank below its small rank, and its large
  * rank within the margin of FFT. It agrees when most methods fall short at the small rank and close the gap at
- * the large; it partly agrees when most narrow the gap without closing it.
+ * the large; it partly agrees when most narrow the gap without closing it, and disagrees when at most half
+ * narrow it.
  */
 export function mathPerplexityClaim(
   column: string,
@@ -61,7 +62,8 @@ export function mathPerplexityClaim(
     ? "This agrees with the paper's claim."
     : most(narrows)
     ? "<b>It partly agrees: the large rank narrows the gap but does not close it.</b>"
-    : "<b>The large rank does not narrow the gap, which disagrees with the paper's claim.</b>";
+    : `<b>The large rank narrows the gap for only ${narrows.length} of ${methods.length} methods and closes ` +
+      `it for ${closes.length}, which disagrees with the paper's claim.</b>`;
   return `On the held-out solution perplexity (${column}-like tier; lower is better; a finer measure than ` +
     `exact match, not the paper's metric): FFT ${ppl(fft)}, ${
       methods.map((m) => `${m.label} ${ppl(m.small)} → ${ppl(m.large)}`).join(", ")

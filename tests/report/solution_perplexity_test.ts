@@ -30,7 +30,12 @@ Deno.test("the math claim on solution perplexity: agrees, partly agrees or disag
   const narrows = mathPerplexityClaim("GSM8K", fft, [{ label: "LoRA", small: [15], large: [9] }]);
   assert.match(narrows, /partly agrees: the large rank narrows the gap but does not close it/);
   const flat = mathPerplexityClaim("GSM8K", fft, [{ label: "LoRA", small: [15], large: [14.9] }]);
-  assert.match(flat, /does not narrow the gap, which disagrees/);
+  assert.match(flat, /narrows the gap for only 0 of 1 methods and closes it for 0, which disagrees/);
+  const half = mathPerplexityClaim("GSM8K", fft, [
+    { label: "LoRA", small: [15], large: [9] },
+    { label: "MoRA", small: [15], large: [14.9] },
+  ]);
+  assert.match(half, /narrows the gap for only 1 of 2 methods and closes it for 0, which disagrees/);
   const level = mathPerplexityClaim("MATH", fft, [{ label: "LoRA", small: [5.1], large: [5] }]);
   assert.match(level, /MATH-like tier.*Most small-rank runs are not above FFT, which disagrees/);
 });
