@@ -2,7 +2,8 @@
  * Scoring the fine-tuning tasks, one scorer for the analogs and the real datasets:
  *
  * - multiple choice (MMLU, and the domains' cloze): each option's summed log-likelihood as a continuation of
- *   the context; the highest wins (ties go to the first), as the MMLU harness scores the answer letters;
+ *   the context; the highest wins (ties go to the first), as the MMLU harness scores the answer letters.
+ *   Options of one token share a pass; longer ones (a cloze's words) continue from the context's KV cache;
  * - math: exact match of the final answer (`lib/finetune/format.ts` `finalAnswer`) of a greedy generation,
  *   and the perplexity of the held-out worked solutions under teacher forcing (tokenized as in training);
  * - domain perplexity: `lib/train/evaluate.ts` on the held-out documents' token stream.
@@ -18,6 +19,11 @@ import { evenWindows, tokenStream } from "../data/batches.ts";
 import type { Tokenizer } from "../data/tokenizer.ts";
 import { runDispatches } from "../gpu/kernel.ts";
 import { readTensor } from "../gpu/tensor.ts";
+import {
+  buildContinuationScorer,
+  type ContinuationScorer,
+  type ContinuationShape,
+} from "../model/continuation.ts";
 import { buildGreedyGenerator, type GreedyGenerator } from "../model/generate.ts";
 import type { LlamaModel } from "../model/llama.ts";
 import { buildTrainPlan, type TrainPlan } from "../model/train_plan.ts";
@@ -110,6 +116,7 @@ export function forwardRows(rows: readonly Row[]): { passes: number[][]; passOf:
 export class TaskScorer {
   readonly #plans = new Map<number, TrainPlan>();
   readonly #generators = new Map<string, GreedyGenerator>();
+  readonly #continuations = new Map<string, ContinuationScorer>();
 
   constructor(readonly model: LlamaModel, readonly tokenizer: Tokenizer, readonly batch: number) {}
 
@@ -160,14 +167,78 @@ export class TaskScorer {
 
   /** Accuracy on multiple-choice items: the option of highest log-likelihood against the answer. */
   async choiceAccuracy(items: readonly ChoiceItem[]): Promise<number> {
-    const rows = items.flatMap((item) => choiceRows(item, this.tokenizer));
-    const ll = await this.logLikelihoods(rows);
-    let right = 0, at = 0;
-    for (const item of items) {
-      if (argmax(ll.slice(at, at + item.options.length)) === item.answer) right++;
-      at += item.options.length;
+    const ll = await this.optionLogLikelihoods(items);
+    return items.filter((item, i) => argmax(ll[i]!) === item.answer).length / items.length;
+  }
+
+  /**
+   * Each item's options' summed log-likelihoods after its context ({@link choiceRows}). Items whose options
+   * are one token each cost one pass ({@link logLikelihoods}); the others run their context once and continue
+   * each option from its KV cache ({@link buildContinuationScorer}), a quarter of the tokens for four options.
+   */
+  async optionLogLikelihoods(items: readonly ChoiceItem[]): Promise<number[][]> {
+    const rowsOf = items.map((item) => choiceRows(item, this.tokenizer));
+    const continued = (rows: Row[]) => rows[0]!.from >= 1 && rows.some((r) => r.ids.length - r.from > 2);
+    const out = rowsOf.map(() => [] as number[]);
+    const passed = items.flatMap((_, i) => continued(rowsOf[i]!) ? [] : [i]);
+    const ll = await this.logLikelihoods(passed.flatMap((i) => rowsOf[i]!));
+    let at = 0;
+    for (const i of passed) out[i] = ll.slice(at, at += rowsOf[i]!.length);
+    const byContext = new Map<number, number[]>();
+    rowsOf.forEach((rows, i) => {
+      if (continued(rows)) byContext.set(rows[0]!.from, [...byContext.get(rows[0]!.from) ?? [], i]);
+    });
+    for (const [contextLen, group] of byContext) {
+      const shape = {
+        batch: Math.min(this.batch, group.length),
+        contextLen,
+        continuationLen: Math.max(
+          ...group.flatMap((i) => rowsOf[i]!.map((r) => r.ids.length - 1 - contextLen)),
+        ),
+      };
+      for (let start = 0; start < group.length; start += this.batch) {
+        const chunk = group.slice(start, start + this.batch);
+        const scored = await this.#continue(shape, chunk.map((i) => rowsOf[i]!));
+        chunk.forEach((i, b) => out[i] = scored[b]!);
+      }
     }
-    return right / items.length;
+    return out;
+  }
+
+  /**
+   * Option log-likelihoods of up to `shape.batch` items whose rows all share one context of
+   * `shape.contextLen` tokens (their `from`) and whose options fit `shape.continuationLen`.
+   */
+  async #continue(shape: ContinuationShape, items: readonly Row[][]): Promise<number[][]> {
+    const { batch, contextLen, continuationLen: span } = shape;
+    const key = `${batch}:${contextLen}:${span}`;
+    let scorer = this.#continuations.get(key);
+    if (!scorer) {
+      scorer = await buildContinuationScorer(this.model, shape);
+      this.#continuations.set(key, scorer);
+    }
+    const eos = this.tokenizer.eos, vocab = this.model.config.vocabSize;
+    const context = new Uint32Array(batch * contextLen).fill(eos);
+    items.forEach((rows, b) => context.set(rows[0]!.ids.slice(0, contextLen), b * contextLen));
+    // Continuation k of item b: its last context token and option k's tokens but the last, padded at the end.
+    const options = Math.max(...items.map((rows) => rows.length));
+    const continuations = Array.from({ length: options }, (_, k) => {
+      const ids = new Uint32Array(batch * span).fill(eos);
+      items.forEach((rows, b) => {
+        if (rows[k]) ids.set(rows[k].ids.slice(contextLen, -1), b * span);
+      });
+      return ids;
+    });
+    const logits = await scorer.logits(context, continuations);
+    return items.map((rows, b) =>
+      rows.map((row, k) => {
+        let sum = 0;
+        for (let t = 0; contextLen + t + 1 < row.ids.length; t++) {
+          sum += logProb(logits[k]!, (b * span + t) * vocab, vocab, row.ids[contextLen + t + 1]!);
+        }
+        return sum;
+      })
+    );
   }
 
   /** Greedy generations of `maxNewTokens` after each prompt, cut at the first EOS, as text. */
@@ -244,5 +315,6 @@ export class TaskScorer {
   destroy(): void {
     for (const p of this.#plans.values()) p.destroy();
     for (const g of this.#generators.values()) g.destroy();
+    for (const c of this.#continuations.values()) c.destroy();
   }
 }

@@ -1,7 +1,8 @@
 /**
  * The forward pass of one LLaMA decoder layer and of the model head, as dispatch plans. Shared by the
- * training plan (`train_plan.ts`, which also keeps every activation for the backward pass) and the
- * generation plan (`generate.ts`, which writes keys and values into a KV cache).
+ * training plan (`train_plan.ts`, which also keeps every activation for the backward pass) and the cached
+ * steps of generation and continuation scoring (`cached_step.ts`, which write keys and values into a KV
+ * cache).
  *
  * @module
  */

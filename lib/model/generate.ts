@@ -11,17 +11,15 @@
 
 import { type Dispatch, runDispatches } from "../gpu/kernel.ts";
 import { collectScratch, ownedAllocator, readTensorU32, type Tensor, writeTensor } from "../gpu/tensor.ts";
-import { greedyArgmax, kvCacheWrite } from "../ops/decode.ts";
-import { embeddingForward } from "../ops/embedding.ts";
+import { greedyArgmax } from "../ops/decode.ts";
 import {
-  allocateLayer,
-  allocateScratch,
-  type ForwardScratch,
-  type ForwardShape,
-  headForward,
-  type LayerActivations,
-  layerForward,
-} from "./forward.ts";
+  allocateKvCaches,
+  allocateStep,
+  cachedStepDispatches,
+  type KvCache,
+  type StepActivations,
+} from "./cached_step.ts";
+import type { ForwardShape } from "./forward.ts";
 import type { LlamaModel } from "./llama.ts";
 
 /** Shape of a greedy generator. */
@@ -64,18 +62,14 @@ export async function buildGreedyGenerator(
   }
   const owned: Tensor[] = [];
   const t = ownedAllocator(model.gpu, owned);
-  const kvWidth = c.numKeyValueHeads * c.headDim;
-  const caches = Array.from({ length: c.numHiddenLayers }, (_, l) => ({
-    k: t(`cache.${l}.k`, [batch, capacity, kvWidth]),
-    v: t(`cache.${l}.v`, [batch, capacity, kvWidth]),
-  }));
+  const caches = allocateKvCaches(model, batch, capacity, owned);
   const promptIds = t("prompt_ids", [batch * promptLen]);
   const next = t("next_ids", [batch]);
   const generated = t("generated", [batch, maxNewTokens]);
   const prefillShape = { batch, queryLen: promptLen, positionOffset: 0, keyCapacity: capacity };
-  const prefill = allocateStep(model, prefillShape, caches, owned);
+  const prefill = allocateStep(model, prefillShape, caches, owned, true);
   const io = { caches, next, generated };
-  const decode = allocateStep(model, { ...prefillShape, queryLen: 1 }, caches, owned);
+  const decode = allocateStep(model, { ...prefillShape, queryLen: 1 }, caches, owned, true);
   // The ops' scratch (RoPE tables) is owned by the generator too.
   const dispatches = await collectScratch(model.gpu, owned, async () => {
     const all = await stepDispatches(model, prefillShape, prefill, { ...io, ids: promptIds, column: 0 });
@@ -102,112 +96,32 @@ export async function buildGreedyGenerator(
   };
 }
 
-/** Activations of one step shape, reused by every decode step of that shape. */
-interface StepActivations {
-  embeddings: Tensor;
-  layers: LayerActivations[];
-  scratch: ForwardScratch;
-  head: { logits: Tensor; nf: Tensor; rstdf: Tensor };
-}
-
-function allocateStep(
-  model: LlamaModel,
-  shape: ForwardShape,
-  caches: { k: Tensor; v: Tensor }[],
-  owned: Tensor[],
-): StepActivations {
-  const c = model.config;
-  const rows = shape.batch * shape.queryLen;
-  const t = ownedAllocator(model.gpu, owned);
-  const embeddings = t("embeddings", [rows, c.hiddenSize]);
-  const layers: LayerActivations[] = [];
-  let x = embeddings;
-  for (let l = 0; l < c.numHiddenLayers; l++) {
-    layers.push(allocateLayer(model, l, shape, x, owned, caches[l]));
-    x = layers[l]!.out;
-  }
-  return {
-    embeddings,
-    layers,
-    scratch: allocateScratch(model, rows, owned, true),
-    head: {
-      logits: t("logits", [rows, c.vocabSize]),
-      nf: t("norm", [rows, c.hiddenSize]),
-      rstdf: t("rstd", [rows]),
-    },
-  };
-}
-
 interface StepIo {
   ids: Tensor;
-  caches: { k: Tensor; v: Tensor }[];
+  caches: KvCache[];
   next: Tensor;
   generated: Tensor;
   column: number;
 }
 
-/** One forward over `shape.queryLen` new tokens per sequence, writing the cache, then the argmax. */
+/** One cached forward over `shape.queryLen` new tokens per sequence, then the argmax of its last position. */
 async function stepDispatches(
   model: LlamaModel,
   shape: ForwardShape,
   acts: StepActivations,
   io: StepIo,
 ): Promise<Dispatch[]> {
-  const gpu = model.gpu;
-  const c = model.config;
-  const rows = shape.batch * shape.queryLen;
-  const out: Dispatch[] = [
-    ...await embeddingForward(gpu, {
-      out: acts.embeddings,
-      ids: io.ids,
-      table: model.weight("model.embed_tokens.weight"),
-      tokens: rows,
-      dim: c.hiddenSize,
-      vocab: c.vocabSize,
-    }),
-  ];
-  for (let l = 0; l < c.numHiddenLayers; l++) {
-    const write = (key: Tensor, value: Tensor) => writeKeysValues(model, shape, io.caches[l]!, key, value);
-    out.push(...await layerForward(model, l, acts.layers[l]!, acts.scratch, shape, false, write));
-  }
-  out.push(
-    ...await headForward(gpu, model, {
-      ...acts.head,
-      x: acts.layers.at(-1)?.out ?? acts.embeddings,
-      rows,
-      training: false,
-    }),
-    ...await greedyArgmax(gpu, {
+  return [
+    ...await cachedStepDispatches(model, shape, acts, io.ids, io.caches),
+    ...await greedyArgmax(model.gpu, {
       next: io.next,
       generated: io.generated,
-      logits: acts.head.logits,
+      logits: acts.head!.logits,
       batch: shape.batch,
       queryLen: shape.queryLen,
-      vocab: c.vocabSize,
+      vocab: model.config.vocabSize,
       genStride: io.generated.shape[1]!,
       column: io.column,
     }),
-  );
-  return out;
-}
-
-async function writeKeysValues(
-  model: LlamaModel,
-  shape: ForwardShape,
-  cache: { k: Tensor; v: Tensor },
-  key: Tensor,
-  value: Tensor,
-): Promise<Dispatch[]> {
-  const c = model.config;
-  const common = {
-    batch: shape.batch,
-    newLen: shape.queryLen,
-    width: c.numKeyValueHeads * c.headDim,
-    capacity: shape.keyCapacity,
-    offset: shape.positionOffset,
-  };
-  return [
-    ...await kvCacheWrite(model.gpu, { cache: cache.k, src: key, ...common }),
-    ...await kvCacheWrite(model.gpu, { cache: cache.v, src: value, ...common }),
   ];
 }

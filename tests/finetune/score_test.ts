@@ -60,6 +60,35 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name: "options continued from the context's KV cache score as the full pass does, on any mix of items",
+  ...gpuTest,
+  async fn() {
+    const gpu = await testGpu();
+    const model = LlamaModel.create(gpu, TINY_CONFIG, initLlamaWeights(TINY_CONFIG, 4), { trainBase: false });
+    const tokenizer = getTokenizer("byte");
+    // Three items of one context length (batch 2: two chunks), one shorter, one of five options of unequal
+    // lengths, and one of one-token options (the shared-pass path).
+    const items = [
+      { context: "the licence grants", options: [" right", " leave", " grant", " north"], answer: 0 },
+      { context: "the licence covers", options: [" works", " birds", " tasks", " flows"], answer: 0 },
+      { context: "a permission notice", options: [" shall", " might", " wills", " ought"], answer: 0 },
+      { context: "copyright", options: [" holder", " owners", " makers", " buyers", " banker"], answer: 0 },
+      { context: "of the Software", options: [" and", " or", " without", " in"], answer: 0 },
+      { context: "Answer:", options: [" A", " B", " C", " D"], answer: 0 },
+    ];
+    const scorer = new TaskScorer(model, tokenizer, 2);
+    const continued = await scorer.optionLogLikelihoods(items);
+    const passed = await scorer.logLikelihoods(items.flatMap((item) => choiceRows(item, tokenizer)));
+    assert.deepEqual(continued.map((ll) => ll.length), items.map((item) => item.options.length));
+    continued.flat().forEach((ll, i) =>
+      assert.ok(Math.abs(ll - passed[i]!) < 1e-3, `row ${i}: ${ll} vs ${passed[i]}`)
+    );
+    scorer.destroy();
+    model.destroy();
+  },
+});
+
 Deno.test("rows that differ only in their last token share one pass without it; others get their own", () => {
   const tokenizer = getTokenizer("byte");
   const letters = choiceRows(
