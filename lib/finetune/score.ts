@@ -3,7 +3,8 @@
  *
  * - multiple choice (MMLU, and the domains' cloze): each option's summed log-likelihood as a continuation of
  *   the context; the highest wins (ties go to the first), as the MMLU harness scores the answer letters.
- *   Options of one token share a pass; longer ones (a cloze's words) continue from the context's KV cache;
+ *   Options that differ only in their last token share a pass; others (a cloze's words) continue from the
+ *   context's KV cache;
  * - math: exact match of the final answer (`lib/finetune/format.ts` `finalAnswer`) of a greedy generation,
  *   and the perplexity of the held-out worked solutions under teacher forcing (tokenized as in training);
  * - domain perplexity: `lib/train/evaluate.ts` on the held-out documents' token stream.
@@ -173,12 +174,13 @@ export class TaskScorer {
 
   /**
    * Each item's options' summed log-likelihoods after its context ({@link choiceRows}). Items whose options
-   * are one token each cost one pass ({@link logLikelihoods}); the others run their context once and continue
-   * each option from its KV cache ({@link buildContinuationScorer}), a quarter of the tokens for four options.
+   * differ only in their last token (MMLU's letters) cost one pass ({@link forwardRows}); the others run
+   * their context once and continue each option from its KV cache ({@link buildContinuationScorer}), a
+   * quarter of the tokens for four options.
    */
   async optionLogLikelihoods(items: readonly ChoiceItem[]): Promise<number[][]> {
     const rowsOf = items.map((item) => choiceRows(item, this.tokenizer));
-    const continued = (rows: Row[]) => rows[0]!.from >= 1 && rows.some((r) => r.ids.length - r.from > 2);
+    const continued = (rows: Row[]) => rows[0]!.from >= 1 && forwardRows(rows).passes.length > 1;
     const out = rowsOf.map(() => [] as number[]);
     const passed = items.flatMap((_, i) => continued(rowsOf[i]!) ? [] : [i]);
     const ll = await this.logLikelihoods(passed.flatMap((i) => rowsOf[i]!));

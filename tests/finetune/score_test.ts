@@ -68,7 +68,7 @@ Deno.test({
     const model = LlamaModel.create(gpu, TINY_CONFIG, initLlamaWeights(TINY_CONFIG, 4), { trainBase: false });
     const tokenizer = getTokenizer("byte");
     // Three items of one context length (batch 2: two chunks), one shorter, one of five options of unequal
-    // lengths, and one of one-token options (the shared-pass path).
+    // lengths, and one whose options differ only in their last byte (the shared-pass path).
     const items = [
       { context: "the licence grants", options: [" right", " leave", " grant", " north"], answer: 0 },
       { context: "the licence covers", options: [" works", " birds", " tasks", " flows"], answer: 0 },
