@@ -51,6 +51,18 @@ export function logProb(logits: Float32Array, offset: number, vocab: number, tar
   return logits[offset + target]! - max - Math.log(sum);
 }
 
+/**
+ * A row's summed log-likelihood of its option tokens from logits whose row `at` holds position `row.from`
+ * (the next rows the positions after it).
+ */
+function optionLogLikelihood(logits: Float32Array, vocab: number, row: Row, at: number): number {
+  let sum = 0;
+  for (let t = row.from; t + 1 < row.ids.length; t++) {
+    sum += logProb(logits, (at + t - row.from) * vocab, vocab, row.ids[t + 1]!);
+  }
+  return sum;
+}
+
 /** The index of the largest value (the first of equals). */
 export function argmax(values: readonly number[]): number {
   let best = 0;
@@ -153,12 +165,7 @@ export class TaskScorer {
         const logits = await readTensor(plan.logits);
         chunk.forEach((p, b) => {
           for (const r of rowsOf[p]!) {
-            const row = rows[r]!;
-            let sum = 0;
-            for (let t = row.from; t + 1 < row.ids.length; t++) {
-              sum += logProb(logits, (b * seqLen + t) * vocab, vocab, row.ids[t + 1]!);
-            }
-            out[r] = sum;
+            out[r] = optionLogLikelihood(logits, vocab, rows[r]!, b * seqLen + rows[r]!.from);
           }
         });
       }
@@ -180,15 +187,15 @@ export class TaskScorer {
    */
   async optionLogLikelihoods(items: readonly ChoiceItem[]): Promise<number[][]> {
     const rowsOf = items.map((item) => choiceRows(item, this.tokenizer));
-    const continued = (rows: Row[]) => rows[0]!.from >= 1 && forwardRows(rows).passes.length > 1;
+    const continued = rowsOf.map((rows) => rows[0]!.from >= 1 && forwardRows(rows).passes.length > 1);
     const out = rowsOf.map(() => [] as number[]);
-    const passed = items.flatMap((_, i) => continued(rowsOf[i]!) ? [] : [i]);
+    const passed = items.flatMap((_, i) => continued[i] ? [] : [i]);
     const ll = await this.logLikelihoods(passed.flatMap((i) => rowsOf[i]!));
     let at = 0;
     for (const i of passed) out[i] = ll.slice(at, at += rowsOf[i]!.length);
     const byContext = new Map<number, number[]>();
     rowsOf.forEach((rows, i) => {
-      if (continued(rows)) byContext.set(rows[0]!.from, [...byContext.get(rows[0]!.from) ?? [], i]);
+      if (continued[i]) byContext.set(rows[0]!.from, [...byContext.get(rows[0]!.from) ?? [], i]);
     });
     for (const [contextLen, group] of byContext) {
       const shape = {
@@ -233,13 +240,7 @@ export class TaskScorer {
     });
     const logits = await scorer.logits(context, continuations);
     return items.map((rows, b) =>
-      rows.map((row, k) => {
-        let sum = 0;
-        for (let t = 0; contextLen + t + 1 < row.ids.length; t++) {
-          sum += logProb(logits[k]!, (b * span + t) * vocab, vocab, row.ids[contextLen + t + 1]!);
-        }
-        return sum;
-      })
+      rows.map((row, k) => optionLogLikelihood(logits[k]!, vocab, row, b * span))
     );
   }
 
