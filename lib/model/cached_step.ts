@@ -10,10 +10,10 @@
 import type { Dispatch } from "../gpu/kernel.ts";
 import { ownedAllocator, type Tensor } from "../gpu/tensor.ts";
 import { kvCacheWrite } from "../ops/decode.ts";
-import { embeddingForward } from "../ops/embedding.ts";
 import {
   allocateLayer,
   allocateScratch,
+  embedForward,
   type ForwardScratch,
   type ForwardShape,
   headForward,
@@ -95,16 +95,7 @@ export async function cachedStepDispatches(
   const gpu = model.gpu;
   const c = model.config;
   const rows = shape.batch * shape.queryLen;
-  const out: Dispatch[] = [
-    ...await embeddingForward(gpu, {
-      out: acts.embeddings,
-      ids,
-      table: model.weight("model.embed_tokens.weight"),
-      tokens: rows,
-      dim: c.hiddenSize,
-      vocab: c.vocabSize,
-    }),
-  ];
+  const out = await embedForward(model, acts.embeddings, ids, rows);
   for (let l = 0; l < c.numHiddenLayers; l++) {
     const write = (key: Tensor, value: Tensor) => writeKeysValues(model, shape, caches[l]!, key, value);
     out.push(...await layerForward(model, l, acts.layers[l]!, acts.scratch, shape, false, write));

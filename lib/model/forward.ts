@@ -1,5 +1,5 @@
 /**
- * The forward pass of one LLaMA decoder layer and of the model head, as dispatch plans. Shared by the
+ * The forward pass of the token embedding, of one LLaMA decoder layer and of the model head, as dispatch plans. Shared by the
  * training plan (`train_plan.ts`, which also keeps every activation for the backward pass) and the cached
  * steps of generation and continuation scoring (`cached_step.ts`, which write keys and values into a KV
  * cache).
@@ -12,6 +12,7 @@ import type { Dispatch } from "../gpu/kernel.ts";
 import { ownedAllocator, type Tensor } from "../gpu/tensor.ts";
 import { attentionForward } from "../ops/attention.ts";
 import { addScaledForward } from "../ops/elementwise.ts";
+import { embeddingForward } from "../ops/embedding.ts";
 import { rmsnormForward } from "../ops/rmsnorm.ts";
 import { ropeForward } from "../ops/rope.ts";
 import { swigluForward } from "../ops/swiglu.ts";
@@ -204,6 +205,24 @@ export function allocateLayer(
     act: t("act", [rows, c.intermediateSize]),
     out: t("out", [rows, c.hiddenSize]),
   };
+}
+
+/** Token embedding of `rows` ids into `out` (rows, hidden). */
+export async function embedForward(
+  model: LlamaModel,
+  out: Tensor,
+  ids: Tensor,
+  rows: number,
+): Promise<Dispatch[]> {
+  const c = model.config;
+  return await embeddingForward(model.gpu, {
+    out,
+    ids,
+    table: model.weight("model.embed_tokens.weight"),
+    tokens: rows,
+    dim: c.hiddenSize,
+    vocab: c.vocabSize,
+  });
 }
 
 /** Final norm and LM head: `logits = lm_head(rmsnorm(x))`; `training` as in {@link layerForward}. */

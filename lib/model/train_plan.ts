@@ -13,13 +13,14 @@ import type { Dispatch } from "../gpu/kernel.ts";
 import { collectScratch, ownedAllocator, type Tensor, writeTensor } from "../gpu/tensor.ts";
 import { attentionBackward } from "../ops/attention.ts";
 import { crossEntropyBackward, crossEntropyForward, IGNORE_INDEX } from "../ops/cross_entropy.ts";
-import { embeddingBackward, embeddingBackwardIndex, embeddingForward } from "../ops/embedding.ts";
+import { embeddingBackward, embeddingBackwardIndex } from "../ops/embedding.ts";
 import { rmsnormBackward } from "../ops/rmsnorm.ts";
 import { ropeBackward } from "../ops/rope.ts";
 import { swigluBackward } from "../ops/swiglu.ts";
 import {
   allocateLayer,
   allocateScratch,
+  embedForward,
   headForward,
   type LayerActivations,
   layerForward,
@@ -106,16 +107,7 @@ async function buildInto(model: LlamaModel, options: TrainPlanOptions, owned: Te
   const scratch = allocateScratch(model, rows, owned, false);
   const layers: LayerActivations[] = [];
   let x = t("embeddings", [rows, c.hiddenSize]);
-  const forward: Dispatch[] = [
-    ...await embeddingForward(gpu, {
-      out: x,
-      ids,
-      table: model.weight("model.embed_tokens.weight"),
-      tokens: rows,
-      dim: c.hiddenSize,
-      vocab: c.vocabSize,
-    }),
-  ];
+  const forward: Dispatch[] = await embedForward(model, x, ids, rows);
   for (let l = 0; l < c.numHiddenLayers; l++) {
     const acts = allocateLayer(model, l, shape, x, owned);
     layers.push(acts);
